@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
+
+/// @title UsageMeter
+/// @notice Records tenants' usage on chain through commit-reveal.
+/// @dev A reporter first commits `keccak256(abi.encode(chainid, this, reporter, tenantId, salt, records))`
+///      and reveals the records at least `MIN_REVEAL_DELAY` and at most `MAX_REVEAL_DELAY` blocks later.
+///      Sequence numbers strictly increase per (tenant, reporter), so usage can be counted at most once
+///      whatever the salt. Commits may be relayed with an EIP-712 signature (ERC-1271 wallets included);
+///      reveals may be relayed by anyone because the commitment already binds the reporter.
+///      {multicall} lets a live reporter pipeline `reveal(batch k)` and `commit(batch k+1)` in one
+///      transaction; each inner call keeps its own pause and role checks.
+contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
+    // ---------------------------------------------------------------- types
+
+    /// @notice One usage record: `packed` holds meter, period, sequence and quantity
+    ///         (see {UsageRecordCodec}); `ref` is the reporter's own 32-byte reference
+    ///         (e.g. a hash of its internal event ids) so a tenant can tie the record to its books.
+    struct PackedRecord {
+        uint256 packed;
+        bytes32 ref;
+    }
+
+    /// @notice Lifecycle of a commitment. `Revealed` is a tombstone: it is never overwritten.
+    enum CommitmentStatus {
+        None,
+        Committed,
+        Revealed,
+        Expired
+    }
+
+    /// @dev One storage slot: everything reveal and expiry need.
+    struct Commitment {
+        uint64 committedAt; // block number
+        uint32 tenantId;
+        CommitmentStatus status;
+    }
+
+    /// @dev One storage slot per (tenant, reporter). `knownMeterCount` caches the tenant's meter
+    ///      count (meters are never removed, so a cached count is a lower bound): a reveal whose
+    ///      meters are all below it does not read the tenant's slot. The cache is refreshed for free
+    ///      on the reveal that has to write this slot anyway.
+    struct ReporterState {
+        bool authorized;
+        uint64 lastSequence;
+        uint32 knownMeterCount;
+    }
+
+    struct Tenant {
+        bytes32 name;
+        uint32 meterCount;
+    }
+
+    // ------------------------------------------------------------ constants
+
+    /// @notice May pause. Only the default admin unpauses.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice Registers tenants and meters, authorizes and revokes reporters.
+    bytes32 public constant TENANT_MANAGER_ROLE = keccak256("TENANT_MANAGER_ROLE");
+
+    /// @notice Upper bound on records per reveal; 1,000 records cost about 2.7M gas, a sixth of the
+    ///         16,777,216 per-transaction cap, leaving room for calldata-heavy refs.
+    uint256 public constant MAX_RECORDS_PER_REVEAL = 1000;
+
+    bytes32 public constant COMMIT_TYPEHASH =
+        keccak256("Commit(address reporter,uint32 tenantId,bytes32 commitment,uint256 nonce,uint256 deadline)");
+
+    /// @notice Blocks a commitment must age before it can be revealed (>= 1, so a commitment and
+    ///         its reveal never share a block).
+    uint32 public immutable MIN_REVEAL_DELAY;
+    /// @notice Blocks after which an unrevealed commitment can no longer be revealed and may be
+    ///         marked expired by anyone. Immutable so no role can shorten it to expire others' work.
+    uint32 public immutable MAX_REVEAL_DELAY;
+
+    // -------------------------------------------------------------- storage
+
+    uint32 private _tenantCount;
+    mapping(uint32 tenantId => Tenant) private _tenants;
+    mapping(bytes32 name => uint32 tenantId) private _tenantIdByName;
+    mapping(uint32 tenantId => mapping(bytes32 name => uint32 meterId)) private _meterIdByName;
+    mapping(uint32 tenantId => mapping(address reporter => ReporterState)) private _reporters;
+    mapping(address reporter => mapping(bytes32 commitment => Commitment)) private _commitments;
+
+    // --------------------------------------------------------------- events
+
+    /// @notice A pauser stopped the system and said why.
+    event PauseReason(address indexed account, string reason);
+    event TenantRegistered(uint32 indexed tenantId, bytes32 indexed name);
+    event MeterRegistered(uint32 indexed tenantId, uint32 indexed meterId, bytes32 name);
+    event ReporterAuthorized(uint32 indexed tenantId, address indexed reporter);
+    event ReporterRevoked(uint32 indexed tenantId, address indexed reporter);
+    /// @notice `relayer` is the submitter when the commit was signed by `reporter` (else equal to it).
+    event Committed(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment, address relayer);
+    /// @notice Every record of a reveal, in order; decode `packed` with {decodeRecord} or {UsageRecordCodec}.
+    event UsageRevealed(
+        uint32 indexed tenantId,
+        address indexed reporter,
+        bytes32 indexed commitment,
+        PackedRecord[] records
+    );
+    /// @notice A commitment passed its maximum age unrevealed: its usage was withheld.
+    event CommitmentExpired(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment);
+
+    // --------------------------------------------------------------- errors
+
+    error InvalidRevealWindow(uint32 minDelay, uint32 maxDelay);
+    error InvalidName();
+    error TenantNameTaken(bytes32 name, uint32 tenantId);
+    error UnknownTenant(uint32 tenantId);
+    error MeterNameTaken(uint32 tenantId, bytes32 name, uint32 meterId);
+    error InvalidReporter(address reporter);
+    error ReporterAlreadyAuthorized(uint32 tenantId, address reporter);
+    error ReporterNotAuthorized(uint32 tenantId, address reporter);
+    error InvalidCommitment();
+    error CommitmentPending(address reporter, bytes32 commitment, uint64 expiresAfterBlock);
+    error CommitmentAlreadyRevealed(address reporter, bytes32 commitment);
+    error CommitmentNotFound(address reporter, bytes32 commitment);
+    error CommitmentTenantMismatch(bytes32 commitment, uint32 committedTenantId, uint32 revealedTenantId);
+    error RevealTooEarly(bytes32 commitment, uint64 revealableAtBlock);
+    error RevealTooLate(bytes32 commitment, uint64 expiredAfterBlock);
+    error CommitmentNotExpired(bytes32 commitment, uint64 expiresAfterBlock);
+    error SignatureExpired(uint256 deadline);
+    error InvalidSignature(address reporter);
+    error EmptyReveal();
+    error TooManyRecords(uint256 count, uint256 max);
+    error UnknownMeter(uint256 index, uint32 meterId);
+    error InvalidPeriod(uint256 index, uint40 periodStart, uint40 periodEnd);
+    error PeriodInFuture(uint256 index, uint40 periodEnd);
+    error ZeroQuantity(uint256 index);
+    error SequenceNotIncreasing(uint256 index, uint64 sequence, uint64 previous);
+
+    // ---------------------------------------------------------- constructor
+
+    /// @param adminDelay Delay (seconds) of a default-admin transfer; the admin is meant to be a multisig.
+    /// @param admin Initial default admin.
+    /// @param minRevealDelay See {MIN_REVEAL_DELAY}.
+    /// @param maxRevealDelay See {MAX_REVEAL_DELAY}.
+    constructor(
+        uint48 adminDelay,
+        address admin,
+        uint32 minRevealDelay,
+        uint32 maxRevealDelay
+    ) AccessControlDefaultAdminRules(adminDelay, admin) EIP712("UsageMeter", "1") {
+        if (minRevealDelay == 0 || maxRevealDelay <= minRevealDelay) {
+            revert InvalidRevealWindow(minRevealDelay, maxRevealDelay);
+        }
+        MIN_REVEAL_DELAY = minRevealDelay;
+        MAX_REVEAL_DELAY = maxRevealDelay;
+    }
+
+    // ---------------------------------------------------------------- pause
+
+    /// @notice Stops every state-changing entry point except role administration and unpause.
+    /// @param reason Free text recorded on chain for the incident log.
+    function pause(string calldata reason) external onlyRole(PAUSER_ROLE) {
+        _pause();
+        emit PauseReason(_msgSender(), reason);
+    }
+
+    /// @notice Resumes the system. Only the default admin may unpause, so a compromised pauser
+    ///         key can at worst stop the system, never restart it mid-incident.
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    // -------------------------------------------------------------- tenants
+
+    /// @notice Registers a tenant under a unique non-zero name and returns its compact id (from 1).
+    function registerTenant(bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 tenantId) {
+        if (name == bytes32(0)) revert InvalidName();
+        uint32 existing = _tenantIdByName[name];
+        if (existing != 0) revert TenantNameTaken(name, existing);
+        tenantId = ++_tenantCount;
+        _tenants[tenantId].name = name;
+        _tenantIdByName[name] = tenantId;
+        emit TenantRegistered(tenantId, name);
+    }
+
+    /// @notice Registers a meter of a tenant under a name unique within the tenant; returns its id (from 1).
+    function registerMeter(uint32 tenantId, bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 meterId) {
+        Tenant storage tenant = _requireTenant(tenantId);
+        if (name == bytes32(0)) revert InvalidName();
+        uint32 existing = _meterIdByName[tenantId][name];
+        if (existing != 0) revert MeterNameTaken(tenantId, name, existing);
+        meterId = ++tenant.meterCount;
+        _meterIdByName[tenantId][name] = meterId;
+        emit MeterRegistered(tenantId, meterId, name);
+    }
+
+    /// @notice Lets `reporter` report usage for `tenantId`. Its sequence high-water mark is kept
+    ///         across revocation, so re-authorizing never reopens old sequence numbers.
+    function authorizeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused {
+        Tenant storage tenant = _requireTenant(tenantId);
+        if (reporter == address(0)) revert InvalidReporter(reporter);
+        ReporterState storage state = _reporters[tenantId][reporter];
+        if (state.authorized) revert ReporterAlreadyAuthorized(tenantId, reporter);
+        state.authorized = true;
+        state.knownMeterCount = tenant.meterCount;
+        emit ReporterAuthorized(tenantId, reporter);
+    }
+
+    /// @notice Stops `reporter` from committing or revealing for `tenantId`, including commitments
+    ///         it already made (the response to a compromised reporter key).
+    function revokeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused {
+        ReporterState storage state = _reporters[tenantId][reporter];
+        if (!state.authorized) revert ReporterNotAuthorized(tenantId, reporter);
+        state.authorized = false;
+        emit ReporterRevoked(tenantId, reporter);
+    }
+
+    // --------------------------------------------------------------- commit
+
+    /// @notice Commits to a batch of usage records for `tenantId`, as `msg.sender`.
+    /// @param commitment {commitmentHash} of the records that will be revealed.
+    function commit(uint32 tenantId, bytes32 commitment) external whenNotPaused {
+        _commit(_msgSender(), tenantId, commitment);
+    }
+
+    /// @notice Submits a commit that `reporter` signed with EIP-712 (EOA or ERC-1271 wallet).
+    ///         Consumes the reporter's current nonce, so a signature is used at most once.
+    /// @param deadline Unix time after which the signature is void.
+    /// @param signature Over `Commit(reporter, tenantId, commitment, nonces(reporter), deadline)`.
+    function commitWithSignature(
+        address reporter,
+        uint32 tenantId,
+        bytes32 commitment,
+        uint256 deadline,
+        bytes calldata signature
+    ) external whenNotPaused {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(COMMIT_TYPEHASH, reporter, tenantId, commitment, _useNonce(reporter), deadline))
+        );
+        if (!SignatureChecker.isValidSignatureNowCalldata(reporter, digest, signature)) {
+            revert InvalidSignature(reporter);
+        }
+        _commit(reporter, tenantId, commitment);
+    }
+
+    // --------------------------------------------------------------- reveal
+
+    /// @notice Reveals the records behind a commitment of `reporter` and records them as usage.
+    ///         Anyone may submit the reveal: the commitment binds the reporter.
+    /// @param salt The 32-byte salt used in the commitment.
+    /// @param records 1 to {MAX_RECORDS_PER_REVEAL} records of `tenantId` with strictly increasing
+    ///        sequence numbers above the reporter's high-water mark.
+    function reveal(
+        uint32 tenantId,
+        address reporter,
+        bytes32 salt,
+        PackedRecord[] calldata records
+    ) external whenNotPaused {
+        uint256 count = records.length;
+        if (count == 0) revert EmptyReveal();
+        if (count > MAX_RECORDS_PER_REVEAL) revert TooManyRecords(count, MAX_RECORDS_PER_REVEAL);
+
+        (bytes32 commitment, uint256 preimage) = _hashRecords(reporter, tenantId, salt, records);
+        Commitment storage c = _commitments[reporter][commitment];
+        _requireRevealable(c, reporter, tenantId, commitment);
+
+        ReporterState storage state = _reporters[tenantId][reporter];
+        ReporterState memory s = state;
+        if (!s.authorized) revert ReporterNotAuthorized(tenantId, reporter);
+        (uint64 lastSequence, uint32 meterCount) = _validateRecords(tenantId, records, s);
+
+        // Effects: tombstone the commitment, then one write of the high-water mark for the batch.
+        c.status = CommitmentStatus.Revealed;
+        state.lastSequence = lastSequence;
+        if (meterCount != s.knownMeterCount) state.knownMeterCount = meterCount;
+        _emitUsageRevealed(tenantId, reporter, commitment, preimage, count);
+    }
+
+    // --------------------------------------------------------------- expiry
+
+    /// @notice Marks a commitment that passed its maximum age unrevealed as expired. Anyone may
+    ///         call it: a withheld reveal is a way to under-report, and audits must see it.
+    function expire(address reporter, bytes32 commitment) external whenNotPaused {
+        Commitment storage c = _commitments[reporter][commitment];
+        if (c.status != CommitmentStatus.Committed) revert CommitmentNotFound(reporter, commitment);
+        uint64 lastRevealBlock = c.committedAt + MAX_REVEAL_DELAY;
+        if (block.number <= lastRevealBlock) revert CommitmentNotExpired(commitment, lastRevealBlock);
+        c.status = CommitmentStatus.Expired;
+        emit CommitmentExpired(c.tenantId, reporter, commitment);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The commitment a reporter must commit for `records` under `salt`.
+    /// @dev `abi.encode` (never `encodePacked`) over chain id, this contract, reporter, tenant, salt
+    ///      and the records, so a commitment can't be replayed on another chain or deployment.
+    function commitmentHash(
+        address reporter,
+        uint32 tenantId,
+        bytes32 salt,
+        PackedRecord[] calldata records
+    ) public view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), reporter, tenantId, salt, records));
+    }
+
+    /// @notice A commitment's status, tenant and commit block.
+    function getCommitment(
+        address reporter,
+        bytes32 commitment
+    ) external view returns (CommitmentStatus status, uint32 tenantId, uint64 committedAt) {
+        Commitment memory c = _commitments[reporter][commitment];
+        return (c.status, c.tenantId, c.committedAt);
+    }
+
+    /// @notice Whether `reporter` may report for `tenantId`, and its sequence high-water mark.
+    function getReporter(uint32 tenantId, address reporter) external view returns (bool authorized, uint64 lastSequence) {
+        ReporterState memory s = _reporters[tenantId][reporter];
+        return (s.authorized, s.lastSequence);
+    }
+
+    /// @notice A tenant's name and number of meters (a tenant with a zero name does not exist).
+    function getTenant(uint32 tenantId) external view returns (bytes32 name, uint32 meterCount) {
+        Tenant memory t = _tenants[tenantId];
+        return (t.name, t.meterCount);
+    }
+
+    /// @notice Number of registered tenants; ids run from 1 to this number.
+    function tenantCount() external view returns (uint32) {
+        return _tenantCount;
+    }
+
+    /// @notice Id of the tenant registered under `name`, or 0.
+    function tenantIdByName(bytes32 name) external view returns (uint32) {
+        return _tenantIdByName[name];
+    }
+
+    /// @notice Id of a tenant's meter registered under `name`, or 0.
+    function meterIdByName(uint32 tenantId, bytes32 name) external view returns (uint32) {
+        return _meterIdByName[tenantId][name];
+    }
+
+    /// @notice Decodes a record's packed word; clients use it to check their own encoder.
+    function decodeRecord(
+        uint256 packed
+    ) external pure returns (uint32 meterId, uint40 periodStart, uint40 periodEnd, uint64 sequence, uint80 quantity) {
+        UsageRecordCodec.Fields memory f = UsageRecordCodec.decode(packed);
+        return (f.meterId, f.periodStart, f.periodEnd, f.sequence, f.quantity);
+    }
+
+    /// @notice Packs record fields into the word {reveal} expects.
+    function encodeRecord(
+        uint32 meterId,
+        uint40 periodStart,
+        uint40 periodEnd,
+        uint64 sequence,
+        uint80 quantity
+    ) external pure returns (uint256) {
+        return UsageRecordCodec.encode(UsageRecordCodec.Fields(meterId, periodStart, periodEnd, sequence, quantity));
+    }
+
+    /// @notice The EIP-712 domain separator of this deployment.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ------------------------------------------------------------ internals
+
+    function _commit(address reporter, uint32 tenantId, bytes32 commitment) private {
+        if (commitment == bytes32(0)) revert InvalidCommitment();
+        if (!_reporters[tenantId][reporter].authorized) revert ReporterNotAuthorized(tenantId, reporter);
+        Commitment storage c = _commitments[reporter][commitment];
+        CommitmentStatus status = c.status;
+        if (status == CommitmentStatus.Revealed) revert CommitmentAlreadyRevealed(reporter, commitment);
+        if (status == CommitmentStatus.Committed) {
+            uint64 lastRevealBlock = c.committedAt + MAX_REVEAL_DELAY;
+            if (block.number <= lastRevealBlock) revert CommitmentPending(reporter, commitment, lastRevealBlock);
+            // Overwriting a lapsed commitment still records that its reveal was withheld.
+            emit CommitmentExpired(c.tenantId, reporter, commitment);
+        }
+        c.committedAt = uint64(block.number);
+        c.tenantId = tenantId;
+        c.status = CommitmentStatus.Committed;
+        emit Committed(tenantId, reporter, commitment, _msgSender());
+    }
+
+    /// @dev Same value as {commitmentHash}, built with a single calldata copy that {_emitUsageRevealed}
+    ///      reuses: `abi.encode(chainid, this, reporter, tenantId, salt, records)` is six head words
+    ///      followed by `records.length` and the records verbatim (PackedRecord is two static words,
+    ///      every bit pattern valid), and the event's data `abi.encode(records)` is that tail behind a
+    ///      0x20 offset. The region is allocated (free memory pointer advanced) so later allocations
+    ///      cannot overwrite it. test/contracts checks equality with {commitmentHash} on random inputs.
+    function _hashRecords(
+        address reporter,
+        uint32 tenantId,
+        bytes32 salt,
+        PackedRecord[] calldata records
+    ) private view returns (bytes32 commitment, uint256 preimage) {
+        assembly ("memory-safe") {
+            preimage := mload(0x40)
+            let size := add(0xe0, mul(records.length, 0x40))
+            mstore(preimage, chainid())
+            mstore(add(preimage, 0x20), address())
+            mstore(add(preimage, 0x40), reporter)
+            mstore(add(preimage, 0x60), tenantId)
+            mstore(add(preimage, 0x80), salt)
+            mstore(add(preimage, 0xa0), 0xc0)
+            mstore(add(preimage, 0xc0), records.length)
+            calldatacopy(add(preimage, 0xe0), records.offset, mul(records.length, 0x40))
+            commitment := keccak256(preimage, size)
+            mstore(0x40, add(preimage, size))
+        }
+    }
+
+    /// @dev Emits {UsageRevealed} from the preimage {_hashRecords} allocated, rewriting the array
+    ///      offset word to 0x20 so the data is exactly `abi.encode(records)`.
+    function _emitUsageRevealed(
+        uint32 tenantId,
+        address reporter,
+        bytes32 commitment,
+        uint256 preimage,
+        uint256 count
+    ) private {
+        bytes32 topic0 = UsageRevealed.selector;
+        assembly ("memory-safe") {
+            let data := add(preimage, 0xa0)
+            mstore(data, 0x20)
+            log4(data, add(0x40, mul(count, 0x40)), topic0, tenantId, reporter, commitment)
+        }
+    }
+
+    /// @dev Checks every record and returns the batch's last sequence and the tenant's meter count
+    ///      as known after the batch (see {ReporterState}).
+    function _validateRecords(
+        uint32 tenantId,
+        PackedRecord[] calldata records,
+        ReporterState memory s
+    ) private view returns (uint64 previous, uint32 meterCount) {
+        previous = s.lastSequence;
+        meterCount = s.knownMeterCount;
+        uint256 count = records.length;
+        for (uint256 i; i < count; ++i) {
+            (uint32 meterId, uint40 periodStart, uint40 periodEnd, uint64 sequence, uint80 quantity) = UsageRecordCodec
+                .unpack(records[i].packed);
+            if (meterId == 0 || meterId > meterCount) {
+                // Cache miss: the tenant may have registered meters since the cache was filled.
+                meterCount = _tenants[tenantId].meterCount;
+                if (meterId == 0 || meterId > meterCount) revert UnknownMeter(i, meterId);
+            }
+            if (periodStart >= periodEnd) revert InvalidPeriod(i, periodStart, periodEnd);
+            if (periodEnd > block.timestamp) revert PeriodInFuture(i, periodEnd);
+            if (quantity == 0) revert ZeroQuantity(i);
+            if (sequence <= previous) revert SequenceNotIncreasing(i, sequence, previous);
+            previous = sequence;
+        }
+    }
+
+    function _requireRevealable(
+        Commitment storage c,
+        address reporter,
+        uint32 tenantId,
+        bytes32 commitment
+    ) private view {
+        CommitmentStatus status = c.status;
+        if (status == CommitmentStatus.Revealed) revert CommitmentAlreadyRevealed(reporter, commitment);
+        if (status != CommitmentStatus.Committed) revert CommitmentNotFound(reporter, commitment);
+        if (c.tenantId != tenantId) revert CommitmentTenantMismatch(commitment, c.tenantId, tenantId);
+        uint64 committedAt = c.committedAt;
+        uint64 revealableAt = committedAt + MIN_REVEAL_DELAY;
+        if (block.number < revealableAt) revert RevealTooEarly(commitment, revealableAt);
+        uint64 lastRevealBlock = committedAt + MAX_REVEAL_DELAY;
+        if (block.number > lastRevealBlock) revert RevealTooLate(commitment, lastRevealBlock);
+    }
+
+    function _requireTenant(uint32 tenantId) private view returns (Tenant storage tenant) {
+        tenant = _tenants[tenantId];
+        if (tenant.name == bytes32(0)) revert UnknownTenant(tenantId);
+    }
+}

@@ -1,0 +1,66 @@
+import type { HardhatUserConfig } from "hardhat/config";
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import "@nomicfoundation/hardhat-ethers";
+import "@nomicfoundation/hardhat-chai-matchers";
+import "@typechain/hardhat";
+import "solidity-coverage";
+import "./scripts/tasks";
+
+const SOLC_VERSION = "0.8.30";
+
+// No network access to binaries.soliditylang.org: compile with the solc-js build that ships in
+// the `solc` npm package (pinned to SOLC_VERSION in package.json).
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper(args);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: solc.version(),
+  };
+});
+
+const rpcUrl = process.env.METERLINE_RPC_URL;
+const deployerKey = process.env.METERLINE_PRIVATE_KEY;
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      evmVersion: "prague",
+      optimizer: { enabled: true, runs: 10_000 },
+    },
+  },
+  networks: {
+    hardhat: {
+      hardfork: "osaka",
+      // Blocks must carry real parent hashes for the indexer's reorg detection.
+      allowUnlimitedContractSize: false,
+    },
+    localhost: {
+      url: process.env.METERLINE_RPC_URL ?? "http://127.0.0.1:8545",
+      ...(deployerKey ? { accounts: [deployerKey] } : {}),
+    },
+    ...(rpcUrl
+      ? {
+          custom: {
+            url: rpcUrl,
+            ...(deployerKey ? { accounts: [deployerKey] } : {}),
+          },
+        }
+      : {}),
+  },
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+  },
+  mocha: {
+    timeout: 600_000,
+    spec: "test/**/*.test.ts",
+  },
+};
+
+export default config;

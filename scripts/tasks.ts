@@ -1,0 +1,2 @@
+// Hardhat tasks are registered from here (see scripts/tasks/*).
+export {};
