@@ -8,6 +8,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 contract ERC1271WalletMock is IERC1271 {
     address public immutable owner;
 
+    error NotOwner();
+
     constructor(address owner_) {
         owner = owner_;
     }
@@ -20,7 +22,8 @@ contract ERC1271WalletMock is IERC1271 {
 
     /// @notice Lets the wallet act as a reporter directly (forwards a call).
     function execute(address target, bytes calldata data) external returns (bytes memory) {
-        require(msg.sender == owner, "not owner");
+        if (msg.sender != owner) revert NotOwner();
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory ret) = target.call(data);
         if (!ok) {
             assembly {
