@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type JWTHeaderParameters } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload, type JWTHeaderParameters } from "jose";
 
 /**
  * A local OpenID provider for development and tests: oidc-provider in-process, client_credentials
@@ -49,6 +49,18 @@ interface SigningKey {
   privateKey: CryptoKey;
 }
 
+/** The slice of oidc-provider used here (the package ships no type declarations). */
+interface OidcProviderModule {
+  Provider: new (issuer: string, configuration: unknown) => {
+    callback(): (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void;
+  };
+  errors: { InvalidTarget: new () => Error };
+}
+
+// A variable specifier keeps TypeScript from looking for declarations; at run time this is
+// require() of an ES module, which Node 20.19+ supports.
+const OIDC_PROVIDER = "oidc-provider";
+
 async function newSigningKey(alg: LocalIdpAlgorithm): Promise<SigningKey> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true });
   const kid = randomUUID();
@@ -57,7 +69,7 @@ async function newSigningKey(alg: LocalIdpAlgorithm): Promise<SigningKey> {
 }
 
 export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp> {
-  const { Provider, errors } = await import("oidc-provider");
+  const { Provider, errors } = (await import(OIDC_PROVIDER)) as OidcProviderModule;
   const alg = options.algorithm ?? "ES256";
   const ttl = options.accessTokenTtlSeconds ?? 3600;
   const clientsById = new Map(options.clients.map((c) => [c.clientId, c]));
@@ -72,7 +84,7 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
   const host = options.host ?? "127.0.0.1";
   const issuer = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-  let provider: InstanceType<typeof Provider>;
+  let provider: InstanceType<OidcProviderModule["Provider"]>;
   const build = () => {
     // oidc-provider signs with the first key of the requested alg; the newest key goes first.
     const jwks = { keys: [...keys].reverse().map((k) => k.privateJwk) };
@@ -88,7 +100,7 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
         id_token_signed_response_alg: alg,
       })),
       clientDefaults: { id_token_signed_response_alg: alg },
-      jwks: jwks as never,
+      jwks,
       scopes: ["api"],
       ttl: { ClientCredentials: ttl },
       features: {
@@ -117,7 +129,7 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
       },
       // Cookies are never used (no interactive flows), but the provider wants keys.
       cookies: { keys: [randomUUID()] },
-    } as never);
+    });
     return p;
   };
   provider = build();
