@@ -36,20 +36,25 @@ export function randomSalt(): string {
   return ethers.hexlify(ethers.randomBytes(32));
 }
 
+export type RecordInput = Partial<Omit<UsageRecordFields, "sequence" | "quantity">> & {
+  sequence: bigint | number;
+  quantity?: bigint | number;
+};
+
 /** One record with sensible defaults; override any field. */
-export function record(fields: Partial<UsageRecordFields> & { sequence: bigint | number }, ref?: string): PackedRecord {
+export function record(fields: RecordInput, ref?: string): PackedRecord {
   const word = encodeRecordWord({
     meterId: fields.meterId ?? METER_CALLS,
     periodStart: fields.periodStart ?? PAST_START,
     periodEnd: fields.periodEnd ?? PAST_END,
     sequence: BigInt(fields.sequence),
-    quantity: fields.quantity ?? 10n,
+    quantity: BigInt(fields.quantity ?? 10n),
   });
   return { packed: word, ref: (ref ?? ethers.zeroPadValue(ethers.toBeHex(BigInt(fields.sequence)), 32)) as `0x${string}` };
 }
 
 /** Records with consecutive sequence numbers starting at `first`. */
-export function records(first: number, count: number, fields: Partial<UsageRecordFields> = {}): PackedRecord[] {
+export function records(first: number, count: number, fields: Omit<RecordInput, "sequence"> = {}): PackedRecord[] {
   return Array.from({ length: count }, (_, i) => record({ ...fields, sequence: first + i }));
 }
 
