@@ -1,2 +1,8 @@
-// Hardhat tasks are registered from here (see scripts/tasks/*).
-export {};
+// Hardhat tasks, registered by hardhat.config.ts. One import per task module; keep it a plain list.
+import "./tasks/deploy";
+import "./tasks/tenant";
+import "./tasks/submit";
+import "./tasks/relay";
+import "./tasks/roles";
+import "./tasks/pause";
+import "./tasks/audit";

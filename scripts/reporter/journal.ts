@@ -1,0 +1,144 @@
+import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
+import path from "node:path";
+import type { Address, Hex } from "viem";
+import { JournalError } from "./errors";
+
+/**
+ * Where a batch stands as far as this reporter last wrote down. The chain is the source of
+ * truth on restart; the journal exists so that the salt and records of every commitment that
+ * might have been sent are on disk before the commit leaves the process.
+ */
+export type BatchStatus = "planned" | "commit-sent" | "committed" | "reveal-sent" | "revealed";
+
+/** Immutable part of a batch: decided once when the job is planned. */
+export interface PlannedBatch {
+  id: string;
+  tenantId: number;
+  firstSequence: string;
+  lastSequence: string;
+  /** PackedRecord words as decimal strings (JSON has no bigint). */
+  records: { packed: string; ref: Hex }[];
+  /** Input line of each record, to tie a failure back to the file. */
+  lines: number[];
+  salt: Hex;
+}
+
+/** Mutable part of a batch; absent until the first commit is prepared. */
+export interface BatchState {
+  id: string;
+  status: BatchStatus;
+  salt: Hex;
+  commitment: Hex;
+  /** Salts given up because their commitment expired unrevealed. */
+  expiredSalts: Hex[];
+  commitTx?: Hex;
+  committedAt?: string;
+  revealTx?: Hex;
+  revealedAt?: string;
+  updatedAt: string;
+}
+
+export interface Job {
+  id: Hex;
+  createdAt: string;
+  source: string;
+  batches: PlannedBatch[];
+}
+
+/**
+ * A directory per (chain, contract, reporter): `jobs/<id>.json` holds a planned submission
+ * (written once, atomically), `batches/<id>.json` the latest state of each batch. Every write
+ * goes to a temporary file that is fsynced, renamed over the target, and followed by an fsync
+ * of the directory, so after a crash each file is either the old or the new version.
+ */
+export class Journal {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async open(root: string, scope: { chainId: number; meter: Address; reporter: Address }): Promise<Journal> {
+    const dir = path.join(root, `${scope.chainId}-${scope.meter.toLowerCase()}-${scope.reporter.toLowerCase()}`);
+    await mkdir(path.join(dir, "jobs"), { recursive: true });
+    await mkdir(path.join(dir, "batches"), { recursive: true });
+    await fsyncDir(root);
+    await fsyncDir(dir);
+    return new Journal(dir);
+  }
+
+  async jobs(): Promise<Job[]> {
+    const names = (await readdir(path.join(this.dir, "jobs"))).filter((n) => n.endsWith(".json"));
+    const jobs = await Promise.all(names.map((n) => readJson<Job>(path.join(this.dir, "jobs", n))));
+    return jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async job(id: Hex): Promise<Job | undefined> {
+    try {
+      return await readJson<Job>(path.join(this.dir, "jobs", `${id}.json`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async writeJob(job: Job): Promise<void> {
+    await writeDurably(path.join(this.dir, "jobs", `${job.id}.json`), job);
+  }
+
+  async state(batchId: string): Promise<BatchState | undefined> {
+    try {
+      return await readJson<BatchState>(path.join(this.dir, "batches", `${batchId}.json`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async writeState(state: BatchState): Promise<void> {
+    await writeDurably(path.join(this.dir, "batches", `${state.id}.json`), { ...state, updatedAt: new Date().toISOString() });
+  }
+
+  /** Highest sequence this journal ever planned for a tenant (0n if none). */
+  async maxPlannedSequence(tenantId: number): Promise<bigint> {
+    let max = 0n;
+    for (const job of await this.jobs()) {
+      for (const b of job.batches) {
+        if (b.tenantId === tenantId && BigInt(b.lastSequence) > max) max = BigInt(b.lastSequence);
+      }
+    }
+    return max;
+  }
+}
+
+async function readJson<T>(file: string): Promise<T> {
+  const text = await readFile(file, "utf8");
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new JournalError(`journal file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves. */
+export async function writeDurably(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const handle = await open(tmp, "w");
+  try {
+    await handle.writeFile(JSON.stringify(value, null, 1));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  await fsyncDir(path.dirname(file));
+}
