@@ -1,0 +1,70 @@
+/**
+ * npm run indexer — follows UsageMeter into DATABASE_URL (or the embedded PGlite). Configuration
+ * comes from the environment (see docs/indexer.md); a bad setting prints one line and exits 1.
+ * SIGTERM/SIGINT finish the batch in flight, release the writer lease and exit 0.
+ */
+import pino from "pino";
+import { openDatabase } from "../db/connection";
+import { migrate } from "../db/migrate";
+import { parseIndexerConfig } from "./config";
+import { isTransientDbError } from "./db-retry";
+import { ConfigError } from "./errors";
+import { startIndexer } from "./index";
+import { createProgress } from "./progress";
+import { backoffDelay, sleep } from "./retry";
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = parseIndexerConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`indexer: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: "meterline-indexer" } });
+  const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await migrate(db.pool);
+        break;
+      } catch (err) {
+        if (!isTransientDbError(err) || attempt >= 20) throw err;
+        logger.warn({ err: (err as Error).message }, "database unavailable for migrations, retrying");
+        await sleep(backoffDelay(attempt));
+      }
+    }
+    const progress = createProgress(logger, { tty: Boolean(process.stderr.isTTY) && config.logLevel !== "silent" });
+    const indexer = await startIndexer(config, { db, logger, progress });
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) process.exit(130);
+      logger.info({ signal: sig }, "stopping after the batch in flight");
+      void indexer.stop();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    try {
+      await indexer.done;
+      logger.info("indexer stopped");
+      return 0;
+    } catch (err) {
+      logger.fatal({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "indexer failed");
+      return err instanceof Error && err.name === "ReorgTooDeepError" ? 3 : 2;
+    }
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`indexer: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,217 @@
+import type { Logger } from "pino";
+import type { Database } from "../db/connection";
+import { withTransaction } from "../db/connection";
+import type { IndexerConfig } from "./config";
+import { withDbRetry } from "./db-retry";
+import { ChainMovedError, LeaseLostError, ReorgTooDeepError } from "./errors";
+import { fetchBatch, RangeSizer, type FetchedBatch } from "./fetch";
+import type { Lease } from "./lease";
+import type { IndexerMetrics } from "./metrics";
+import type { ProgressReporter } from "./progress";
+import { sleep } from "./retry";
+import type { Rpc } from "./rpc";
+import { initCheckpoint, readCheckpoint, readRecentBlocks, type Checkpoint, type ContractRef } from "./store/contract";
+import { revertAbove } from "./store/revert";
+import { writeBatch } from "./store/write-batch";
+
+export interface FollowerDeps {
+  db: Database;
+  rpc: Rpc;
+  contract: ContractRef;
+  lease: Lease;
+  metrics: IndexerMetrics;
+  logger: Logger;
+  config: Pick<IndexerConfig, "pollIntervalMs" | "reorgWindow" | "maxBlockRange" | "fetchConcurrency" | "confirmations">;
+  signal: AbortSignal;
+  progress?: ProgressReporter;
+  /** Set by the heartbeat when a renewal found another owner. */
+  leaseLost: () => boolean;
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * Follows the chain from the checkpoint: backfills to head in adaptive ranges fetched
+ * concurrently and written strictly in order, then polls for new blocks. Before every round it
+ * checks that the checkpoint block is still canonical; when it is not, it walks back through the
+ * stored block hashes to the common ancestor and reverts everything above it in one transaction.
+ */
+export class Follower {
+  private checkpoint!: Checkpoint;
+  private readonly sizer: RangeSizer;
+  private head = -1n;
+  private caughtUp = false;
+  private backfillStart: bigint | null = null;
+
+  constructor(private readonly d: FollowerDeps) {
+    this.sizer = new RangeSizer(d.config.maxBlockRange);
+  }
+
+  isCaughtUp(): boolean {
+    return this.caughtUp && this.head - this.checkpoint.number <= BigInt(this.d.config.confirmations);
+  }
+
+  private db<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withDbRetry(fn, { signal: this.d.signal, logger: this.d.logger, what, onRetry: () => this.d.metrics.dbRetries.inc() });
+  }
+
+  private async loadCheckpoint(): Promise<Checkpoint> {
+    const { pool } = this.d.db;
+    const id = this.d.contract.id;
+    const existing = await this.db("read checkpoint", () => readCheckpoint(pool, id));
+    if (existing) return existing;
+    const startNumber = this.d.contract.deployBlock - 1n;
+    let start: Checkpoint;
+    if (startNumber < 0n) {
+      start = { number: -1n, hash: `0x${"00".repeat(32)}`, time: 0n };
+    } else {
+      const b = await this.d.rpc.getBlock(startNumber);
+      if (!b) throw new ChainMovedError(`block ${startNumber} (before DEPLOY_BLOCK) does not exist on this chain`);
+      start = { number: b.number, hash: b.hash, time: b.timestamp };
+    }
+    await this.db("init checkpoint", () => initCheckpoint(pool, id, start));
+    return (await this.db("read checkpoint", () => readCheckpoint(pool, id)))!;
+  }
+
+  /** Runs until the signal aborts; throws LeaseLostError, ReorgTooDeepError or a fatal error. */
+  async run(): Promise<void> {
+    const { rpc, signal, config, logger } = this.d;
+    this.checkpoint = await this.loadCheckpoint();
+    this.d.metrics.indexedBlock.set(Number(this.checkpoint.number));
+    logger.info({ checkpoint: this.checkpoint.number.toString() }, "resuming from checkpoint");
+    while (!signal.aborted) {
+      if (this.d.leaseLost()) throw new LeaseLostError("writer lease lost (heartbeat)");
+      this.setHead(await rpc.blockNumber());
+      if (!(await this.checkpointIsCanonical())) {
+        await this.handleReorg();
+        continue;
+      }
+      if (this.head > this.checkpoint.number) {
+        try {
+          await this.syncTo(this.head);
+        } catch (err) {
+          if (!(err instanceof ChainMovedError)) throw err;
+          logger.info({ reason: err.message }, "chain moved during a batch; re-checking");
+        }
+        continue;
+      }
+      if (!this.caughtUp) {
+        this.d.progress?.stop();
+        logger.info({ block: this.checkpoint.number.toString() }, "caught up with the chain head; following");
+      }
+      this.caughtUp = true;
+      await sleep(config.pollIntervalMs, signal);
+    }
+  }
+
+  private setHead(head: bigint): void {
+    this.head = head;
+    this.d.metrics.chainHead.set(Number(head));
+    this.updateLag();
+  }
+
+  private updateLag(): void {
+    const lag = this.head - this.checkpoint.number;
+    this.d.metrics.lagBlocks.set(Number(lag > 0n ? lag : 0n));
+    if (this.checkpoint.time > 0n) this.d.metrics.lagSeconds.set(Math.max(0, Date.now() / 1000 - Number(this.checkpoint.time)));
+  }
+
+  private async checkpointIsCanonical(): Promise<boolean> {
+    if (this.checkpoint.number < 0n) return true;
+    const b = await this.d.rpc.getBlock(this.checkpoint.number);
+    return b !== null && same(b.hash, this.checkpoint.hash);
+  }
+
+  private async handleReorg(): Promise<void> {
+    const { db, rpc, contract, lease, logger, config, metrics } = this.d;
+    const stored = await this.db("read blocks", () => readRecentBlocks(db.pool, contract.id));
+    let ancestor: Checkpoint | null = null;
+    for (const b of stored) {
+      if (b.number < 0n) {
+        ancestor = b;
+        break;
+      }
+      const onChain = await rpc.getBlock(b.number);
+      if (onChain && same(onChain.hash, b.hash)) {
+        ancestor = b;
+        break;
+      }
+    }
+    const from = this.checkpoint.number;
+    if (!ancestor || from - ancestor.number > BigInt(config.reorgWindow)) {
+      throw new ReorgTooDeepError(from, config.reorgWindow);
+    }
+    const target = ancestor;
+    const reverted = await this.db("revert", () =>
+      withTransaction(db.pool, async (client) => {
+        await lease.fence(client);
+        return revertAbove(client, contract, target);
+      }),
+    );
+    const depth = Number(from - target.number);
+    this.checkpoint = target;
+    metrics.reorgs.inc();
+    metrics.reorgDepth.observe(depth);
+    metrics.indexedBlock.set(Number(target.number));
+    this.updateLag();
+    logger.warn(
+      { from: from.toString(), ancestor: target.number.toString(), depth, records: reverted.records, commitments: reverted.commitments },
+      "reorg: reverted orphaned blocks",
+    );
+  }
+
+  /**
+   * Fetches [checkpoint+1, head] in ranges, up to FETCH_CONCURRENCY ahead of the writer, and
+   * applies them in block order. Memory stays bounded by concurrency x range size (and ranges
+   * split when responses grow large).
+   */
+  private async syncTo(head: bigint): Promise<void> {
+    const { rpc, contract, config, signal } = this.d;
+    const windowStart = head - BigInt(config.reorgWindow) + 1n;
+    if (this.backfillStart === null && head - this.checkpoint.number > 1n) this.backfillStart = this.checkpoint.number + 1n;
+    let next = this.checkpoint.number + 1n;
+    const queue: Promise<FetchedBatch>[] = [];
+    while ((queue.length > 0 || next <= head) && !signal.aborted) {
+      while (queue.length < config.fetchConcurrency && next <= head) {
+        const from = next;
+        const to = from + BigInt(this.sizer.size) - 1n < head ? from + BigInt(this.sizer.size) - 1n : head;
+        next = to + 1n;
+        const p = fetchBatch({ rpc, address: contract.address, from, to, windowStart, sizer: this.sizer });
+        // Rejections are handled when the batch reaches the front; silence them until then.
+        p.catch(() => undefined);
+        queue.push(p);
+      }
+      const batch = await queue.shift()!;
+      if (signal.aborted) return;
+      await this.apply(batch);
+    }
+  }
+
+  private async apply(batch: FetchedBatch): Promise<void> {
+    const { db, contract, lease, metrics, config } = this.d;
+    if (batch.from !== this.checkpoint.number + 1n) {
+      throw new ChainMovedError(`batch starts at ${batch.from}, checkpoint is ${this.checkpoint.number}`);
+    }
+    const first = batch.headers[0];
+    if (first && first.number === batch.from && this.checkpoint.number >= 0n && !same(first.parentHash, this.checkpoint.hash)) {
+      throw new ChainMovedError(`block ${first.number} does not extend checkpoint ${this.checkpoint.number}`);
+    }
+    const pruneBelow = batch.last.number - BigInt(config.reorgWindow);
+    const started = process.hrtime.bigint();
+    const result = await this.db("write batch", () =>
+      withTransaction(db.pool, async (client) => {
+        await lease.fence(client);
+        return writeBatch(client, contract, batch, { pruneBelow });
+      }),
+    );
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const e of batch.events) metrics.events.inc({ event: e.kind });
+    metrics.records.inc(result.records);
+    this.checkpoint = { number: batch.last.number, hash: batch.last.hash, time: batch.last.timestamp };
+    metrics.indexedBlock.set(Number(batch.last.number));
+    this.updateLag();
+    if (this.backfillStart !== null && !this.caughtUp) {
+      this.d.progress?.update({ indexed: batch.to, head: this.head, start: this.backfillStart, events: batch.events.length });
+    }
+  }
+}

@@ -1,0 +1,170 @@
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { toFunctionSelector } from "viem";
+import type { Database } from "../db/connection";
+import type { IndexerConfig } from "./config";
+import { withDbRetry } from "./db-retry";
+import { ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
+import { Follower } from "./follower";
+import { Lease, leaseKey } from "./lease";
+import { createMetrics, serveMetrics } from "./metrics";
+import { createProgress, type ProgressReporter } from "./progress";
+import { AbortedError, sleep } from "./retry";
+import { Rpc } from "./rpc";
+import { ensureContract } from "./store/contract";
+
+export type { IndexerConfig } from "./config";
+export { parseIndexerConfig } from "./config";
+
+export interface IndexerDeps {
+  db: Database;
+  logger: Logger;
+  registry?: Registry;
+  /** Backfill progress; defaults to a plain log line every 10 s. */
+  progress?: ProgressReporter;
+}
+
+export interface IndexerHandle {
+  /** Finishes the batch in flight, releases the writer lease and resolves once stopped. */
+  stop(): Promise<void>;
+  /** Resolves after stop(); rejects when the indexer fails (bad chain id, reorg too deep, bad SQL...). */
+  done: Promise<void>;
+  /** The bound metrics/health port, when METRICS_PORT is set. */
+  metricsPort: number | null;
+}
+
+/**
+ * Starts indexing `config.contractAddress` into `deps.db`. Expects the schema to be migrated.
+ * Never holds a pooled client across an RPC call: each database step is one statement or one
+ * short transaction, so it shares the embedded one-connection pool with the API.
+ */
+export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Promise<IndexerHandle> {
+  const logger = deps.logger.child({ component: "indexer", chainId: config.chainId, contract: config.contractAddress });
+  const metrics = createMetrics(deps.registry);
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let state: "starting" | "standby" | "active" | "stopped" | "failed" = "starting";
+  let follower: Follower | null = null;
+
+  const http =
+    config.metricsPort === null
+      ? null
+      : await serveMetrics(config.metricsPort, metrics.registry, {
+          healthy: () => state !== "failed" && state !== "stopped",
+          ready: () => state === "active" && follower !== null && follower.isCaughtUp(),
+        });
+
+  const rpc = new Rpc({
+    url: config.rpcUrl,
+    timeoutMs: config.rpcTimeoutMs,
+    logger,
+    signal,
+    hooks: { onError: (method, kind) => metrics.rpcErrors.inc({ method, kind }) },
+  });
+  const progress = deps.progress ?? createProgress(logger, { tty: false, intervalMs: 10_000 });
+  const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what });
+
+  async function run(): Promise<void> {
+    const actual = await rpc.chainId();
+    if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
+    const code = await rpc.client.getCode({ address: config.contractAddress });
+    if (!code || code === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
+    const [minDelay, maxDelay] = await Promise.all([
+      rpc.readUint(config.contractAddress, toFunctionSelector("MIN_REVEAL_DELAY()")),
+      rpc.readUint(config.contractAddress, toFunctionSelector("MAX_REVEAL_DELAY()")),
+    ]);
+    const contract = await dbRetry("register contract", () =>
+      ensureContract(deps.db.pool, {
+        chainId: config.chainId,
+        address: config.contractAddress,
+        deployBlock: config.deployBlock,
+        minRevealDelay: minDelay === null ? null : Number(minDelay),
+        maxRevealDelay: maxDelay === null ? null : Number(maxDelay),
+      }),
+    );
+    if (contract.deployBlock !== config.deployBlock) {
+      logger.warn({ stored: contract.deployBlock.toString(), configured: config.deployBlock.toString() }, "DEPLOY_BLOCK differs from the registered contract; keeping the registered one");
+    }
+    const lease = new Lease(deps.db.pool, leaseKey(config.chainId, config.contractAddress), config.leaseTtlMs);
+    const beatEvery = Math.max(100, Math.floor(config.leaseTtlMs / 3));
+
+    try {
+      while (!signal.aborted) {
+        state = "standby";
+        let announced = false;
+        while (!(await dbRetry("acquire lease", () => lease.tryAcquire()))) {
+          if (!announced) logger.info({ lease: lease.key }, "another indexer holds the writer lease; standing by");
+          announced = true;
+          await sleep(beatEvery, signal);
+        }
+        state = "active";
+        metrics.leaseHeld.set(1);
+        logger.info({ lease: lease.key, owner: lease.owner }, "writer lease acquired");
+        let lost = false;
+        const heartbeat = setInterval(() => {
+          lease
+            .renew()
+            .then((ok) => {
+              if (!ok) lost = true;
+            })
+            .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
+        }, beatEvery);
+        try {
+          follower = new Follower({
+            db: deps.db,
+            rpc,
+            contract,
+            lease,
+            metrics,
+            logger,
+            config,
+            signal,
+            progress,
+            leaseLost: () => lost,
+          });
+          await follower.run();
+        } catch (err) {
+          if (!(err instanceof LeaseLostError)) throw err;
+          logger.warn({ err: err.message }, "lost the writer lease; back to standby");
+        } finally {
+          clearInterval(heartbeat);
+          metrics.leaseHeld.set(0);
+          follower = null;
+        }
+      }
+    } finally {
+      progress.stop();
+      // A clean stop hands over at once instead of making the standby wait out the TTL.
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  const done = run().then(
+    () => {
+      state = "stopped";
+    },
+    (err: unknown) => {
+      if (err instanceof AbortedError || signal.aborted) {
+        state = "stopped";
+        return;
+      }
+      state = "failed";
+      throw err;
+    },
+  );
+  const finished = done.finally(() => new Promise<void>((resolve) => {
+    if (!http) return resolve();
+    http.server.close(() => resolve());
+    http.server.closeAllConnections();
+  }));
+  finished.catch(() => undefined);
+
+  return {
+    metricsPort: http?.port ?? null,
+    done: finished,
+    async stop() {
+      controller.abort();
+      await finished.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface IndexerMetrics {
+  registry: Registry;
+  chainHead: Gauge;
+  indexedBlock: Gauge;
+  lagBlocks: Gauge;
+  lagSeconds: Gauge;
+  events: Counter<"event">;
+  records: Counter;
+  reorgs: Counter;
+  reorgDepth: Histogram;
+  rpcErrors: Counter<"method" | "kind">;
+  dbRetries: Counter;
+  batchSeconds: Histogram;
+  leaseHeld: Gauge;
+}
+
+export function createMetrics(registry: Registry = new Registry()): IndexerMetrics {
+  const registers = [registry];
+  return {
+    registry,
+    chainHead: new Gauge({ name: "meterline_indexer_chain_head_block", help: "Latest block number reported by the RPC", registers }),
+    indexedBlock: new Gauge({ name: "meterline_indexer_indexed_block", help: "Checkpoint: last block fully applied", registers }),
+    lagBlocks: new Gauge({ name: "meterline_indexer_lag_blocks", help: "Chain head minus indexed block", registers }),
+    lagSeconds: new Gauge({ name: "meterline_indexer_lag_seconds", help: "Wall clock minus the indexed block's timestamp", registers }),
+    events: new Counter({ name: "meterline_indexer_events_total", help: "Contract events applied", labelNames: ["event"], registers }),
+    records: new Counter({ name: "meterline_indexer_usage_records_total", help: "Usage records inserted", registers }),
+    reorgs: new Counter({ name: "meterline_indexer_reorgs_total", help: "Reorganizations handled", registers }),
+    reorgDepth: new Histogram({
+      name: "meterline_indexer_reorg_depth_blocks",
+      help: "Blocks reverted per reorganization",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    rpcErrors: new Counter({
+      name: "meterline_indexer_rpc_errors_total",
+      help: "Failed RPC calls (kind=range: split and retried smaller; transient: retried with backoff)",
+      labelNames: ["method", "kind"],
+      registers,
+    }),
+    dbRetries: new Counter({ name: "meterline_indexer_db_retries_total", help: "Batches retried after a database error", registers }),
+    batchSeconds: new Histogram({
+      name: "meterline_indexer_batch_duration_seconds",
+      help: "Write transaction latency per batch",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    leaseHeld: new Gauge({ name: "meterline_indexer_lease_held", help: "1 when this process is the active writer", registers }),
+  };
+}
+
+export interface HealthSource {
+  /** The loop is alive (not failed or stopped). */
+  healthy(): boolean;
+  /** Active writer and caught up to within the confirmation depth. */
+  ready(): boolean;
+}
+
+/** /metrics, /healthz and /readyz on a small HTTP port. Resolves with the bound port. */
+export async function serveMetrics(
+  port: number,
+  registry: Registry,
+  health: HealthSource,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const url = req.url ?? "/";
+    if (url.startsWith("/metrics")) {
+      registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { "content-type": registry.contentType });
+          res.end(body);
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        });
+      return;
+    }
+    if (url.startsWith("/healthz") || url.startsWith("/readyz")) {
+      const ok = url.startsWith("/healthz") ? health.healthy() : health.ready();
+      res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+      res.end(ok ? "ok\n" : "not ready\n");
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "0.0.0.0", () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}

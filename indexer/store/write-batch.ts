@@ -1,0 +1,260 @@
+import type pg from "pg";
+import type { UsageMeterEvent } from "../events";
+import { bytes32ToText } from "../events";
+import type { FetchedBatch } from "../fetch";
+import type { ContractRef } from "./contract";
+
+/** Channel the API's subscriptions and the billing worker LISTEN on. */
+export const USAGE_CHANNEL = "meterline_usage";
+
+const h = (x: string): string => (x.startsWith("0x") ? x.slice(2) : x).toLowerCase();
+
+export interface BatchResult {
+  records: number;
+  /** Internal tenant ids whose usage changed, with the number of new records. */
+  tenants: { tenantId: string; records: number }[];
+}
+
+type Ev<K extends UsageMeterEvent["kind"]> = Extract<UsageMeterEvent, { kind: K }>;
+
+/**
+ * Applies one fetched batch and moves the checkpoint, inside the caller's transaction. Every
+ * insert is keyed by its log (ON CONFLICT DO NOTHING), so re-applying a batch whose commit was
+ * in doubt changes nothing; rollups are added from the rows the insert actually returned, so they
+ * can never count a record twice. One statement per table, columns passed as arrays to unnest.
+ */
+export async function writeBatch(
+  client: pg.PoolClient,
+  contract: ContractRef,
+  batch: FetchedBatch,
+  opts: { pruneBelow: bigint },
+): Promise<BatchResult> {
+  const cid = contract.id;
+  const chain = contract.chainId;
+  const time = (n: bigint): number => Number(batch.blockTimes.get(n) ?? 0n);
+  const by = <K extends UsageMeterEvent["kind"]>(...kinds: K[]): Ev<K>[] =>
+    batch.events.filter((e): e is Ev<K> => (kinds as string[]).includes(e.kind));
+  const pos = (es: UsageMeterEvent[]) => [
+    es.map((e) => h(e.txHash)),
+    es.map((e) => e.logIndex),
+    es.map((e) => e.blockNumber.toString()),
+    es.map((e) => h(e.blockHash)),
+  ];
+
+  const tenants = by("TenantRegistered");
+  if (tenants.length > 0) {
+    await client.query(
+      `INSERT INTO tenants (contract_id, onchain_id, slug, chain_id, tx_hash, log_index, block_number, block_hash)
+       SELECT $1, u.onchain_id, u.slug, $2, decode(u.tx, 'hex'), u.li, u.bn, decode(u.bh, 'hex')
+       FROM unnest($3::int[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[]) AS u(onchain_id, slug, tx, li, bn, bh)
+       ON CONFLICT (contract_id, onchain_id) DO NOTHING`,
+      [cid, chain, tenants.map((e) => e.tenantId), tenants.map((e) => bytes32ToText(e.name)), ...pos(tenants)],
+    );
+  }
+
+  const meters = by("MeterRegistered");
+  if (meters.length > 0) {
+    await client.query(
+      `INSERT INTO meters (tenant_id, meter_id, name, chain_id, tx_hash, log_index, block_number, block_hash)
+       SELECT t.id, u.meter_id, u.name, $2, decode(u.tx, 'hex'), u.li, u.bn, decode(u.bh, 'hex')
+       FROM unnest($3::int[], $4::int[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[])
+         AS u(onchain_tenant, meter_id, name, tx, li, bn, bh)
+       LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+       ON CONFLICT DO NOTHING`,
+      [cid, chain, meters.map((e) => e.tenantId), meters.map((e) => e.meterId), meters.map((e) => bytes32ToText(e.name)), ...pos(meters)],
+    );
+  }
+
+  const reporters = by("ReporterAuthorized", "ReporterRevoked");
+  if (reporters.length > 0) {
+    await client.query(
+      `INSERT INTO reporter_events (tenant_id, reporter, authorized, chain_id, tx_hash, log_index, block_number, block_hash)
+       SELECT t.id, decode(u.reporter, 'hex'), u.authorized, $2, decode(u.tx, 'hex'), u.li, u.bn, decode(u.bh, 'hex')
+       FROM unnest($3::int[], $4::text[], $5::bool[], $6::text[], $7::int[], $8::bigint[], $9::text[])
+         AS u(onchain_tenant, reporter, authorized, tx, li, bn, bh)
+       LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+       ON CONFLICT DO NOTHING`,
+      [
+        cid,
+        chain,
+        reporters.map((e) => e.tenantId),
+        reporters.map((e) => h(e.reporter)),
+        reporters.map((e) => e.kind === "ReporterAuthorized"),
+        ...pos(reporters),
+      ],
+    );
+  }
+
+  const commits = by("Committed");
+  if (commits.length > 0) {
+    await client.query(
+      `INSERT INTO commitments (tenant_id, contract_id, reporter, commitment, relayer, status, chain_id,
+                                tx_hash, log_index, block_number, block_hash, block_time)
+       SELECT t.id, $1, decode(u.reporter, 'hex'), decode(u.commitment, 'hex'), decode(u.relayer, 'hex'), 'committed', $2,
+              decode(u.tx, 'hex'), u.li, u.bn, decode(u.bh, 'hex'), to_timestamp(u.bt)
+       FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bigint[])
+         AS u(onchain_tenant, reporter, commitment, relayer, tx, li, bn, bh, bt)
+       LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+       ON CONFLICT DO NOTHING`,
+      [
+        cid,
+        chain,
+        commits.map((e) => e.tenantId),
+        commits.map((e) => h(e.reporter)),
+        commits.map((e) => h(e.commitment)),
+        commits.map((e) => h(e.relayer)),
+        ...pos(commits),
+        commits.map((e) => Number(time(e.blockNumber))),
+      ],
+    );
+  }
+
+  const reveals = by("UsageRevealed");
+  let result: BatchResult = { records: 0, tenants: [] };
+  if (reveals.length > 0) {
+    // Flatten to one row per record; the tenant is resolved in SQL (LEFT JOIN so an unknown tenant
+    // fails the NOT NULL constraint loudly instead of dropping rows).
+    const n = reveals.reduce((s, e) => s + e.records.length, 0);
+    const cols = {
+      tenant: new Array<number>(n),
+      meter: new Array<number>(n),
+      ps: new Array<number>(n),
+      pe: new Array<number>(n),
+      qty: new Array<string>(n),
+      seq: new Array<string>(n),
+      ref: new Array<string>(n),
+      reporter: new Array<string>(n),
+      commitment: new Array<string>(n),
+      tx: new Array<string>(n),
+      li: new Array<number>(n),
+      ri: new Array<number>(n),
+      bn: new Array<string>(n),
+      bh: new Array<string>(n),
+      bt: new Array<number>(n),
+    };
+    let i = 0;
+    for (const e of reveals) {
+      const tx = h(e.txHash);
+      const rep = h(e.reporter);
+      const com = h(e.commitment);
+      const bn = e.blockNumber.toString();
+      const bh = h(e.blockHash);
+      const bt = time(e.blockNumber);
+      e.records.forEach((r, ri) => {
+        cols.tenant[i] = e.tenantId;
+        cols.meter[i] = r.meterId;
+        cols.ps[i] = r.periodStart;
+        cols.pe[i] = r.periodEnd;
+        cols.qty[i] = r.quantity.toString();
+        cols.seq[i] = r.sequence.toString();
+        cols.ref[i] = h(r.ref);
+        cols.reporter[i] = rep;
+        cols.commitment[i] = com;
+        cols.tx[i] = tx;
+        cols.li[i] = e.logIndex;
+        cols.ri[i] = ri;
+        cols.bn[i] = bn;
+        cols.bh[i] = bh;
+        cols.bt[i] = bt;
+        i++;
+      });
+    }
+    const { rows } = await client.query<{ tenant_id: string; records: number }>(
+      `WITH ins AS (
+         INSERT INTO usage_records (tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, reporter,
+                                    commitment, contract_id, chain_id, tx_hash, log_index, record_index,
+                                    block_number, block_hash, block_time)
+         SELECT t.id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, decode(u.ref, 'hex'),
+                decode(u.reporter, 'hex'), decode(u.commitment, 'hex'), $1, $2, decode(u.tx, 'hex'), u.li, u.ri,
+                u.bn, decode(u.bh, 'hex'), to_timestamp(u.bt)
+         FROM unnest($3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::numeric[], $8::numeric[], $9::text[],
+                     $10::text[], $11::text[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[], $17::bigint[])
+           AS u(onchain_tenant, meter_id, ps, pe, qty, seq, ref, reporter, commitment, tx, li, ri, bn, bh, bt)
+         LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+         ON CONFLICT DO NOTHING
+         RETURNING tenant_id, meter_id, period_start, quantity
+       ), rolled AS (
+         INSERT INTO usage_rollups (tenant_id, meter_id, bucket_start, quantity_sum, quantity_max, record_count)
+         SELECT tenant_id, meter_id, date_trunc('hour', period_start, 'UTC'), sum(quantity), max(quantity), count(*)
+         FROM ins GROUP BY 1, 2, 3
+         ON CONFLICT (tenant_id, meter_id, bucket_start) DO UPDATE
+           SET quantity_sum = usage_rollups.quantity_sum + EXCLUDED.quantity_sum,
+               quantity_max = GREATEST(usage_rollups.quantity_max, EXCLUDED.quantity_max),
+               record_count = usage_rollups.record_count + EXCLUDED.record_count
+       )
+       SELECT tenant_id::text AS tenant_id, count(*)::int AS records FROM ins GROUP BY tenant_id ORDER BY tenant_id`,
+      [cid, chain, cols.tenant, cols.meter, cols.ps, cols.pe, cols.qty, cols.seq, cols.ref, cols.reporter, cols.commitment,
+        cols.tx, cols.li, cols.ri, cols.bn, cols.bh, cols.bt],
+    );
+    result = { records: rows.reduce((s, r) => s + r.records, 0), tenants: rows.map((r) => ({ tenantId: r.tenant_id, records: r.records })) };
+  }
+
+  // A reveal or expiry resolves the latest commit of that (reporter, commitment) before it: the
+  // contract only ever acts on the most recent commit of a pair, even when a lapsed one was
+  // re-committed in the same batch.
+  const resolutions = by("UsageRevealed", "CommitmentExpired");
+  if (resolutions.length > 0) {
+    const { rowCount } = await client.query(
+      `UPDATE commitments c
+       SET status = r.status, resolved_tx_hash = decode(r.tx, 'hex'), resolved_log_index = r.li,
+           resolved_block_number = r.bn, resolved_block_hash = decode(r.bh, 'hex'), resolved_block_time = to_timestamp(r.bt)
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::bigint[])
+         AS r(status, reporter, commitment, tx, li, bn, bh, bt)
+       CROSS JOIN LATERAL (
+         SELECT p.chain_id, p.tx_hash, p.log_index FROM commitments p
+         WHERE p.contract_id = $1 AND p.reporter = decode(r.reporter, 'hex') AND p.commitment = decode(r.commitment, 'hex')
+           AND (p.block_number, p.log_index) < (r.bn, r.li)
+         ORDER BY p.block_number DESC, p.log_index DESC LIMIT 1
+       ) target
+       WHERE c.chain_id = target.chain_id AND c.tx_hash = target.tx_hash AND c.log_index = target.log_index`,
+      [
+        cid,
+        resolutions.map((e) => (e.kind === "UsageRevealed" ? "revealed" : "expired")),
+        resolutions.map((e) => h(e.reporter)),
+        resolutions.map((e) => h(e.commitment)),
+        ...pos(resolutions),
+        resolutions.map((e) => time(e.blockNumber)),
+      ],
+    );
+    if (rowCount !== resolutions.length) {
+      throw new Error(`resolved ${rowCount} commitments for ${resolutions.length} reveal/expiry events`);
+    }
+  }
+
+  const headers = batch.headers;
+  await client.query(
+    `WITH b AS (
+       INSERT INTO blocks (contract_id, number, hash, parent_hash, block_time)
+       SELECT $1, u.n, decode(u.h, 'hex'), decode(u.p, 'hex'), to_timestamp(u.t)
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(n, h, p, t)
+       ON CONFLICT (contract_id, number) DO UPDATE
+         SET hash = EXCLUDED.hash, parent_hash = EXCLUDED.parent_hash, block_time = EXCLUDED.block_time
+     ), pruned AS (
+       DELETE FROM blocks WHERE contract_id = $1 AND number < $6
+     )
+     INSERT INTO checkpoints (contract_id, block_number, block_hash, block_time, updated_at)
+     VALUES ($1, $7, decode($8, 'hex'), to_timestamp($9), now())
+     ON CONFLICT (contract_id) DO UPDATE
+       SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
+           block_time = EXCLUDED.block_time, updated_at = now()`,
+    [
+      cid,
+      headers.map((x) => x.number.toString()),
+      headers.map((x) => h(x.hash)),
+      headers.map((x) => h(x.parentHash)),
+      headers.map((x) => Number(x.timestamp)),
+      opts.pruneBelow.toString(),
+      batch.last.number.toString(),
+      h(batch.last.hash),
+      Number(batch.last.timestamp),
+    ],
+  );
+
+  if (result.tenants.length > 0) {
+    await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [
+      USAGE_CHANNEL,
+      result.tenants.map((t) => JSON.stringify({ tenantId: t.tenantId, records: t.records, toBlock: batch.to.toString() })),
+    ]);
+  }
+  return result;
+}
