@@ -1,0 +1,37 @@
+/** UsageMeter's roles by name, and parsing of a role given by a person. */
+import { id, ZeroHash } from "ethers";
+
+export const ROLES = {
+  DEFAULT_ADMIN_ROLE: ZeroHash,
+  PAUSER_ROLE: id("PAUSER_ROLE"),
+  TENANT_MANAGER_ROLE: id("TENANT_MANAGER_ROLE"),
+} as const;
+
+export type RoleName = keyof typeof ROLES;
+
+export const ROLE_NAMES = Object.keys(ROLES) as RoleName[];
+
+const ALIASES: Record<string, RoleName> = {
+  admin: "DEFAULT_ADMIN_ROLE",
+  "default-admin": "DEFAULT_ADMIN_ROLE",
+  default_admin: "DEFAULT_ADMIN_ROLE",
+  pauser: "PAUSER_ROLE",
+  manager: "TENANT_MANAGER_ROLE",
+  "tenant-manager": "TENANT_MANAGER_ROLE",
+  tenant_manager: "TENANT_MANAGER_ROLE",
+};
+
+/** Accepts `PAUSER_ROLE`, `pauser`, `tenant-manager`, … or a known role's bytes32 id. */
+export function roleByName(input: string): RoleName | undefined {
+  const s = input.trim();
+  const upper = s.toUpperCase();
+  if (upper in ROLES) return upper as RoleName;
+  const alias = ALIASES[s.toLowerCase()];
+  if (alias) return alias;
+  return ROLE_NAMES.find((name) => ROLES[name] === s.toLowerCase());
+}
+
+/** The role's name when it is one of UsageMeter's, else its id. */
+export function roleLabel(roleId: string): string {
+  return ROLE_NAMES.find((name) => ROLES[name] === roleId.toLowerCase()) ?? roleId;
+}

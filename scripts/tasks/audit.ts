@@ -1,0 +1,36 @@
+import { task } from "hardhat/config";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../lib/chain-audit";
+import { abiHash } from "../lib/deployment";
+import { usageMeterAbi } from "../lib/usage-meter-abi";
+import { EXIT, reportingErrors } from "./lib/errors";
+import { openMeter } from "./lib/meter-context";
+import { parseParam, uintSchema } from "./lib/params";
+
+interface AuditArgs {
+  json: boolean;
+  block?: string;
+}
+
+/**
+ * Builds the report from its sections (append a section here to audit another source, e.g. the
+ * indexer's database), prints it, and exits 1 when any item needs attention.
+ */
+async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<AuditReport> {
+  const block = args.block === undefined ? undefined : Number(parseParam("block", uintSchema(BigInt(Number.MAX_SAFE_INTEGER)), args.block));
+  const { deployment } = await openMeter(hre);
+  const report = await auditChain({
+    provider: hre.ethers.provider,
+    deployment,
+    ...(block !== undefined ? { blockTag: block } : {}),
+    expectedAbiHash: abiHash(usageMeterAbi),
+  });
+  console.log(args.json ? auditReportToJson(report) : renderAuditReport(report));
+  if (reportStatus(report) === "attention") process.exitCode = EXIT.failed;
+  return report;
+}
+
+task("meter:audit", "Audits UsageMeter from chain state: roles, admin transfer, pause, commitments, usage totals; exit 1 when something needs attention")
+  .addFlag("json", "Print the report as JSON")
+  .addOptionalParam("block", "Audit as of this block number (default: latest)")
+  .setAction(reportingErrors(audit));
