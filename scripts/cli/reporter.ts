@@ -36,7 +36,8 @@ async function main(): Promise<number> {
               commits += 1;
               if (commits === pauseAfter) {
                 process.stdout.write(`PAUSED_AFTER_COMMIT ${batch.id}\n`);
-                await new Promise(() => undefined);
+                // A live timer keeps the event loop (and so the process) up until the test kills it.
+                await new Promise(() => setInterval(() => undefined, 60_000));
               }
             },
           }
