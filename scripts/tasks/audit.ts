@@ -3,7 +3,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../lib/chain-audit";
 import { abiHash } from "../lib/deployment";
 import { usageMeterAbi } from "../lib/usage-meter-abi";
-import { EXIT, reportingErrors } from "./lib/errors";
+import { EXIT, reportingErrors, TaskInputError } from "./lib/errors";
 import { openMeter } from "./lib/meter-context";
 import { parseParam, uintSchema } from "./lib/params";
 
@@ -19,6 +19,13 @@ interface AuditArgs {
 async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<AuditReport> {
   const block = args.block === undefined ? undefined : Number(parseParam("block", uintSchema(BigInt(Number.MAX_SAFE_INTEGER)), args.block));
   const { deployment } = await openMeter(hre);
+  if (block !== undefined) {
+    const head = await hre.ethers.provider.getBlockNumber();
+    if (block > head) throw new TaskInputError(`--block: ${block} is beyond the chain head ${head}`);
+    if (block < deployment.deployBlock) {
+      throw new TaskInputError(`--block: ${block} is before the deploy block ${deployment.deployBlock}`);
+    }
+  }
   const report = await auditChain({
     provider: hre.ethers.provider,
     deployment,
