@@ -44,7 +44,11 @@ export async function openSigningMeter(hre: HardhatRuntimeEnvironment): Promise<
 }
 
 /** Who may send a call: holders of a role, or one specific account (e.g. the pending admin). */
-export type Authority = { kind: "role"; role: string; roleName: string } | { kind: "account"; account: string; label: string };
+export type Authority =
+  | { kind: "role"; role: string; roleName: string }
+  /** Every one of these roles, e.g. for an atomic multicall of calls guarded by different roles. */
+  | { kind: "roles"; roles: Array<{ role: string; roleName: string }> }
+  | { kind: "account"; account: string; label: string };
 
 export interface PlannedCall {
   /** The UsageMeter function name. */
@@ -71,7 +75,18 @@ export function signatureOf(meter: UsageMeter, fn: string): string {
 
 async function mayCall(ctx: SigningMeterContext, authority: Authority): Promise<boolean> {
   if (authority.kind === "account") return authority.account.toLowerCase() === ctx.signer.address.toLowerCase();
-  return ctx.meter.hasRole(authority.role, ctx.signer.address);
+  const roles = authority.kind === "role" ? [authority] : authority.roles;
+  const held = await Promise.all(roles.map((r) => ctx.meter.hasRole(r.role, ctx.signer.address)));
+  return held.every(Boolean);
+}
+
+function rolesText(authority: Authority): string {
+  if (authority.kind === "role") return authority.roleName;
+  if (authority.kind === "roles") {
+    const names = authority.roles.map((r) => r.roleName);
+    return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : (names[0] ?? "");
+  }
+  return "";
 }
 
 /**
@@ -97,13 +112,13 @@ export async function executeOrPropose(ctx: SigningMeterContext, call: PlannedCa
       signature: call.signature,
       args: call.described,
       sender:
-        call.authority.kind === "role"
-          ? `an account holding ${call.authority.roleName}`
-          : `${call.authority.label} ${call.authority.account}`,
+        call.authority.kind === "account"
+          ? `${call.authority.label} ${call.authority.account}`
+          : `an account holding ${rolesText(call.authority)}`,
       reason:
-        call.authority.kind === "role"
-          ? `signer ${signer.address} does not hold ${call.authority.roleName}`
-          : `signer ${signer.address} is not ${call.authority.label} ${call.authority.account}`,
+        call.authority.kind === "account"
+          ? `signer ${signer.address} is not ${call.authority.label} ${call.authority.account}`
+          : `signer ${signer.address} does not hold ${rolesText(call.authority)}`,
     };
     console.log(renderProposal(proposal));
     process.exitCode = EXIT.needsProposal;
