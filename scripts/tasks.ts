@@ -6,3 +6,4 @@ import "./tasks/relay";
 import "./tasks/roles";
 import "./tasks/pause";
 import "./tasks/audit";
+import "./tasks/verify-invoice";

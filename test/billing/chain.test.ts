@@ -1,0 +1,281 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type pg from "pg";
+import { auditDatabase } from "../../indexer/audit/database-audit";
+import { exportInvoice, type InvoiceExport } from "../../indexer/billing/export";
+import { periodContaining } from "../../indexer/billing/periods";
+import { runBillingOnce } from "../../indexer/billing/run";
+import { verifyInvoice } from "../../indexer/billing/verify";
+import { applySeed, seedSchema } from "../../db/seed/apply-seed";
+import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { serveChain, Workload, type ChainServer } from "../indexer/helpers/chain";
+import { runIndexer, testConfig } from "../indexer/helpers/indexer";
+import { waitForCheckpoint } from "../indexer/helpers/truth";
+
+const tenantSeed = (slug: string) => ({
+  slug,
+  timeZone: "UTC",
+  meters: [
+    { name: "meter-1", aggregation: "SUM", unit: "call", displayName: "Calls" },
+    { name: "meter-2", aggregation: "MAX", unit: "GB", displayName: "Peak storage" },
+  ],
+  plan: {
+    name: "standard",
+    versions: [
+      {
+        version: 1,
+        effectiveFrom: "2020-01-01T00:00:00Z",
+        currency: "USD",
+        currencyExponent: 2,
+        minimumMinor: "100",
+        prices: [
+          {
+            meter: "meter-1",
+            model: "graduated",
+            includedUnits: "1000",
+            tiers: [
+              { upTo: "1000000", unitPrice: "0.0000123" },
+              { upTo: null, unitPrice: "0.0000071" },
+            ],
+          },
+          { meter: "meter-2", model: "volume", tiers: [{ upTo: "500000", unitPrice: "0.00001" }, { upTo: null, unitPrice: "0.000005" }] },
+        ],
+      },
+    ],
+  },
+  subscription: { startsAt: "2020-01-01T00:00:00Z" },
+  quotas: [],
+});
+
+/** Runs `sql` with triggers disabled (superuser), the way an attacker with database access would. */
+async function tamper(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query("SET session_replication_role = replica");
+    await c.query(sql, params);
+  } finally {
+    await c.query("RESET session_replication_role").catch(() => undefined);
+    c.release();
+  }
+}
+
+describe("billing on a real chain: invoice verification and database audit", function () {
+  let server: ChainServer;
+  let w: Workload;
+  let db: TestDatabase;
+  let invoice: InvoiceExport;
+  let dir: string;
+
+  before(async function () {
+    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
+    server = await serveChain(hre);
+    w = new Workload(hre, { tenants: 2, metersPerTenant: 2, reportersPerTenant: 1 });
+    await w.deploy();
+    for (let i = 0; i < 4; i++) await w.round({ reveals: 2, recordsPerReveal: 12, withhold: i % 2 });
+    // one commitment certainly withheld and expired
+    const reporter = w.tenantReporters.get(1)![0]!;
+    const withheld = w.commitData(1, reporter, await w.makeRecords(1, reporter, 1, await w.latestTimestamp()));
+    await w.send(withheld.data, reporter);
+    w.withheld.push({ reporter, commitment: withheld.commitment });
+    await w.expirePending();
+    db = await createTestDatabase();
+    const indexer = await runIndexer(testConfig(w, server.url), db);
+    try {
+      await waitForCheckpoint(db.pool, await w.head());
+    } finally {
+      await indexer.stop();
+    }
+    await applySeed(db, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }));
+    // Bill as of two hours after the current period ends: everything indexed is final.
+    const blockTime = new Date((await w.latestTimestamp()) * 1000);
+    const billingNow = new Date(periodContaining(blockTime, "UTC").end.getTime() + 2 * 3_600_000);
+    const r = await runBillingOnce(db, billingNow, { confirmations: 0, graceMs: 3_600_000 });
+    expect(r.finalized.length).to.be.greaterThan(0);
+    const { rows } = await db.pool.query<{ id: string; tenant_id: string }>(
+      `SELECT i.id, i.tenant_id FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id AND l.kind = 'usage'
+        WHERE i.status = 'finalized' ORDER BY i.tenant_id, i.period_start LIMIT 1`,
+    );
+    expect(rows).to.have.length(1);
+    invoice = await exportInvoice(db, rows[0]!.tenant_id, rows[0]!.id);
+    dir = await mkdtemp(path.join(tmpdir(), "meterline-invoice-"));
+  });
+
+  after(async function () {
+    await db?.drop();
+    await server?.close();
+  });
+
+  it("exports a self-contained invoice whose every line cites on-chain records", function () {
+    expect(invoice.deployment.address.toLowerCase()).to.equal(w.address.toLowerCase());
+    expect(invoice.deployment.chainId).to.equal(String(w.chainId));
+    const usage = invoice.invoice.lines.filter((l) => l.kind === "usage");
+    expect(usage.length).to.be.greaterThan(0);
+    for (const l of usage) expect(l.records.length).to.be.greaterThan(0);
+    expect(invoice.invoice.planSnapshot.plan.prices).to.have.length(2);
+  });
+
+  it("verifies a real invoice against the chain, and the task exits 0", async function () {
+    const v = await verifyInvoice(invoice, server.url);
+    expect(v.problems).to.deep.equal([]);
+    expect(v.lines.filter((l) => !l.ok)).to.deep.equal([]);
+    expect(v.ok).to.equal(true);
+    const file = path.join(dir, "invoice.json");
+    await writeFile(file, JSON.stringify(invoice, null, 2));
+    process.exitCode = 0;
+    const result = (await hre.run("meter:verify-invoice", { invoice: file, rpc: server.url, json: false })) as { ok: boolean };
+    expect(result.ok).to.equal(true);
+    expect(process.exitCode).to.equal(0);
+  });
+
+  it("fails verification of tampered files, line by line, and the task exits 1", async function () {
+    const clone = (): InvoiceExport => JSON.parse(JSON.stringify(invoice)) as InvoiceExport;
+    const firstUsage = (doc: InvoiceExport) => doc.invoice.lines.find((l) => l.kind === "usage")!;
+
+    const quantity = clone();
+    const rec = firstUsage(quantity).records[0]!;
+    rec.quantity = (BigInt(rec.quantity) + 1n).toString();
+    const amount = clone();
+    firstUsage(amount).amountMinor = (BigInt(firstUsage(amount).amountMinor) + 1n).toString();
+    amount.invoice.totalMinor = (BigInt(amount.invoice.totalMinor) + 1n).toString();
+    const deployment = clone();
+    deployment.deployment.address = "0x000000000000000000000000000000000000dEaD";
+    const logIndex = clone();
+    firstUsage(logIndex).records[0]!.logIndex += 1;
+    const price = clone();
+    price.invoice.planSnapshot.plan.prices[0]!.tiers[0]!.unitPrice = "0.0000124";
+    const cases: Array<[string, InvoiceExport, RegExp]> = [
+      ["record quantity", quantity, /quantity/],
+      ["line amount", amount, /amount/],
+      ["deployment", deployment, /not the deployment/],
+      ["log index", logIndex, /log|UsageRevealed|quantity|meter/],
+      ["plan price", price, /amount|content hash/],
+    ];
+    for (const [name, doc, pattern] of cases) {
+      const v = await verifyInvoice(doc, server.url);
+      expect(v.ok, name).to.equal(false);
+      const text = [...v.problems, ...v.lines.flatMap((l) => l.problems)].join("\n");
+      expect(text, name).to.match(pattern);
+    }
+    const file = path.join(dir, "tampered.json");
+    await writeFile(file, JSON.stringify(quantity));
+    process.exitCode = 0;
+    await hre.run("meter:verify-invoice", { invoice: file, rpc: server.url, json: true });
+    expect(process.exitCode).to.equal(1);
+    process.exitCode = 0;
+  });
+
+  describe("auditDatabase", function () {
+    const audit = () => auditDatabase({ db, rpcUrl: server.url });
+    const attention = async () => {
+      const r = await audit();
+      return r.sections.flatMap((s) => s.items.filter((i) => i.status === "attention").map((i) => ({ section: s.id, label: i.label, details: i.details })));
+    };
+    const flagged = async (labelPattern: RegExp) => (await attention()).filter((a) => labelPattern.test(a.label));
+
+    it("is clean on an honest database", async function () {
+      const r = await audit();
+      expect(await attention()).to.deep.equal([]);
+      expect(r.ok).to.equal(true);
+    });
+
+    it("reports a missing, an extra and a changed usage record", async function () {
+      const { rows } = await db.pool.query<{ tx_hash: Buffer; log_index: number; record_index: number; quantity: string }>(
+        "SELECT tx_hash, log_index, record_index, quantity FROM usage_records ORDER BY block_number DESC, log_index, record_index LIMIT 1",
+      );
+      const r = rows[0]!;
+      const key = `0x${r.tx_hash.toString("hex")}:${r.log_index}:${r.record_index}`;
+      const where = "tx_hash = $1 AND log_index = $2 AND record_index = $3";
+      const keyParams = [r.tx_hash, r.log_index, r.record_index];
+
+      await db.pool.query(`UPDATE usage_records SET quantity = quantity + 1 WHERE ${where}`, keyParams);
+      let f = await flagged(/^usage records/);
+      expect(f).to.have.length(1);
+      expect(JSON.stringify(f[0]!.details)).to.include(key).and.include("quantity");
+      await db.pool.query(`UPDATE usage_records SET quantity = $4 WHERE ${where}`, [...keyParams, r.quantity]);
+
+      // an extra copy of a record under another log position ("counted twice")
+      await db.pool.query(
+        `INSERT INTO usage_records SELECT tenant_id, meter_id, period_start, period_end, quantity, sequence + 1000000, ref, reporter, commitment,
+                contract_id, chain_id, tx_hash, log_index + 1000, record_index, block_number, block_hash, block_time
+           FROM usage_records WHERE ${where}`,
+        keyParams,
+      );
+      f = await flagged(/^usage records/);
+      expect(JSON.stringify(f[0]!.details)).to.include(`0x${r.tx_hash.toString("hex")}:${r.log_index + 1000}:${r.record_index}`);
+      await db.pool.query("DELETE FROM usage_records WHERE tx_hash = $1 AND log_index = $2", [r.tx_hash, r.log_index + 1000]);
+
+      const saved = await db.pool.query(`DELETE FROM usage_records WHERE ${where} RETURNING *`, keyParams);
+      f = await flagged(/^usage records/);
+      expect((f[0]!.details as { missing: string[] }).missing).to.deep.equal([key]);
+      const row = saved.rows[0] as Record<string, unknown>;
+      const cols = Object.keys(row);
+      await db.pool.query(
+        `INSERT INTO usage_records (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
+        cols.map((c) => row[c]),
+      );
+      expect(await attention()).to.deep.equal([]);
+    });
+
+    it("reports missing commitments and expiries", async function () {
+      const { rows } = await db.pool.query<{ tx_hash: Buffer; log_index: number }>(
+        "SELECT tx_hash, log_index FROM commitments WHERE status = 'expired' ORDER BY block_number LIMIT 1",
+      );
+      expect(rows, "the workload withholds and expires commitments").to.have.length(1);
+      const { tx_hash, log_index } = rows[0]!;
+      const saved = await db.pool.query("SELECT * FROM commitments WHERE tx_hash = $1 AND log_index = $2", [tx_hash, log_index]);
+      await db.pool.query(
+        `UPDATE commitments SET status = 'committed', resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_block_number = NULL,
+                resolved_block_hash = NULL, resolved_block_time = NULL WHERE tx_hash = $1 AND log_index = $2`,
+        [tx_hash, log_index],
+      );
+      expect((await flagged(/^CommitmentExpired/)).length).to.equal(1);
+      await db.pool.query("DELETE FROM commitments WHERE tx_hash = $1 AND log_index = $2", [tx_hash, log_index]);
+      expect((await flagged(/^Committed events/)).length).to.equal(1);
+      const row = saved.rows[0] as Record<string, unknown>;
+      const cols = Object.keys(row);
+      await db.pool.query(`INSERT INTO commitments (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`, cols.map((c) => row[c]));
+      expect(await attention()).to.deep.equal([]);
+    });
+
+    it("reports rollups that differ from their records", async function () {
+      await db.pool.query(
+        "UPDATE usage_rollups SET quantity_sum = quantity_sum + 7 WHERE (tenant_id, meter_id, bucket_start) IN (SELECT tenant_id, meter_id, bucket_start FROM usage_rollups LIMIT 1)",
+      );
+      expect((await flagged(/^hourly rollups/)).length).to.equal(1);
+      // put it back exactly: recompute that bucket from its records
+      await db.pool.query(
+        `UPDATE usage_rollups u SET quantity_sum = a.s FROM (
+           SELECT tenant_id, meter_id, date_trunc('hour', period_start, 'UTC') AS b, sum(quantity) AS s FROM usage_records GROUP BY 1, 2, 3) a
+          WHERE u.tenant_id = a.tenant_id AND u.meter_id = a.meter_id AND u.bucket_start = a.b`,
+      );
+      expect(await attention()).to.deep.equal([]);
+    });
+
+    it("reports invoice lines that differ from their records and finalized invoices changed since finalization", async function () {
+      const id = invoice.invoice.invoiceId;
+      const line = invoice.invoice.lines.find((l) => l.kind === "usage")!;
+      const rec = line.records[0]!;
+      const recWhere = `line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = $1 AND line_no = $2)
+                        AND tx_hash = decode($3, 'hex') AND log_index = $4 AND record_index = $5`;
+      const recParams = [id, line.lineNo, rec.txHash.slice(2), rec.logIndex, rec.recordIndex];
+      await tamper(db.pool, `UPDATE invoice_line_records SET quantity = quantity + 1 WHERE ${recWhere}`, recParams);
+      const f = await attention();
+      expect(f.map((x) => x.label)).to.include.members(["invoice lines", "cited records", "finalized invoices"]);
+      await tamper(db.pool, `UPDATE invoice_line_records SET quantity = quantity - 1 WHERE ${recWhere}`, recParams);
+      expect(await attention()).to.deep.equal([]);
+
+      await tamper(db.pool, "UPDATE invoices SET total_minor = total_minor + 100 WHERE id = $1", [id]);
+      expect((await attention()).map((x) => x.label)).to.include.members(["invoice lines", "finalized invoices"]);
+      await tamper(db.pool, "UPDATE invoices SET total_minor = total_minor - 100 WHERE id = $1", [id]);
+
+      // a consistent rewrite (line and total changed together) is still caught by the content hash
+      await tamper(db.pool, "UPDATE invoice_lines SET description = 'Discount' WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo]);
+      expect((await attention()).map((x) => x.label)).to.deep.equal(["finalized invoices"]);
+      await tamper(db.pool, "UPDATE invoice_lines SET description = $3 WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo, line.description]);
+      expect(await attention()).to.deep.equal([]);
+    });
+  });
+});
