@@ -19,7 +19,7 @@ const ACTIONS = ["register", "meters", "authorize", "revoke"] as const;
 type Action = (typeof ACTIONS)[number];
 
 interface TenantArgs {
-  action: string;
+  action?: string;
   name?: string;
   tenant?: string;
   meters?: string;
@@ -195,7 +195,8 @@ async function tenantAction(args: TenantArgs, hre: HardhatRuntimeEnvironment): P
 }
 
 task("meter:tenant", "Registers tenants and meters; authorizes or revokes reporters (needs TENANT_MANAGER_ROLE)")
-  .addPositionalParam(
+  // Optional for Hardhat so that a missing action gets the same one-line error as a wrong one.
+  .addOptionalPositionalParam(
     "action",
     "register (--name) | meters (--tenant --meters) | authorize (--tenant --reporter) | revoke (--tenant --reporter)",
     undefined,

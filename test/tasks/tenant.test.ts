@@ -75,6 +75,7 @@ describe("meter:tenant", function () {
 
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ action: "rename", name: "x" }, /^error: --action: must be one of register, meters, authorize, revoke$/],
+      [{ name: "x" }, /^error: --action: must be one of register, meters, authorize, revoke$/],
       [{ action: "register" }, /^error: --name is required for "register"$/],
       [{ action: "register", name: "" }, /--name: must not be empty/],
       [{ action: "register", name: "a".repeat(32) }, /--name: "a{32}" is 32 bytes; names are at most 31 bytes/],
