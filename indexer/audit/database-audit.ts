@@ -286,7 +286,7 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
   const lineProblems: Array<{ invoiceId: string; lineNo: number; problems: string[] }> = [];
   const hashProblems: Array<{ invoiceId: string; stored: string | null; recomputed: string }> = [];
   for (const inv of invoices) {
-    const loaded = await loadInvoiceContent(pool as unknown as pg.PoolClient, inv.id);
+    const loaded = await loadInvoiceContent(pool, inv.id);
     if (!loaded) continue;
     const check = recomputeInvoice(loaded.content);
     for (const l of check.lines) if (!l.ok) lineProblems.push({ invoiceId: inv.id, lineNo: l.lineNo, problems: l.problems });

@@ -75,7 +75,7 @@ export async function exportInvoice(db: { pool: Pick<pg.Pool, "query"> }, tenant
     [invoiceId, tenantId],
   );
   const t = rows[0];
-  const loaded = t ? await loadInvoiceContent(db.pool as pg.PoolClient, invoiceId) : null;
+  const loaded = t ? await loadInvoiceContent(db.pool, invoiceId) : null;
   if (!t || !loaded) throw new InvoiceNotFoundError(`invoice ${invoiceId} of tenant ${tenantId} not found`);
   const content: InvoiceContent = loaded.content;
   return {

@@ -2,7 +2,8 @@ import type pg from "pg";
 import type { InvoiceContent, InvoiceLineContent, LineRecordRef } from "./content-hash";
 import { invoiceSnapshotSchema } from "./snapshot";
 
-type Queryable = Pick<pg.PoolClient, "query">;
+/** A pool or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, "query">;
 
 export const hex = (b: Buffer): string => `0x${b.toString("hex")}`;
 export const unhex = (h: string): Buffer => Buffer.from(h.replace(/^0x/, ""), "hex");

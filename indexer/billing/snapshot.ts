@@ -32,7 +32,7 @@ export const invoiceSnapshotSchema = z.object({
 });
 export type InvoiceSnapshot = z.infer<typeof invoiceSnapshotSchema>;
 
-type Queryable = Pick<pg.PoolClient, "query">;
+type Queryable = Pick<pg.Pool, "query">;
 
 /** Strips PostgreSQL's numeric padding ("0.010000000000000000" -> "0.01") so snapshots read well. */
 function trimDecimal(v: string): string {

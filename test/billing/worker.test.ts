@@ -138,7 +138,7 @@ describe("billing worker", function () {
     ]);
     // the late (unconfirmed) record is not on March (1200 calls: 10.00 + 0.50), it is an adjustment on April
     expect(inv[0]!.total_minor).to.equal("1550");
-    const april = await loadInvoiceContent(db.pool as never, inv[1]!.id);
+    const april = await loadInvoiceContent(db.pool, inv[1]!.id);
     const adj = april!.content.lines.find((l) => l.kind === "adjustment");
     expect(adj, "adjustment line").to.not.equal(undefined);
     expect(adj!.adjustsPeriodStart).to.equal("2026-02-28T23:00:00.000Z");
@@ -147,7 +147,7 @@ describe("billing worker", function () {
     expect(adj!.amountMinor).to.equal("25"); // 50 * 0.005
     expect(adj!.records.map((x) => x.txHash)).to.deep.equal([`0x${late.txHash.toString("hex")}`]);
 
-    const march1 = await loadInvoiceContent(db.pool as never, inv[0]!.id);
+    const march1 = await loadInvoiceContent(db.pool, inv[0]!.id);
     expect(`0x${inv[0]!.content_hash!.toString("hex")}`).to.equal(invoiceContentHash(march1!.content));
     expect(recomputeInvoice(march1!.content).totalOk).to.equal(true);
     for (const l of march1!.content.lines) {
@@ -182,15 +182,15 @@ describe("billing worker", function () {
 
   it("a reorg changes drafts only, never a finalized invoice", async function () {
     const [march, april] = await invoices();
-    const before = await loadInvoiceContent(db.pool as never, march!.id);
+    const before = await loadInvoiceContent(db.pool, march!.id);
     // the indexer drops everything in blocks >= 11 (an orphaned branch) and re-adds other usage
     await db.pool.query("DELETE FROM usage_records WHERE tenant_id = $1 AND block_number >= 11", [tenantId]);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date("2026-04-03T10:00:00Z"), quantity: 300n, blockNumber: 101 });
     await setCheckpoint(db.pool, contractId, 120);
     await runBillingOnce(db, new Date("2026-04-05T00:00:00Z"), opts);
-    const after = await loadInvoiceContent(db.pool as never, march!.id);
+    const after = await loadInvoiceContent(db.pool, march!.id);
     expect(invoiceContentHash(after!.content)).to.equal(invoiceContentHash(before!.content));
-    const aprilNow = await loadInvoiceContent(db.pool as never, april!.id);
+    const aprilNow = await loadInvoiceContent(db.pool, april!.id);
     expect(aprilNow!.content.lines.some((l) => l.kind === "adjustment")).to.equal(false); // the late record was reorged away
     // April: 300 api calls, 200 billable * 0.01 = 2.00 < minimum 5.00 -> minimum line 3.00
     expect(aprilNow!.content.lines.map((l) => [l.kind, l.amountMinor])).to.deep.equal([

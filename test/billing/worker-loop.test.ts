@@ -1,0 +1,90 @@
+import { expect } from "chai";
+import { createHmac, randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { billingConfigFromEnv, BillingConfigError, startBillingWorker } from "../../indexer/billing";
+import { createEndpoint } from "../../indexer/webhooks/endpoints";
+import { applySeed, seedSchema } from "../../db/seed/apply-seed";
+import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
+
+describe("startBillingWorker", function () {
+  let db: TestDatabase;
+  after(async function () {
+    await db?.drop();
+  });
+
+  it("parses its configuration once and rejects bad values", function () {
+    expect(() => billingConfigFromEnv({ BILLING_GRACE_MS: "-1" })).to.throw(BillingConfigError, /BILLING_GRACE_MS/);
+    expect(() => billingConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: "c2hvcnQ=" })).to.throw(BillingConfigError, /32 bytes/);
+    const c = billingConfigFromEnv({ CONFIRMATIONS: "3" });
+    expect(c.confirmations).to.equal(3);
+    expect(c.webhooks).to.equal(null);
+  });
+
+  it("finalizes a past period and delivers a signed invoice.finalized webhook, then stops", async function () {
+    db = await createTestDatabase();
+    const contractId = await addContract(db.pool);
+    const tenantId = await addTenant(db.pool, contractId, "acme", 1);
+    await addMeter(db.pool, tenantId, 1, "api_calls");
+    await applySeed(
+      db,
+      seedSchema.parse({
+        tenants: [
+          {
+            slug: "acme",
+            meters: [{ name: "api_calls", aggregation: "SUM", displayName: "API calls" }],
+            plan: {
+              name: "p",
+              versions: [{ version: 1, effectiveFrom: "2000-01-01T00:00:00Z", currency: "EUR", prices: [{ meter: "api_calls", model: "per_unit", unitPrice: "0.25" }] }],
+            },
+            subscription: { startsAt: "2000-01-01T00:00:00Z" },
+          },
+        ],
+      }),
+    );
+    await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date(Date.now() - 40 * 86_400_000), quantity: 10n, blockNumber: 5 });
+    await setCheckpoint(db.pool, contractId, 10);
+
+    const bodies: Array<{ body: string; signature: string }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        bodies.push({ body: Buffer.concat(chunks).toString(), signature: String(req.headers["meterline-signature"]) });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const key = randomBytes(32);
+    const ep = await createEndpoint(db.pool, key, {
+      tenantId,
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+      eventTypes: ["invoice.finalized"],
+    });
+    const config = billingConfigFromEnv({
+      BILLING_INTERVAL_MS: "100",
+      BILLING_GRACE_MS: "0",
+      CONFIRMATIONS: "0",
+      WEBHOOK_ENCRYPTION_KEY: key.toString("base64"),
+      WEBHOOK_INTERVAL_MS: "50",
+    });
+    const logs: string[] = [];
+    const logger = { info: (_: object, m?: string) => logs.push(m ?? ""), warn: () => undefined, error: (o: object) => logs.push(JSON.stringify(o)) };
+    const worker = startBillingWorker(config, { db, logger });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await worker.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    await worker.done;
+    expect(bodies).to.have.length(1);
+    const event = JSON.parse(bodies[0]!.body);
+    expect(event.type).to.equal("invoice.finalized");
+    expect(event.data).to.include({ number: 1, totalMinor: "250", currency: "EUR" });
+    const [t, v1] = bodies[0]!.signature.split(",").map((p) => p.split("=")[1]);
+    expect(createHmac("sha256", ep.secret).update(`${t}.${bodies[0]!.body}`).digest("hex")).to.equal(v1);
+  });
+});
