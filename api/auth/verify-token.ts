@@ -1,0 +1,165 @@
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+} from "jose";
+import type { ApiConfig } from "../config";
+import { AuthError, type AuthFailureReason } from "../errors";
+import { claimAt, rolesFromClaim, tenantFromClaim } from "./claims";
+import { tenantRoles, type TenantRole } from "./roles";
+
+/** A verified caller. `tenant` is the tenant slug every query of the request is confined to. */
+export interface Principal {
+  subject: string;
+  tenant: string;
+  /** The tenant named in the token (differs from `tenant` only for a platform request). */
+  tokenTenant: string;
+  roles: ReadonlySet<TenantRole>;
+  /** True when a platform operator acts on a tenant it named explicitly (audit-logged). */
+  platform: boolean;
+  /** Token expiry, epoch ms: subscriptions close then. */
+  expiresAt: number;
+}
+
+export interface TokenVerifier {
+  verify(authorization: string | undefined, actingTenant: string | undefined): Promise<Principal>;
+}
+
+// Compact JWS: three base64url segments. Anything else (JWE, JSON serialization, whitespace,
+// stray characters) is malformed before any parsing happens.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_LENGTH = 16_384;
+// Header parameters that carry or point to a key: keys come from the issuer's JWKS only.
+const KEY_CARRYING_HEADERS = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"] as const;
+
+function normalizeTyp(typ: string): string {
+  const t = typ.toLowerCase();
+  return t.startsWith("application/") ? t.slice("application/".length) : t;
+}
+
+function reasonOf(err: unknown): AuthFailureReason {
+  if (err instanceof AuthError) return err.reason;
+  if (err instanceof joseErrors.JWTExpired) return err.claim === "iat" ? "too_old" : "expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case "nbf":
+        return "not_yet_valid";
+      case "iat":
+        return err.reason === "check_failed" ? "issued_in_future" : "missing_claim";
+      case "iss":
+        return "issuer";
+      case "aud":
+        return "audience";
+      default:
+        return "missing_claim";
+    }
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "algorithm";
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "signature";
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return "unknown_key";
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return "idp_unavailable";
+  if (err instanceof joseErrors.JOSENotSupported) return "algorithm";
+  return "malformed";
+}
+
+/**
+ * Strict access-token validation (RFC 8725, RFC 9068): keys only from the issuer's JWKS found by
+ * discovery, algorithm and typ allowlists, exp/iat/sub/tenant required, issuer and audience,
+ * bounded clock tolerance and token age.
+ */
+export function createTokenVerifier(
+  config: ApiConfig["oidc"],
+  options: { jwksCooldownMs?: number; fetchTimeoutMs?: number } = {},
+): TokenVerifier {
+  let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  const allowedTypes = new Set(config.tokenTypes.map(normalizeTyp));
+
+  const keySet = () => {
+    jwks ??= (async () => {
+      const res = await fetch(`${config.issuer}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 5000),
+      });
+      if (!res.ok) throw new AuthError("idp_unavailable");
+      const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+      // The discovery document must describe the configured issuer (mix-up defence).
+      if (typeof doc.issuer !== "string" || doc.issuer.replace(/\/$/, "") !== config.issuer) {
+        throw new AuthError("idp_unavailable");
+      }
+      if (typeof doc.jwks_uri !== "string") throw new AuthError("idp_unavailable");
+      // Rotation: an unknown kid refetches the set, at most once per cooldown.
+      return createRemoteJWKSet(new URL(doc.jwks_uri), {
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+        cacheMaxAge: 10 * 60_000,
+        timeoutDuration: options.fetchTimeoutMs ?? 5000,
+      });
+    })();
+    // A failed discovery is retried by the next request instead of being cached forever.
+    jwks.catch(() => {
+      jwks = undefined;
+    });
+    return jwks;
+  };
+
+  async function verifyToken(token: string): Promise<JWTPayload> {
+    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw new AuthError("malformed");
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new AuthError("malformed");
+    }
+    if (KEY_CARRYING_HEADERS.some((h) => h in header)) throw new AuthError("header_key_injection");
+    if (typeof header.alg !== "string" || !config.algorithms.includes(header.alg)) throw new AuthError("algorithm");
+    if (typeof header.typ !== "string" || !allowedTypes.has(normalizeTyp(header.typ))) throw new AuthError("token_type");
+    if (header.crit !== undefined) throw new AuthError("malformed");
+    if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) throw new AuthError("malformed");
+    const keys = await keySet();
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: config.issuer,
+      audience: config.audience,
+      algorithms: config.algorithms,
+      clockTolerance: config.clockToleranceS,
+      maxTokenAge: config.maxTokenAgeS,
+      requiredClaims: ["exp", "iat", "sub", "iss", "aud"],
+    });
+    if (typeof payload.sub !== "string" || payload.sub === "") throw new AuthError("missing_claim");
+    // jose tolerates a future iat within maxTokenAge's lower bound only with clock tolerance; be explicit.
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat !== "number" || payload.iat > now + config.clockToleranceS) throw new AuthError("issued_in_future");
+    return payload;
+  }
+
+  return {
+    async verify(authorization, actingTenant) {
+      if (!authorization) throw new AuthError("missing_token");
+      const match = /^Bearer ([^\s]+)$/i.exec(authorization);
+      if (!match) throw new AuthError("malformed");
+      let payload: JWTPayload;
+      try {
+        payload = await verifyToken(match[1]!);
+      } catch (err) {
+        throw err instanceof AuthError ? err : new AuthError(reasonOf(err));
+      }
+      const tokenTenant = tenantFromClaim(claimAt(payload, config.tenantClaim));
+      if (!tokenTenant) throw new AuthError("tenant");
+      const claimed = rolesFromClaim(claimAt(payload, config.rolesClaim));
+      const expiresAt = (payload.exp as number) * 1000;
+      if (actingTenant !== undefined) {
+        // Only a platform operator may name a tenant, and only explicitly, per request.
+        if (!claimed.includes(config.platformRole)) throw new AuthError("platform_tenant");
+        if (tenantFromClaim(actingTenant) === undefined) throw new AuthError("platform_tenant");
+        return {
+          subject: payload.sub!,
+          tenant: actingTenant,
+          tokenTenant,
+          roles: tenantRoles(["viewer", "operator", "admin", "auditor"]),
+          platform: true,
+          expiresAt,
+        };
+      }
+      return { subject: payload.sub!, tenant: tokenTenant, tokenTenant, roles: tenantRoles(claimed), platform: false, expiresAt };
+    },
+  };
+}

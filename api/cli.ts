@@ -1,0 +1,43 @@
+import pino from "pino";
+import { openDatabase, databaseTarget } from "../db/connection";
+import { migrate } from "../db/migrate";
+import { startApi } from ".";
+import { ConfigError, parseApiConfig } from "./config";
+
+// `npm run api`: the API on its own, with its own database pool.
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseApiConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({
+    level: process.env.LOG_LEVEL ?? "info",
+    redact: { paths: ["req.headers.authorization", "authorization", "token", "secret", "*.secret", "*.token"], censor: "[redacted]" },
+  });
+  const db = await openDatabase({
+    target: databaseTarget(config.databaseUrl, config.pgliteDir),
+    applicationName: "meterline-api",
+    maxConnections: 20,
+  });
+  // The embedded database is this process's own: bring its schema up to date.
+  if (db.embedded) await migrate(db.pool);
+  const api = await startApi(config, { db, logger });
+  const stop = async () => {
+    await api.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`api failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,185 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** A bad setting: the message is one line naming the variable, safe to print at startup. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const FORBIDDEN_ALGORITHMS = /^(none|HS\d+)$/i;
+const ASYMMETRIC_ALGORITHMS = new Set([
+  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
+]);
+
+const csv = (s: string) =>
+  s
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// A claim path: dot-separated segments, or one whole URL-like name (Auth0's namespaced claims
+// such as https://meterline.example/roles contain dots that are not path separators).
+const claimPath = z
+  .string()
+  .min(1)
+  .transform((s) => (/^https?:\/\//.test(s) ? [s] : s.split(".")))
+  .refine((segments) => segments.every((p) => p !== ""), "empty segment in claim path");
+
+const schema = z.object({
+  NODE_ENV: z.enum(["production", "development", "test"]).default("production"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: int(0, 65535).default(4000),
+  DATABASE_URL: z.string().url().optional(),
+  PGLITE_DIR: z.string().min(1).optional(),
+  API_DATABASE_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lower-case role name").default("meterline_api"),
+  OIDC_ISSUER: z.string().url(),
+  OIDC_AUDIENCE: z.string().min(1),
+  OIDC_ALGORITHMS: z
+    .string()
+    .default("ES256,RS256")
+    .transform(csv)
+    .refine((a) => a.length > 0, "at least one algorithm")
+    .refine((a) => a.every((x) => !FORBIDDEN_ALGORITHMS.test(x)), "HS* and none are never accepted")
+    .refine((a) => a.every((x) => ASYMMETRIC_ALGORITHMS.has(x)), "unknown asymmetric algorithm"),
+  OIDC_TOKEN_TYPES: z
+    .string()
+    .default("at+jwt")
+    .transform(csv)
+    .refine((t) => t.length > 0, "at least one token type")
+    .refine((t) => t.every((x) => /^(at\+jwt|application\/at\+jwt|JWT)$/i.test(x)), "allowed: at+jwt, JWT"),
+  TENANT_CLAIM: claimPath.default("tenant_id"),
+  ROLES_CLAIM: claimPath.default("roles"),
+  PLATFORM_ROLE: z.string().min(1).default("meterline_platform"),
+  CLOCK_TOLERANCE_S: int(0, 300).default(30),
+  MAX_TOKEN_AGE_S: int(60, 86_400).default(3600),
+  GRAPHIQL: bool.default("false"),
+  INTROSPECTION: bool.default("false"),
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform(csv)
+    .refine((o) => o.every((x) => /^https?:\/\/[^/]+$/.test(x)), "origins are scheme://host[:port] without a path"),
+  RATE_LIMIT_TENANT_PER_S: z.coerce.number().positive().default(200),
+  RATE_LIMIT_TENANT_BURST: int(1, 1_000_000).default(400),
+  RATE_LIMIT_IP_PER_S: z.coerce.number().positive().default(100),
+  RATE_LIMIT_IP_BURST: int(1, 1_000_000).default(200),
+  BODY_LIMIT_BYTES: int(256, 10_000_000).default(100_000),
+  STATEMENT_TIMEOUT_MS: int(1, 600_000).default(5000),
+  MAX_DEPTH: int(2, 50).default(10),
+  MAX_ALIASES: int(0, 100).default(15),
+  MAX_COST: int(10, 1_000_000).default(5000),
+  MAX_TOKENS: int(50, 100_000).default(2000),
+  MAX_DIRECTIVES: int(0, 100).default(20),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
+  WEBHOOK_SECRET_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be 32 bytes as 64 hex characters")
+    .optional(),
+  JWKS_COOLDOWN_S: int(0, 3600).default(30),
+});
+
+export interface ApiConfig {
+  env: "production" | "development" | "test";
+  host: string;
+  port: number;
+  databaseUrl?: string;
+  pgliteDir?: string;
+  databaseRole: string;
+  oidc: {
+    issuer: string;
+    audience: string;
+    algorithms: string[];
+    tokenTypes: string[];
+    tenantClaim: string[];
+    rolesClaim: string[];
+    platformRole: string;
+    clockToleranceS: number;
+    maxTokenAgeS: number;
+  };
+  graphiql: boolean;
+  introspection: boolean;
+  corsOrigins: string[];
+  rateLimit: { tenantPerS: number; tenantBurst: number; ipPerS: number; ipBurst: number };
+  bodyLimitBytes: number;
+  statementTimeoutMs: number;
+  limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
+  tls?: { cert: Buffer; key: Buffer };
+  indexerMaxLagBlocks: number;
+  /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
+  webhookSecretKey?: Buffer;
+  /** Minimum time between JWKS refetches triggered by an unknown kid. */
+  jwksCooldownMs: number;
+}
+
+/** Parses and validates the API's environment once, at the edge. */
+export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  // Empty strings mean "unset" (docker-compose and .env files produce them).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "configuration");
+    throw new ConfigError(`${variable}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
+    throw new ConfigError(`${c.TLS_CERT_FILE ? "TLS_KEY_FILE" : "TLS_CERT_FILE"}: TLS needs both certificate and key`);
+  }
+  if (c.NODE_ENV === "production" && !c.OIDC_ISSUER.startsWith("https://") && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(c.OIDC_ISSUER)) {
+    throw new ConfigError("OIDC_ISSUER: must be https outside loopback in production");
+  }
+  let tls: ApiConfig["tls"];
+  if (c.TLS_CERT_FILE && c.TLS_KEY_FILE) {
+    const read = (variable: string, file: string) => {
+      try {
+        return readFileSync(file);
+      } catch {
+        throw new ConfigError(`${variable}: cannot read ${file}`);
+      }
+    };
+    tls = { cert: read("TLS_CERT_FILE", c.TLS_CERT_FILE), key: read("TLS_KEY_FILE", c.TLS_KEY_FILE) };
+  }
+  return {
+    env: c.NODE_ENV,
+    host: c.HOST,
+    port: c.PORT,
+    ...(c.DATABASE_URL ? { databaseUrl: c.DATABASE_URL } : {}),
+    ...(c.PGLITE_DIR ? { pgliteDir: c.PGLITE_DIR } : {}),
+    databaseRole: c.API_DATABASE_ROLE,
+    oidc: {
+      issuer: c.OIDC_ISSUER.replace(/\/$/, ""),
+      audience: c.OIDC_AUDIENCE,
+      algorithms: c.OIDC_ALGORITHMS,
+      tokenTypes: c.OIDC_TOKEN_TYPES,
+      tenantClaim: c.TENANT_CLAIM,
+      rolesClaim: c.ROLES_CLAIM,
+      platformRole: c.PLATFORM_ROLE,
+      clockToleranceS: c.CLOCK_TOLERANCE_S,
+      maxTokenAgeS: c.MAX_TOKEN_AGE_S,
+    },
+    graphiql: c.GRAPHIQL,
+    introspection: c.INTROSPECTION,
+    corsOrigins: c.CORS_ORIGINS,
+    rateLimit: {
+      tenantPerS: c.RATE_LIMIT_TENANT_PER_S,
+      tenantBurst: c.RATE_LIMIT_TENANT_BURST,
+      ipPerS: c.RATE_LIMIT_IP_PER_S,
+      ipBurst: c.RATE_LIMIT_IP_BURST,
+    },
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    statementTimeoutMs: c.STATEMENT_TIMEOUT_MS,
+    limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
+    ...(tls ? { tls } : {}),
+    indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
+    ...(c.WEBHOOK_SECRET_KEY ? { webhookSecretKey: Buffer.from(c.WEBHOOK_SECRET_KEY, "hex") } : {}),
+    jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
+  };
+}

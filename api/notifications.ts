@@ -1,0 +1,87 @@
+import pg from "pg";
+import type { Logger } from "pino";
+import type { Database } from "../db/connection";
+
+/** Channels NOTIFYed by the indexer (usage) and by the quota_alerts trigger of 020_api.sql. */
+export const CHANNELS = ["meterline_usage", "meterline_quota_alert"] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export type Listener = (payload: Record<string, unknown>) => void;
+
+/** One LISTEN per process, fanned out in memory to subscriptions. */
+export interface NotificationHub {
+  subscribe(channel: Channel, listener: Listener): () => void;
+  close(): Promise<void>;
+}
+
+export async function createNotificationHub(db: Database, logger: Logger): Promise<NotificationHub> {
+  const listeners = new Map<Channel, Set<Listener>>(CHANNELS.map((c) => [c, new Set()]));
+  const dispatch = (channel: string, raw: string | undefined) => {
+    const set = listeners.get(channel as Channel);
+    if (!set || set.size === 0 || !raw) return;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(raw);
+    } catch {
+      logger.warn({ channel }, "ignoring a notification that is not JSON");
+      return;
+    }
+    if (payload === null || typeof payload !== "object") return;
+    for (const l of set) l(payload as Record<string, unknown>);
+  };
+
+  let closed = false;
+  let stop: () => Promise<void>;
+
+  if (db.pglite) {
+    // Embedded: the single PGlite instance delivers notifications in-process, no extra connection.
+    const unlisten = await Promise.all(CHANNELS.map((c) => db.pglite!.listen(c, (p) => dispatch(c, p))));
+    stop = async () => {
+      await Promise.all(unlisten.map((u) => u()));
+    };
+  } else {
+    let client: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: db.url, application_name: "meterline-api-listen" });
+      c.on("notification", (n) => dispatch(n.channel, n.payload));
+      const reconnect = () => {
+        if (closed || client !== c) return;
+        client = undefined;
+        c.end().catch(() => undefined);
+        retry = setTimeout(() => void connect().catch(() => undefined), 1000);
+      };
+      c.on("error", (err) => {
+        logger.warn({ err: err.message }, "notification connection lost; reconnecting");
+        reconnect();
+      });
+      c.on("end", reconnect);
+      client = c;
+      try {
+        await c.connect();
+        for (const channel of CHANNELS) await c.query(`LISTEN ${channel}`);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, "cannot LISTEN; retrying");
+        reconnect();
+      }
+    };
+    await connect();
+    stop = async () => {
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => undefined);
+    };
+  }
+
+  return {
+    subscribe(channel, listener) {
+      listeners.get(channel)!.add(listener);
+      return () => listeners.get(channel)!.delete(listener);
+    },
+    async close() {
+      closed = true;
+      await stop();
+    },
+  };
+}
