@@ -80,6 +80,11 @@ export async function fetchBatch(args: {
   sizer: RangeSizer;
 }): Promise<FetchedBatch> {
   const { rpc, address, from, to, windowStart, sizer } = args;
+  // eth_getLogs over blocks the node does not have (the chain just shrank in a reorg) returns a
+  // silent partial answer. Pinning `to` before and after the log query proves the logs came from
+  // the chain whose headers we record: a block hash commits to all its ancestors.
+  const pinned = await rpc.getBlock(to);
+  if (!pinned) throw new ChainMovedError(`block ${to} does not exist (chain shrank)`);
   const logs = await getLogsAdaptive(rpc, address, from, to, sizer);
   const wanted = new Set<bigint>([to]);
   for (let n = from > windowStart ? from : windowStart; n <= to; n++) wanted.add(n);
@@ -116,7 +121,9 @@ export async function fetchBatch(args: {
     }
   }
   const last = headers.get(to);
-  if (!last) throw new ChainMovedError(`block ${to} missing`);
+  if (!last || last.hash.toLowerCase() !== pinned.hash.toLowerCase()) {
+    throw new ChainMovedError(`block ${to} changed while its logs were fetched`);
+  }
   const blockTimes = new Map<bigint, bigint>();
   for (const h of headers.values()) blockTimes.set(h.number, h.timestamp);
   return { from, to, events, blockTimes, headers: kept, last, logCount: logs.length, recordCount };

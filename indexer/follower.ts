@@ -82,7 +82,9 @@ export class Follower {
     while (!signal.aborted) {
       if (this.d.leaseLost()) throw new LeaseLostError("writer lease lost (heartbeat)");
       this.setHead(await rpc.blockNumber());
+      logger.debug({ head: this.head.toString(), checkpoint: this.checkpoint.number.toString() }, "poll");
       if (!(await this.checkpointIsCanonical())) {
+        logger.debug("checkpoint not canonical");
         await this.handleReorg();
         continue;
       }
@@ -126,6 +128,7 @@ export class Follower {
     const { db, rpc, contract, lease, logger, config, metrics } = this.d;
     const stored = await this.db("read blocks", () => readRecentBlocks(db.pool, contract.id));
     let ancestor: Checkpoint | null = null;
+    this.d.logger.debug({ stored: stored.length }, "walking back");
     for (const b of stored) {
       if (b.number < 0n) {
         ancestor = b;
@@ -142,6 +145,7 @@ export class Follower {
       throw new ReorgTooDeepError(from, config.reorgWindow);
     }
     const target = ancestor;
+    this.d.logger.debug({ ancestor: target.number.toString() }, "reverting");
     const reverted = await this.db("revert", () =>
       withTransaction(db.pool, async (client) => {
         await lease.fence(client);
@@ -182,6 +186,7 @@ export class Follower {
         queue.push(p);
       }
       const batch = await queue.shift()!;
+      this.d.logger.debug({ from: batch.from.toString(), to: batch.to.toString(), events: batch.events.length }, "fetched");
       if (signal.aborted) return;
       await this.apply(batch);
     }
