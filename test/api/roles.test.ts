@@ -1,0 +1,163 @@
+import { expect } from "chai";
+import { isObjectType } from "graphql";
+import { satisfies, tenantRoles, type Requirement } from "../../api/auth/roles";
+import { toGlobalId } from "../../api/schema/ids";
+import { buildSchema } from "../../api/schema";
+import { startHarness, type ApiHarness } from "./fixtures";
+
+type Caller = "viewer" | "operator" | "admin" | "auditor" | "none" | "platform";
+const CALLERS: Caller[] = ["viewer", "operator", "admin", "auditor", "none", "platform"];
+
+interface Operation {
+  requires: Requirement;
+  doc: string;
+  vars?: (h: ApiHarness) => Promise<Record<string, unknown>>;
+}
+
+let seq = 0;
+const meter1 = (h: ApiHarness) => toGlobalId("Meter", h.tenantIds.acme, 1);
+
+async function newEndpoint(h: ApiHarness): Promise<string> {
+  const res = await h.gql(
+    await h.token("acme", "operator"),
+    `mutation { createWebhookEndpoint(input: { url: "https://hooks.example/x", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
+  );
+  return (res.body.data!.createWebhookEndpoint as { endpoint: { id: string } }).endpoint.id;
+}
+
+const OPERATIONS: Record<string, Operation> = {
+  "Query.viewer": { requires: "VIEWER", doc: "{ viewer { subject roles platform tenant { slug } } }" },
+  "Query.tenant": { requires: "VIEWER", doc: "{ tenant { id slug timeZone chainId onchainId } }" },
+  "Query.meters": { requires: "VIEWER", doc: "{ meters { id meterId name config { aggregation } onchain { txHash } } }" },
+  "Query.meter": { requires: "VIEWER", doc: "query($id: ID!) { meter(id: $id) { name } }", vars: async (h) => ({ id: meter1(h) }) },
+  "Query.usage": {
+    requires: "VIEWER",
+    doc: "query($m: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $m, from: $f, to: $t, granularity: HOUR) { bucketStart quantity } }",
+    vars: async (h) => ({ m: meter1(h), f: new Date(Date.now() - 86_400_000).toISOString(), t: new Date().toISOString() }),
+  },
+  "Query.usageRecords": { requires: "VIEWER", doc: "{ usageRecords(first: 3) { totalCount edges { node { id quantity } } } }" },
+  "Query.commitments": { requires: "VIEWER", doc: "{ commitments(status: COMMITTED) { totalCount edges { node { id status } } } }" },
+  "Query.quotas": { requires: "VIEWER", doc: "{ quotas { id status usage } }" },
+  "Query.invoices": { requires: "VIEWER", doc: "{ invoices { totalCount edges { node { id totalMinor lines { lineNo records { txHash } } } } } }" },
+  "Query.invoice": { requires: "VIEWER", doc: "query($id: ID!) { invoice(id: $id) { id } }", vars: async () => ({ id: toGlobalId("Invoice", 1) }) },
+  "Query.ratePlans": { requires: "VIEWER", doc: "{ ratePlans { id name } }" },
+  "Query.webhookEndpoints": { requires: "OPERATOR", doc: "{ webhookEndpoints { id url } }" },
+  "Query.auditLog": { requires: "AUDITOR", doc: "{ auditLog { totalCount edges { node { action } } } }" },
+  "Mutation.configureMeter": {
+    requires: "ADMIN",
+    doc: `mutation($m: ID!) { configureMeter(input: { meter: $m, aggregation: SUM, unit: "req", displayName: "Requests" }) { id } }`,
+    vars: async (h) => ({ m: meter1(h) }),
+  },
+  "Mutation.setQuota": {
+    requires: "ADMIN",
+    doc: `mutation($m: ID!) { setQuota(input: { meter: $m, softLimit: "100", hardLimit: "1000000" }) { status } }`,
+    vars: async (h) => ({ m: toGlobalId("Meter", h.tenantIds.acme, 2) }),
+  },
+  "Mutation.deleteQuota": {
+    requires: "ADMIN",
+    doc: `mutation($m: ID!) { deleteQuota(meter: $m) }`,
+    vars: async (h) => {
+      await h.db.pool.query("INSERT INTO quotas (tenant_id, meter_id, hard_limit) VALUES ($1, 2, 5) ON CONFLICT DO NOTHING", [h.tenantIds.acme]);
+      return { m: toGlobalId("Meter", h.tenantIds.acme, 2) };
+    },
+  },
+  "Mutation.createRatePlan": {
+    requires: "ADMIN",
+    doc: `mutation($n: String!) { createRatePlan(name: $n) { id } }`,
+    vars: async () => ({ n: `plan-${++seq}` }),
+  },
+  "Mutation.createWebhookEndpoint": {
+    requires: "OPERATOR",
+    doc: `mutation { createWebhookEndpoint(input: { url: "https://hooks.example/a", eventTypes: ["quota.threshold_crossed"] }) { secret } }`,
+  },
+  "Mutation.rotateWebhookSecret": {
+    requires: "OPERATOR",
+    doc: `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`,
+    vars: async (h) => ({ id: await newEndpoint(h) }),
+  },
+  "Mutation.deleteWebhookEndpoint": {
+    requires: "OPERATOR",
+    doc: `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`,
+    vars: async (h) => ({ id: await newEndpoint(h) }),
+  },
+  "Subscription.usageRecorded": { requires: "VIEWER", doc: "subscription { usageRecorded { records toBlock } }" },
+  "Subscription.quotaAlert": { requires: "VIEWER", doc: "subscription { quotaAlert { meterId threshold } }" },
+};
+
+describe("api: role matrix", function () {
+  let h: ApiHarness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => h?.close());
+
+  it("covers every root field of the schema", function () {
+    const schema = buildSchema();
+    const fields: string[] = [];
+    for (const name of ["Query", "Mutation", "Subscription"]) {
+      const type = schema.getType(name);
+      if (isObjectType(type)) for (const f of Object.keys(type.getFields())) fields.push(`${name}.${f}`);
+    }
+    expect(Object.keys(OPERATIONS).sort()).to.deep.equal(fields.sort());
+  });
+
+  for (const [field, op] of Object.entries(OPERATIONS)) {
+    for (const caller of CALLERS) {
+      const roles = caller === "platform" ? tenantRoles(["viewer", "operator", "admin", "auditor"]) : tenantRoles(caller === "none" ? [] : [caller]);
+      const allowed = satisfies(roles, op.requires);
+      it(`${field} (${op.requires}) is ${allowed ? "allowed" : "forbidden"} for ${caller}`, async function () {
+        const token = caller === "platform" ? await h.token("globex", "platform") : await h.token("acme", caller);
+        const headers = caller === "platform" ? { "meterline-tenant": "acme" } : {};
+        const vars = op.vars ? await op.vars(h) : {};
+        if (field.startsWith("Subscription.")) {
+          const res = await fetch(`${h.api.url}/graphql`, {
+            method: "POST",
+            headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}`, ...headers },
+            body: JSON.stringify({ query: op.doc }),
+            signal: AbortSignal.timeout(10_000),
+          });
+          expect(res.status).to.equal(200);
+          const reader = res.body!.getReader();
+          if (allowed) {
+            // An allowed subscription stays open with no event: read nothing and hang up.
+            const first = await Promise.race([reader.read().then((r) => new TextDecoder().decode(r.value)), new Promise((r) => setTimeout(() => r("open"), 300))]);
+            expect(String(first)).to.not.contain("FORBIDDEN");
+          } else {
+            let text = "";
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) break;
+              text += new TextDecoder().decode(value);
+              if (text.includes("FORBIDDEN")) break;
+            }
+            expect(text).to.contain("FORBIDDEN");
+          }
+          await reader.cancel();
+          return;
+        }
+        const res = await h.gql(token, op.doc, vars, headers);
+        const codes = (res.body.errors ?? []).map((e) => e.extensions?.code);
+        if (allowed) {
+          expect(res.status).to.equal(200);
+          expect(res.body.errors, JSON.stringify(res.body.errors)).to.equal(undefined);
+        } else {
+          expect(codes).to.include("FORBIDDEN");
+          // Nothing of the field leaks: data is null, or the nullable field itself is null.
+          expect(Object.values(res.body.data ?? {}).every((v) => v === null)).to.equal(true);
+        }
+      });
+    }
+  }
+
+  it("records every mutation and every platform request in the audit log", async function () {
+    const { rows } = await h.db.pool.query<{ action: string; platform: boolean; subject: string }>(
+      "SELECT action, platform, subject FROM audit_log WHERE tenant_id = $1",
+      [h.tenantIds.acme],
+    );
+    const actions = new Set(rows.map((r) => r.action));
+    for (const a of ["meter.configure", "quota.set", "quota.delete", "rate_plan.create", "webhook_endpoint.create", "webhook_endpoint.rotate_secret", "webhook_endpoint.delete", "platform.request"]) {
+      expect(actions, a).to.include(a);
+    }
+    expect(rows.filter((r) => r.action === "platform.request").every((r) => r.platform && r.subject === "globex-platform")).to.equal(true);
+  });
+});
