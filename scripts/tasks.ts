@@ -7,3 +7,4 @@ import "./tasks/roles";
 import "./tasks/pause";
 import "./tasks/audit";
 import "./tasks/verify-invoice";
+import "./tasks/expire";

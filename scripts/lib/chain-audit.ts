@@ -138,9 +138,9 @@ export function bytes32Text(value: string): string {
 
 // ------------------------------------------------------------------ state replay
 
-type CommitmentState = "committed" | "revealed" | "expired";
+export type CommitmentState = "committed" | "revealed" | "expired";
 
-interface CommitmentEntry {
+export interface CommitmentEntry {
   reporter: string;
   commitment: string;
   tenantId: number;
@@ -148,20 +148,20 @@ interface CommitmentEntry {
   status: CommitmentState;
 }
 
-interface TenantEntry {
+export interface TenantEntry {
   name: string;
   meters: Map<number, string>;
   reporters: Set<string>;
 }
 
-interface UsageTotal {
+export interface UsageTotal {
   tenantId: number;
   meterId: number;
   quantity: bigint;
   records: number;
 }
 
-interface Replay {
+export interface Replay {
   commitments: Map<string, CommitmentEntry>;
   counts: { commits: number; reveals: number; expiries: number; records: number };
   tenants: Map<number, TenantEntry>;
@@ -172,7 +172,7 @@ interface Replay {
   lastPauseReason?: { account: string; reason: string; blockNumber: number };
 }
 
-function replay(events: readonly MeterEvent[]): Replay {
+export function replayMeterEvents(events: readonly MeterEvent[]): Replay {
   const r: Replay = {
     commitments: new Map(),
     counts: { commits: 0, reveals: 0, expiries: 0, records: 0 },
@@ -254,6 +254,11 @@ function replay(events: readonly MeterEvent[]): Replay {
   return r;
 }
 
+/** Commitments still `Committed` whose last reveal block is before `headBlock`: expirable by anyone. */
+export function lapsedCommitments(state: Replay, headBlock: number, maxRevealDelay: number): CommitmentEntry[] {
+  return [...state.commitments.values()].filter((c) => c.status === "committed" && headBlock > c.committedAt + maxRevealDelay);
+}
+
 // ------------------------------------------------------------------ audit
 
 export interface ChainAuditOptions {
@@ -325,7 +330,7 @@ export async function auditChain(options: ChainAuditOptions): Promise<AuditRepor
   }
 
   const events = await fetchMeterEvents(provider, deployment.address, deployment.deployBlock, blockTag, options.logChunkSize);
-  const state = replay(events);
+  const state = replayMeterEvents(events);
 
   // ---- access control
   const accessItems: AuditItem[] = [];
@@ -397,7 +402,7 @@ export async function auditChain(options: ChainAuditOptions): Promise<AuditRepor
   ];
   const entries = [...state.commitments.values()];
   const outstanding = entries.filter((c) => c.status === "committed" && blockTag <= c.committedAt + max);
-  const lapsed = entries.filter((c) => c.status === "committed" && blockTag > c.committedAt + max);
+  const lapsed = lapsedCommitments(state, blockTag, max);
   commitmentItems.push(
     ok(
       "counts",
@@ -418,7 +423,7 @@ export async function auditChain(options: ChainAuditOptions): Promise<AuditRepor
     commitmentItems.push(
       attention(
         `lapsed ${c.commitment}`,
-        `tenant ${c.tenantId}, reporter ${c.reporter}: unrevealed past block ${c.committedAt + max} and not marked expired (anyone may call expire(reporter, commitment))`,
+        `tenant ${c.tenantId}, reporter ${c.reporter}: unrevealed past block ${c.committedAt + max} and not marked expired (anyone may expire it: meter:expire --all)`,
         { ...c, lastRevealBlock: c.committedAt + max },
       ),
     );

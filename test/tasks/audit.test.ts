@@ -5,7 +5,7 @@ import type { AuditReport } from "../../scripts/lib/chain-audit";
 import { reportStatus } from "../../scripts/lib/chain-audit";
 import { packRecord, type PackedRecord } from "../../scripts/lib/usage-record";
 import type { UsageMeter } from "../../typechain-types";
-import { deployMeter, fundedWallet, mineBlocks, runTask, useTaskEnvironment } from "./support";
+import { deployMeter, fundedWallet, mineBlocks, runTask, signAs, useTaskEnvironment } from "./support";
 
 const START = 1_600_000_000;
 
@@ -124,5 +124,45 @@ describe("meter:audit", function () {
     const future = await runTask("meter:audit", { block: "999999" });
     expect(future.exitCode).to.equal(1);
     expect(future.stderr).to.match(/^error: --block: 999999 is beyond the chain head \d+$/);
+  });
+});
+
+describe("meter:expire", function () {
+  useTaskEnvironment();
+
+  it("expires every lapsed commitment in one transaction, after which the audit is clean", async function () {
+    const [admin] = await hre.ethers.getSigners();
+    const { meter } = await deployMeter({ minRevealDelay: "1", maxRevealDelay: "3", grantManager: admin!.address });
+    const reporter = await fundedWallet();
+    await runTask("meter:tenant", { action: "register", name: "acme" });
+    await runTask("meter:tenant", { action: "meters", tenant: "acme", meters: "api_calls" });
+    await runTask("meter:tenant", { action: "authorize", tenant: "acme", reporter: reporter.address });
+    const a = await commit(meter, reporter, records([[1, 1, 5]]));
+    const b = await commit(meter, reporter, records([[1, 2, 5]]));
+
+    const early = await runTask("meter:expire", { reporter: reporter.address, commitment: a.commitment });
+    expect(early.exitCode).to.equal(1);
+    expect(early.stderr).to.match(/^error: --commitment: still revealable until block \d+ \(head is \d+\)$/);
+    expect((await runTask("meter:expire", {})).stderr).to.equal(
+      "error: give --reporter and --commitment, or --all for every lapsed commitment",
+    );
+    expect((await runTask("meter:expire", { reporter: reporter.address, commitment: "0x12" })).stderr).to.match(
+      /--commitment: "0x12" is not a 0x-prefixed 32-byte hex value/,
+    );
+
+    await mineBlocks(4);
+    expect((await runTask("meter:audit")).exitCode).to.equal(1);
+    const stranger = await fundedWallet();
+    signAs(stranger);
+    const run = await runTask<{ expired: Array<{ commitment: string }> }>("meter:expire", { all: true });
+    expect(run.exitCode).to.equal(0);
+    expect(run.result.expired.map((e) => e.commitment).sort()).to.deep.equal([a.commitment, b.commitment].sort());
+    expect((await meter.getCommitment(reporter.address, a.commitment))[0]).to.equal(3n);
+
+    const audit = await runTask<AuditReport>("meter:audit");
+    expect(audit.exitCode).to.equal(0);
+    expect((await runTask("meter:expire", { all: true })).stdout).to.equal("no lapsed commitments to expire");
+    const missing = await runTask("meter:expire", { reporter: reporter.address, commitment: a.commitment });
+    expect(missing.stderr).to.match(/no pending commitment/);
   });
 });
