@@ -130,9 +130,9 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves. */
-export async function writeDurably(file: string, value: unknown): Promise<void> {
+export async function writeDurably(file: string, value: unknown, mode = 0o644): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  const handle = await open(tmp, "w");
+  const handle = await open(tmp, "w", mode);
   try {
     await handle.writeFile(JSON.stringify(value, null, 1));
     await handle.sync();
