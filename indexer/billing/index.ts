@@ -3,7 +3,7 @@ import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce } from "../webhooks/delivery";
 import type { BillingConfig } from "./config";
 import { runBillingOnce } from "./run";
 
-export { billingConfigFromEnv, type BillingConfig } from "./config";
+export { billingConfigFromEnv, BillingConfigError, type BillingConfig } from "./config";
 export { runBillingOnce, type BillingRunOptions, type BillingRunResult } from "./run";
 export { exportInvoice } from "./export";
 export { verifyInvoice } from "./verify";

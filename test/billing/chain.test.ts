@@ -274,6 +274,10 @@ describe("billing on a real chain: invoice verification and database audit", fun
       // a consistent rewrite (line and total changed together) is still caught by the content hash
       await tamper(db.pool, "UPDATE invoice_lines SET description = 'Discount' WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo]);
       expect((await attention()).map((x) => x.label)).to.deep.equal(["finalized invoices"]);
+      // ...and an export of the altered invoice no longer matches the hash stored at finalization
+      const altered = await verifyInvoice(await exportInvoice(db, invoice.tenant.id, id), server.url);
+      expect(altered.ok).to.equal(false);
+      expect(altered.problems.join("\n")).to.match(/content hash/);
       await tamper(db.pool, "UPDATE invoice_lines SET description = $3 WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo, line.description]);
       expect(await attention()).to.deep.equal([]);
     });
