@@ -1,0 +1,199 @@
+import { expect } from "chai";
+import { toGlobalId } from "../../api/schema/ids";
+import { startHarness, type ApiHarness } from "./fixtures";
+
+describe("api: tenancy enforced twice (token-only tenant + row-level security)", function () {
+  let h: ApiHarness;
+  let foreign: { meter: string; invoice: string; endpoint: string };
+  const unknown = {
+    meter: toGlobalId("Meter", "999999", 1),
+    invoice: toGlobalId("Invoice", "999999"),
+    endpoint: toGlobalId("WebhookEndpoint", "00000000-0000-4000-8000-000000000000"),
+  };
+
+  before(async () => {
+    h = await startHarness();
+    const g = await h.token("globex", "admin");
+    const meters = await h.gql(g, "{ meters { id } invoices { edges { node { id } } } }");
+    const ep = await h.gql(
+      await h.token("globex", "operator"),
+      `mutation { createWebhookEndpoint(input: { url: "https://globex.example/h", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
+    );
+    foreign = {
+      meter: (meters.body.data!.meters as { id: string }[])[0]!.id,
+      invoice: (meters.body.data!.invoices as { edges: { node: { id: string } }[] }).edges[0]!.node.id,
+      endpoint: (ep.body.data!.createWebhookEndpoint as { endpoint: { id: string } }).endpoint.id,
+    };
+  });
+  after(async () => h?.close());
+
+  const strip = (body: unknown) => JSON.parse(JSON.stringify(body).replace(/"locations":\[[^\]]*\],?/g, "")) as unknown;
+
+  // Every query and mutation that takes an id: another tenant's id must answer exactly like an id
+  // that does not exist.
+  const probes: [string, string, (id: { meter: string; invoice: string; endpoint: string }) => Record<string, unknown>, "admin" | "operator"][] = [
+    ["meter(id)", "query($id: ID!) { meter(id: $id) { id name } }", (i) => ({ id: i.meter }), "admin"],
+    [
+      "usage(meter)",
+      "query($id: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $id, from: $f, to: $t, granularity: DAY) { quantity } }",
+      (i) => ({ id: i.meter, f: new Date(Date.now() - 30 * 86_400_000).toISOString(), t: new Date().toISOString() }),
+      "admin",
+    ],
+    ["usageRecords(filter.meter)", "query($id: ID!) { usageRecords(filter: { meter: $id }) { totalCount edges { node { id } } } }", (i) => ({ id: i.meter }), "admin"],
+    ["invoice(id)", "query($id: ID!) { invoice(id: $id) { id totalMinor lines { lineNo } } }", (i) => ({ id: i.invoice }), "admin"],
+    ["configureMeter(meter)", `mutation($id: ID!) { configureMeter(input: { meter: $id, aggregation: MAX, displayName: "x" }) { id } }`, (i) => ({ id: i.meter }), "admin"],
+    ["setQuota(meter)", `mutation($id: ID!) { setQuota(input: { meter: $id, hardLimit: "1" }) { id } }`, (i) => ({ id: i.meter }), "admin"],
+    ["deleteQuota(meter)", `mutation($id: ID!) { deleteQuota(meter: $id) }`, (i) => ({ id: i.meter }), "admin"],
+    ["rotateWebhookSecret(id)", `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, (i) => ({ id: i.endpoint }), "operator"],
+    ["deleteWebhookEndpoint(id)", `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, (i) => ({ id: i.endpoint }), "operator"],
+  ];
+
+  for (const [name, doc, vars, role] of probes) {
+    it(`${name}: another tenant's id answers like an unknown id`, async function () {
+      const token = await h.token("acme", role);
+      const probe = await h.gql(token, doc, vars(foreign));
+      const control = await h.gql(token, doc, vars(unknown));
+      expect(probe.status).to.equal(control.status);
+      expect(strip(probe.body)).to.deep.equal(strip(control.body));
+      expect(JSON.stringify(probe.body)).to.not.contain("globex");
+      const codes = (probe.body.errors ?? []).map((e) => e.extensions?.code);
+      const data = Object.values(probe.body.data ?? {});
+      expect(codes.includes("NOT_FOUND") || data.every((v) => v === null || (v as { totalCount?: number }).totalCount === 0)).to.equal(true);
+    });
+  }
+
+  it("foreign rows were not changed by the probes", async function () {
+    const { rows } = await h.db.pool.query(
+      "SELECT (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1)::int AS endpoints, (SELECT count(*) FROM quotas WHERE tenant_id = $1)::int AS quotas, (SELECT count(*) FROM meter_configs WHERE tenant_id = $1 AND aggregation = 'MAX')::int AS maxed",
+      [h.tenantIds.globex],
+    );
+    expect(rows[0]).to.deep.equal({ endpoints: 1, quotas: 1, maxed: 0 });
+  });
+
+  it("every list shows only the caller's tenant", async function () {
+    const doc = `{ tenant { slug } meters { name } usageRecords { totalCount } commitments { totalCount } quotas { meterId }
+      invoices { totalCount } ratePlans { name } webhookEndpoints { url } }`;
+    for (const tenant of ["acme", "globex"] as const) {
+      const res = await h.gql(await h.token(tenant, "admin"), doc);
+      const d = res.body.data as Record<string, unknown> & { meters: { name: string }[]; webhookEndpoints: { url: string }[] };
+      expect(d.tenant).to.deep.equal({ slug: tenant });
+      expect(d.meters.map((m) => m.name)).to.deep.equal([`${tenant}-meter-1`, `${tenant}-meter-2`]);
+      expect(d.usageRecords).to.deep.equal({ totalCount: 30 });
+      expect(d.commitments).to.deep.equal({ totalCount: 3 });
+      expect(d.invoices).to.deep.equal({ totalCount: 1 });
+      expect(d.webhookEndpoints.every((w) => (tenant === "globex" ? w.url.includes("globex") : !w.url.includes("globex")))).to.equal(true);
+    }
+    const audit = await h.gql(await h.token("acme", "auditor"), "{ auditLog(first: 200) { edges { node { subject } } } }");
+    const subjects = (audit.body.data!.auditLog as { edges: { node: { subject: string } }[] }).edges.map((e) => e.node.subject);
+    expect(subjects.every((s) => s.startsWith("acme-"))).to.equal(true);
+  });
+
+  it("a platform operator acts only on the tenant it names, and that request is audit-logged", async function () {
+    const token = await h.token("acme", "platform");
+    // Without naming a tenant the platform role grants nothing, not even on its own token's tenant.
+    const own = await h.gql(token, "{ viewer { platform } }");
+    expect(own.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
+    const acting = await h.gql(token, "{ tenant { slug } viewer { platform } meters { name } }", {}, { "meterline-tenant": "globex" });
+    expect(acting.body.data).to.deep.equal({
+      tenant: { slug: "globex" },
+      viewer: { platform: true },
+      meters: [{ name: "globex-meter-1" }, { name: "globex-meter-2" }],
+    });
+    const { rows } = await h.db.pool.query("SELECT subject, platform FROM audit_log WHERE tenant_id = $1 AND action = 'platform.request'", [h.tenantIds.globex]);
+    expect(rows).to.deep.include({ subject: "acme-platform", platform: true });
+    const missing = await h.gql(token, "{ tenant { slug } }", {}, { "meterline-tenant": "no-such-tenant" });
+    expect(missing.status).to.equal(403);
+  });
+
+  it("an argument cannot choose the tenant: tenant is not an argument anywhere", async function () {
+    const res = await h.gql(await h.token("acme", "admin"), `{ meters(tenant: "globex") { name } }`);
+    expect(res.status).to.equal(400);
+  });
+
+  describe("row-level security at the database", function () {
+    it("is enabled and forced, with the tenant policy, on every table with a tenant_id column", async function () {
+      const { rows } = await h.db.pool.query<{ table_name: string; rls: boolean; forced: boolean; policies: string[] }>(
+        `SELECT c.table_name, k.relrowsecurity AS rls, k.relforcerowsecurity AS forced,
+                coalesce((SELECT array_agg(polname::text) FROM pg_policy p WHERE p.polrelid = k.oid), '{}') AS policies
+         FROM information_schema.columns c
+         JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
+         WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND k.relkind IN ('r', 'p')`,
+      );
+      expect(rows.length).to.be.greaterThan(15);
+      for (const r of rows) {
+        expect(r.rls, r.table_name).to.equal(true);
+        expect(r.forced, r.table_name).to.equal(true);
+        expect(r.policies, r.table_name).to.include("meterline_tenant_isolation");
+      }
+      const views = await h.db.pool.query(
+        `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'm'`,
+      );
+      // Row-level security does not apply to materialized views: there must be none with tenant data.
+      expect(views.rows).to.deep.equal([]);
+    });
+
+    it("the API role is neither superuser, nor owner, nor BYPASSRLS", async function () {
+      const { rows } = await h.db.pool.query(
+        `SELECT rolsuper, rolbypassrls, rolcanlogin,
+           (SELECT count(*)::int FROM pg_class WHERE relowner = r.oid) AS owned FROM pg_roles r WHERE rolname = 'meterline_api'`,
+      );
+      expect(rows[0]).to.deep.equal({ rolsuper: false, rolbypassrls: false, rolcanlogin: false, owned: 0 });
+    });
+
+    it("as the API role: no tenant set sees nothing; a tenant sees only its rows and cannot write others'", async function () {
+      const tables = (
+        await h.db.pool.query<{ t: string }>(
+          "SELECT table_name AS t FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'",
+        )
+      ).rows.map((r) => r.t);
+      const client = await h.db.pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query("SET LOCAL ROLE meterline_api");
+        for (const t of tables) {
+          const granted = (await client.query("SELECT has_table_privilege($1, 'SELECT') AS g", [t])).rows[0].g as boolean;
+          if (!granted) continue;
+          expect((await client.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n, t).to.equal(0);
+        }
+        await client.query("SELECT set_config('meterline.tenant_id', $1, true)", [h.tenantIds.acme]);
+        for (const t of tables) {
+          const granted = (await client.query("SELECT has_table_privilege($1, 'SELECT') AS g", [t])).rows[0].g as boolean;
+          if (!granted) continue;
+          const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${t} WHERE tenant_id <> $1`, [h.tenantIds.acme]);
+          expect(rows[0].n, t).to.equal(0);
+        }
+        expect((await client.query("SELECT count(*)::int AS n FROM usage_records")).rows[0].n).to.equal(30);
+        expect((await client.query("SELECT slug FROM tenants")).rows).to.deep.equal([{ slug: "acme" }]);
+        await client.query("SAVEPOINT s");
+        let error = "";
+        try {
+          await client.query("INSERT INTO rate_plans (tenant_id, name) VALUES ($1, 'intruder')", [h.tenantIds.globex]);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        expect(error).to.match(/row-level security/);
+        await client.query("ROLLBACK TO SAVEPOINT s");
+        // Transaction-local settings do not survive into the next use of the pooled connection.
+        await client.query("COMMIT");
+        const after = await client.query("SELECT current_user AS u, coalesce(current_setting('meterline.tenant_id', true), '') AS t");
+        expect(after.rows[0]).to.deep.equal({ u: "postgres", t: "" });
+      } finally {
+        await client.query("ROLLBACK").catch(() => undefined);
+        client.release();
+      }
+    });
+
+    it("audit_log is append-only for every role, the owner included", async function () {
+      for (const sql of ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"]) {
+        let error = "";
+        try {
+          await h.db.pool.query(sql);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        expect(error, sql).to.match(/append-only/);
+      }
+    });
+  });
+});
