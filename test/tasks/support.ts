@@ -36,21 +36,29 @@ export async function runTask<T = unknown>(name: string, args: Record<string, un
   }
 }
 
-/** mocha hooks: each test gets its own deployments dir and default signer. */
+/** mocha hooks: each test gets its own deployments dir and the default signer; prior env is restored. */
 export function useTaskEnvironment(): void {
   let dir = "";
-  let savedExitCode: typeof process.exitCode;
+  let saved: { exitCode: typeof process.exitCode; dir?: string; key?: string };
+  const restore = (name: string, value: string | undefined): void => {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
   beforeEach(() => {
-    savedExitCode = process.exitCode;
+    saved = {
+      exitCode: process.exitCode,
+      dir: process.env.METERLINE_DEPLOYMENTS_DIR,
+      key: process.env.METERLINE_PRIVATE_KEY,
+    };
     dir = mkdtempSync(path.join(tmpdir(), "meterline-deployments-"));
     process.env.METERLINE_DEPLOYMENTS_DIR = dir;
     delete process.env.METERLINE_PRIVATE_KEY;
   });
   afterEach(() => {
-    delete process.env.METERLINE_DEPLOYMENTS_DIR;
-    delete process.env.METERLINE_PRIVATE_KEY;
+    restore("METERLINE_DEPLOYMENTS_DIR", saved.dir);
+    restore("METERLINE_PRIVATE_KEY", saved.key);
     rmSync(dir, { recursive: true, force: true });
-    process.exitCode = savedExitCode;
+    process.exitCode = saved.exitCode;
   });
 }
 
