@@ -71,7 +71,7 @@ const schema = z.object({
   RATE_LIMIT_IP_BURST: int(1, 1_000_000).default(200),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(100_000),
   STATEMENT_TIMEOUT_MS: int(1, 600_000).default(5000),
-  MAX_DEPTH: int(2, 50).default(10),
+  MAX_DEPTH: int(2, 50).default(8),
   MAX_ALIASES: int(0, 100).default(15),
   MAX_COST: int(10, 1_000_000).default(5000),
   MAX_TOKENS: int(50, 100_000).default(2000),

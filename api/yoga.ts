@@ -1,5 +1,5 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { NoSchemaIntrospectionCustomRule, type GraphQLSchema } from "graphql";
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type GraphQLSchema } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { ApiConfig } from "./config";
 import type { RequestContext } from "./context";
@@ -15,6 +15,19 @@ function blockIntrospection(): Plugin {
   };
 }
 
+// Validation errors (including armor's) answer 400 whatever media type the client accepts.
+function badDocumentIs400(): Plugin {
+  const as400 = (e: GraphQLError, code: string) =>
+    new GraphQLError(e.message, { extensions: { code, http: { status: 400 } } });
+  return {
+    onValidate() {
+      return ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((e) => as400(e, "GRAPHQL_VALIDATION_FAILED")));
+      };
+    },
+  };
+}
+
 function captureOperationName(): Plugin<Record<string, unknown>, ServerContext> {
   return {
     onParams({ params, context }) {
@@ -22,6 +35,12 @@ function captureOperationName(): Plugin<Record<string, unknown>, ServerContext> 
     },
   };
 }
+
+// Armor's rejections carry no HTTP status and would go out as 200 under application/json; a
+// document the server refuses is the client's error.
+const rejectAs400 = (_ctx: unknown, err: GraphQLError) => {
+  Object.assign(err.extensions, { code: "GRAPHQL_VALIDATION_FAILED", http: { status: 400 } });
+};
 
 export function createApiYoga(config: ApiConfig, schema: GraphQLSchema): YogaServerInstance<ServerContext, object> {
   const { limits } = config;
@@ -49,14 +68,15 @@ export function createApiYoga(config: ApiConfig, schema: GraphQLSchema): YogaSer
         : false,
     plugins: [
       EnvelopArmorPlugin({
-        maxDepth: { n: limits.depth, exposeLimits: false, flattenFragments: true },
-        maxAliases: { n: limits.aliases, exposeLimits: false },
-        costLimit: { maxCost: limits.cost, exposeLimits: false },
-        maxTokens: { n: limits.tokens, exposeLimits: false },
-        maxDirectives: { n: limits.directives, exposeLimits: false },
+        maxDepth: { n: limits.depth, exposeLimits: false, flattenFragments: true, onReject: [rejectAs400] },
+        maxAliases: { n: limits.aliases, exposeLimits: false, onReject: [rejectAs400] },
+        costLimit: { maxCost: limits.cost, exposeLimits: false, onReject: [rejectAs400] },
+        maxTokens: { n: limits.tokens, exposeLimits: false, onReject: [rejectAs400] },
+        maxDirectives: { n: limits.directives, exposeLimits: false, onReject: [rejectAs400] },
         blockFieldSuggestion: { enabled: true },
       }),
       ...(config.introspection ? [] : [blockIntrospection()]),
+      badDocumentIs400(),
       captureOperationName(),
     ],
   });

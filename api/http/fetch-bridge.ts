@@ -33,6 +33,12 @@ export async function bridge(req: IncomingMessage, res: ServerResponse, body: Bu
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else headers.set(name, value);
   }
+  // Under plain application/json, GraphQL-over-HTTP answers parse and validation errors with
+  // 200; ask yoga for the graphql-response+json semantics (400 for a bad document) and hand the
+  // client the media type it asked for.
+  const accept = headers.get("accept") ?? "";
+  const legacyJson = !accept.includes("text/event-stream") && !accept.includes("application/graphql-response+json");
+  if (legacyJson) headers.set("accept", "application/graphql-response+json");
   const response = await handler(`http://${req.headers.host ?? "api"}${req.url ?? "/"}`, {
     method: req.method ?? "GET",
     headers,
@@ -43,6 +49,9 @@ export async function bridge(req: IncomingMessage, res: ServerResponse, body: Bu
   response.headers.forEach((value, name) => {
     out[name] = value;
   });
+  if (legacyJson && out["content-type"]?.startsWith("application/graphql-response+json")) {
+    out["content-type"] = "application/json; charset=utf-8";
+  }
   res.writeHead(response.status, out);
   if (!response.body) {
     res.end();

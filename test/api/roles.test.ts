@@ -107,7 +107,7 @@ describe("api: role matrix", function () {
       const allowed = satisfies(roles, op.requires);
       it(`${field} (${op.requires}) is ${allowed ? "allowed" : "forbidden"} for ${caller}`, async function () {
         const token = caller === "platform" ? await h.token("globex", "platform") : await h.token("acme", caller);
-        const headers = caller === "platform" ? { "meterline-tenant": "acme" } : {};
+        const headers: Record<string, string> = caller === "platform" ? { "meterline-tenant": "acme" } : {};
         const vars = op.vars ? await op.vars(h) : {};
         if (field.startsWith("Subscription.")) {
           const res = await fetch(`${h.api.url}/graphql`, {

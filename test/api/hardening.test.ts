@@ -1,0 +1,178 @@
+import { expect } from "chai";
+import { ConfigError, parseApiConfig } from "../../api/config";
+import { startHarness, type ApiHarness } from "./fixtures";
+
+async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
+  const res = await fetch(`${h.api.url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body,
+  });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+describe("api: hardening", function () {
+  describe("abusive documents", function () {
+    let h: ApiHarness;
+    let token: string;
+    before(async () => {
+      h = await startHarness();
+      token = await h.token("acme", "admin");
+    });
+    after(async () => h?.close());
+
+    const documents: [string, () => string][] = [
+      ["deeply nested", () => `{ ${"viewer { tenant { ".repeat(40)}id${" } }".repeat(40)} }`],
+      ["wide (thousands of fields)", () => `{ meters { ${"id ".repeat(5000)} } }`],
+      ["aliased (hundreds of aliases)", () => `{ ${Array.from({ length: 300 }, (_, i) => `a${i}: meters { id }`).join(" ")} }`],
+      ["costly (many connections)", () => `{ ${Array.from({ length: 14 }, (_, i) => `c${i}: usageRecords(first: 200) { edges { node { id onchain { txHash blockHash } } } }`).join(" ")} }`],
+      ["directive flood", () => `{ meters ${"@include(if: true) ".repeat(200)} { id } }`],
+      ["malformed syntax", () => "{ meters { id "],
+      ["unknown field (no suggestions)", () => "{ meterz { id } }"],
+      ["introspection when disabled", () => "{ __schema { types { name } } }"],
+      ["fragment cycle", () => "{ meters { ...A } } fragment A on Meter { ...B } fragment B on Meter { ...A }"],
+      ["huge argument list", () => `{ meter(${Array.from({ length: 3000 }, () => 'id: "x"').join(", ")}) { id } }`],
+    ];
+
+    for (const [name, make] of documents) {
+      it(`${name} → 4xx, never 5xx`, async function () {
+        const res = await raw(h, JSON.stringify({ query: make() }), {}, token);
+        expect(res.status, res.text.slice(0, 300)).to.be.within(400, 499);
+        expect(res.text).to.not.match(/Did you mean/);
+        // Limits are not disclosed.
+        expect(res.text).to.not.match(/\b(5000|15|10|2000)\b.*(limit|allowed)/i);
+      });
+    }
+
+    const bodies: [string, string, Record<string, string>][] = [
+      ["body that is not JSON", "{not json", {}],
+      ["JSON that is not an object", "[1,2,3]", {}],
+      ["query of the wrong type", JSON.stringify({ query: { a: 1 } }), {}],
+      ["variables of the wrong type", JSON.stringify({ query: "query($id: ID!) { meter(id: $id) { id } }", variables: { id: { x: 1 } } }), {}],
+      ["batched operations", JSON.stringify([{ query: "{ viewer { subject } }" }, { query: "{ viewer { subject } }" }]), {}],
+      ["form content type (CSRF)", "query=%7B%20viewer%20%7B%20subject%20%7D%20%7D", { "content-type": "application/x-www-form-urlencoded" }],
+      ["multipart upload", "--x\r\n\r\n--x--", { "content-type": "multipart/form-data; boundary=x" }],
+      ["text/plain (CSRF simple request)", JSON.stringify({ query: "{ viewer { subject } }" }), { "content-type": "text/plain" }],
+      ["body over the size limit", JSON.stringify({ query: `{ viewer { subject } } #${"x".repeat(200_000)}` }), {}],
+    ];
+    for (const [name, body, headers] of bodies) {
+      it(`${name} → 4xx`, async function () {
+        const res = await raw(h, body, headers, token);
+        expect(res.status, res.text.slice(0, 200)).to.be.within(400, 499);
+      });
+    }
+
+    it("a mutation over GET is refused", async function () {
+      const res = await fetch(`${h.api.url}/graphql?query=${encodeURIComponent('mutation { createRatePlan(name: "x") { id } }')}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status).to.be.within(400, 499);
+    });
+
+    it("keeps serving after all of that", async function () {
+      const res = await h.gql(token, "{ viewer { subject } }");
+      expect(res.status).to.equal(200);
+      expect(res.body.data).to.deep.equal({ viewer: { subject: "acme-admin" } });
+    });
+
+    it("masks unexpected errors", async function () {
+      // A statement timeout is an unexpected database error: the client learns nothing of it.
+      const slow = await startHarness({ STATEMENT_TIMEOUT_MS: "1" });
+      try {
+        const res = await slow.gql(await slow.token("acme", "viewer"), "{ usageRecords(first: 200) { totalCount edges { node { id } } } }");
+        const text = JSON.stringify(res.body);
+        expect(res.status).to.be.below(500);
+        if (res.body.errors) expect(text).to.not.match(/statement|timeout|canceling|postgres/i);
+      } finally {
+        await slow.close();
+      }
+    });
+
+    it("sends security headers, a request id, and no CORS grant to unknown origins", async function () {
+      const res = await raw(h, JSON.stringify({ query: "{ viewer { subject } }" }), { origin: "https://evil.example" }, token);
+      expect(res.headers.get("strict-transport-security")).to.match(/max-age=\d+/);
+      expect(res.headers.get("content-security-policy")).to.contain("default-src 'none'");
+      expect(res.headers.get("x-content-type-options")).to.equal("nosniff");
+      expect(res.headers.get("x-frame-options")).to.equal("DENY");
+      expect(res.headers.get("referrer-policy")).to.equal("no-referrer");
+      expect(res.headers.get("x-request-id")).to.match(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get("access-control-allow-origin")).to.equal(null);
+    });
+
+    it("serves /healthz, /readyz and /metrics without a token", async function () {
+      expect((await fetch(`${h.api.url}/healthz`)).status).to.equal(200);
+      const ready = await fetch(`${h.api.url}/readyz`);
+      expect(ready.status).to.equal(200);
+      const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+      for (const m of ["meterline_api_requests_total", "meterline_api_request_duration_seconds_bucket", "meterline_api_db_pool_connections"]) {
+        expect(metrics).to.contain(m);
+      }
+    });
+  });
+
+  describe("rate limits", function () {
+    let h: ApiHarness;
+    before(async () => {
+      h = await startHarness({ RATE_LIMIT_TENANT_PER_S: "0.01", RATE_LIMIT_TENANT_BURST: "3" });
+    });
+    after(async () => h?.close());
+
+    it("token bucket per tenant: RateLimit headers, then 429 with Retry-After", async function () {
+      const token = await h.token("acme", "viewer");
+      const seen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await h.gql(token, "{ viewer { subject } }");
+        expect(res.status).to.equal(200);
+        expect(res.headers.get("ratelimit-limit")).to.equal("3");
+        seen.push(Number(res.headers.get("ratelimit-remaining")));
+      }
+      expect(seen).to.deep.equal([2, 1, 0]);
+      const limited = await h.gql(token, "{ viewer { subject } }");
+      expect(limited.status).to.equal(429);
+      expect(Number(limited.headers.get("retry-after"))).to.be.greaterThan(0);
+      expect(limited.body.errors?.[0]?.extensions?.code).to.equal("RATE_LIMITED");
+      // Another tenant has its own bucket.
+      expect((await h.gql(await h.token("globex", "viewer"), "{ viewer { subject } }")).status).to.equal(200);
+      const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+      expect(metrics).to.match(/meterline_api_rate_limited_total\{scope="tenant"\} [1-9]/);
+    });
+
+    it("token bucket per IP, before authentication", async function () {
+      const ip = await startHarness({ RATE_LIMIT_IP_PER_S: "0.01", RATE_LIMIT_IP_BURST: "2" });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) statuses.push((await ip.gql(undefined, "{ viewer { subject } }")).status);
+        expect(statuses).to.deep.equal([401, 401, 429, 429]);
+      } finally {
+        await ip.close();
+      }
+    });
+  });
+
+  describe("configuration", function () {
+    const base = { OIDC_ISSUER: "https://idp.example", OIDC_AUDIENCE: "https://api.example" };
+    const bad: [Record<string, string>, string][] = [
+      [{ OIDC_ALGORITHMS: "HS256" }, "OIDC_ALGORITHMS"],
+      [{ OIDC_ALGORITHMS: "ES256,none" }, "OIDC_ALGORITHMS"],
+      [{ PORT: "70000" }, "PORT"],
+      [{ OIDC_ISSUER: "not a url" }, "OIDC_ISSUER"],
+      [{ OIDC_TOKEN_TYPES: "id+jwt" }, "OIDC_TOKEN_TYPES"],
+      [{ CORS_ORIGINS: "https://a.example/path" }, "CORS_ORIGINS"],
+      [{ TLS_CERT_FILE: "/tmp/cert.pem" }, "TLS_KEY_FILE"],
+      [{ API_DATABASE_ROLE: "x; DROP" }, "API_DATABASE_ROLE"],
+      [{ OIDC_ISSUER: "http://idp.example" }, "OIDC_ISSUER"],
+    ];
+    for (const [env, variable] of bad) {
+      it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
+        expect(() => parseApiConfig({ ...base, ...env })).to.throw(ConfigError, new RegExp(`^${variable}: `));
+      });
+    }
+    it("parses claim paths, including Auth0 namespaced claims", function () {
+      const c = parseApiConfig({ ...base, TENANT_CLAIM: "organization", ROLES_CLAIM: "realm_access.roles" });
+      expect(c.oidc.rolesClaim).to.deep.equal(["realm_access", "roles"]);
+      const a = parseApiConfig({ ...base, ROLES_CLAIM: "https://meterline.example/roles" });
+      expect(a.oidc.rolesClaim).to.deep.equal(["https://meterline.example/roles"]);
+      expect(parseApiConfig(base).oidc.algorithms).to.deep.equal(["ES256", "RS256"]);
+    });
+  });
+});
