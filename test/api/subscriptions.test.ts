@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import { startHarness, type ApiHarness } from "./fixtures";
+
+async function openStream(h: ApiHarness, query: string, token?: string) {
+  const res = await fetch(`${h.api.url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return res;
+}
+
+/** Reads SSE `next` events until the stream ends or `until` says stop. */
+async function collect(res: Response, until: (events: unknown[]) => boolean): Promise<{ events: unknown[]; ended: boolean }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: unknown[] = [];
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { events, ended: true };
+    buffer += decoder.decode(value, { stream: true });
+    let i: number;
+    while ((i = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, i);
+      buffer = buffer.slice(i + 2);
+      if (!/^event: next$/m.test(block)) continue;
+      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+      events.push(JSON.parse(data));
+    }
+    if (until(events)) {
+      await reader.cancel();
+      return { events, ended: false };
+    }
+  }
+}
+
+describe("api: SSE subscriptions", function () {
+  let h: ApiHarness;
+  before(async () => {
+    h = await startHarness({}, { ttlSeconds: 5 });
+  });
+  after(async () => h?.close());
+
+  it("rejects a subscription without a token, or with an expired one", async function () {
+    expect((await openStream(h, "subscription { usageRecorded { records } }")).status).to.equal(401);
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await h.idp.signWithIdpKey({
+      iss: h.idp.issuer,
+      aud: h.config.oidc.audience,
+      sub: "acme-viewer",
+      tenant_id: "acme",
+      roles: ["viewer"],
+      iat: now - 120,
+      exp: now - 60,
+    });
+    const res = await openStream(h, "subscription { usageRecorded { records } }", expired);
+    expect(res.status).to.equal(401);
+    expect(res.headers.get("www-authenticate")).to.contain('error="invalid_token"');
+  });
+
+  it("delivers the tenant's usage notifications only, then closes when the token expires", async function () {
+    const token = await h.idp.getToken("acme-viewer", "secret-acme-viewer");
+    const issuedAt = Date.now();
+    const res = await openStream(h, "subscription { usageRecorded { records toBlock } }", token);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get("content-type")).to.contain("text/event-stream");
+    const notify = async () => {
+      // Give the subscription time to LISTEN, then announce usage of both tenants.
+      await new Promise((r) => setTimeout(r, 500));
+      const send = (tenantId: string, records: number) =>
+        h.db.pool.query("SELECT pg_notify('meterline_usage', $1)", [JSON.stringify({ tenantId, records, toBlock: "777" })]);
+      await send(h.tenantIds.globex, 99);
+      await send(h.tenantIds.acme, 3);
+    };
+    const [result] = await Promise.all([collect(res, () => false), notify()]);
+    expect(result.ended).to.equal(true);
+    expect(result.events).to.deep.equal([{ data: { usageRecorded: { records: 3, toBlock: "777" } } }]);
+    const lived = Date.now() - issuedAt;
+    // The token lives 5 s: the stream must end around then, not stay open.
+    expect(lived).to.be.within(3000, 9000);
+  });
+
+  it("delivers quota alerts from the quota_alerts trigger", async function () {
+    const token = await h.idp.getToken("acme-viewer", "secret-acme-viewer");
+    const res = await openStream(h, "subscription { quotaAlert { meterId threshold limit usage } }", token);
+    expect(res.status).to.equal(200);
+    const insert = async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      for (const [tenant, threshold] of [[h.tenantIds.globex, 50], [h.tenantIds.acme, 80]] as const) {
+        await h.db.pool.query(
+          `INSERT INTO quota_alerts (tenant_id, meter_id, period_start, period_end, threshold, limit_value, usage)
+           VALUES ($1, 1, '2026-11-01', '2026-12-01', $2, 1000, 800)`,
+          [tenant, threshold],
+        );
+      }
+    };
+    const [result] = await Promise.all([collect(res, (e) => e.length >= 1), insert()]);
+    expect(result.events).to.deep.equal([{ data: { quotaAlert: { meterId: 1, threshold: 80, limit: "1000", usage: "800" } } }]);
+  });
+});
