@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/connection";
-import { withTransaction } from "../db/connection";
 import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { ChainMovedError, LeaseLostError, ReorgTooDeepError } from "./errors";
@@ -12,6 +11,7 @@ import { sleep } from "./retry";
 import type { Rpc } from "./rpc";
 import { initCheckpoint, readCheckpoint, readRecentBlocks, type Checkpoint, type ContractRef } from "./store/contract";
 import { revertAbove } from "./store/revert";
+import { inTransaction } from "./store/transaction";
 import { writeBatch } from "./store/write-batch";
 
 export interface FollowerDeps {
@@ -147,7 +147,7 @@ export class Follower {
     const target = ancestor;
     this.d.logger.debug({ ancestor: target.number.toString() }, "reverting");
     const reverted = await this.db("revert", () =>
-      withTransaction(db.pool, async (client) => {
+      inTransaction(db.pool, async (client) => {
         await lease.fence(client);
         return revertAbove(client, contract, target);
       }),
@@ -204,7 +204,7 @@ export class Follower {
     const pruneBelow = batch.last.number - BigInt(config.reorgWindow);
     const started = process.hrtime.bigint();
     const result = await this.db("write batch", () =>
-      withTransaction(db.pool, async (client) => {
+      inTransaction(db.pool, async (client) => {
         await lease.fence(client);
         return writeBatch(client, contract, batch, { pruneBelow });
       }),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { toFunctionSelector } from "viem";
@@ -43,6 +44,8 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   const metrics = createMetrics(deps.registry);
   const controller = new AbortController();
   const signal = controller.signal;
+  // Every retry sleep listens for stop; a batch of failed header reads can have many at once.
+  setMaxListeners(10_000, signal);
   let state: "starting" | "standby" | "active" | "stopped" | "failed" = "starting";
   let follower: Follower | null = null;
 
@@ -67,7 +70,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   async function run(): Promise<void> {
     const actual = await rpc.chainId();
     if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
-    const code = await rpc.client.getCode({ address: config.contractAddress });
+    const code = await rpc.getCode(config.contractAddress);
     if (!code || code === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
     const [minDelay, maxDelay] = await Promise.all([
       rpc.readUint(config.contractAddress, toFunctionSelector("MIN_REVEAL_DELAY()")),

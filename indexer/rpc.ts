@@ -31,7 +31,7 @@ export class RangeTooLargeError extends Error {
 }
 
 const RANGE_ERROR =
-  /too many|limit exceeded|exceeds? (the )?(max|limit)|response (size|is too)|too large|query returned more than|block range|range (is )?too|timed? ?out|10000 results|more than \d+ results|size exceeded/i;
+  /too many|limit exceeded|exceeds? (the )?(max|limit)|response (size|is too)|too large|query returned more than|block range|range (is )?too|timed? ?out|10000 results|more than \d+ results|size exceeded|size limit|ResponseBodyTooLarge/i;
 
 function describe(err: unknown): string {
   if (err instanceof Error) {
@@ -66,11 +66,15 @@ export interface RpcOptions {
  */
 export class Rpc {
   readonly client: PublicClient;
+  private readonly logsClient: PublicClient;
 
   constructor(private readonly options: RpcOptions) {
+    // Header reads are small and many: batch them. Log queries are large and must each stay
+    // under the provider's response cap on their own, so they never share a batch.
     this.client = createPublicClient({
       transport: http(options.url, { retryCount: 0, timeout: options.timeoutMs, batch: { batchSize: 100 } }),
     });
+    this.logsClient = createPublicClient({ transport: http(options.url, { retryCount: 0, timeout: options.timeoutMs }) });
   }
 
   private async retrying<T>(method: string, fn: () => Promise<T>, opts: { rangeErrors?: boolean } = {}): Promise<T> {
@@ -118,7 +122,7 @@ export class Rpc {
     return this.retrying(
       "eth_getLogs",
       async () => {
-        const logs = (await this.client.request({
+        const logs = (await this.logsClient.request({
           method: "eth_getLogs",
           params: [{ address, fromBlock: numberToHex(from), toBlock: numberToHex(to) }],
         })) as unknown as RawLog[];
@@ -127,6 +131,10 @@ export class Rpc {
       },
       { rangeErrors: from < to },
     );
+  }
+
+  getCode(address: Address): Promise<Hex | undefined> {
+    return this.retrying("eth_getCode", () => this.client.getCode({ address }));
   }
 
   /** eth_call of a no-argument view returning one word (used for the reveal delays). */
