@@ -51,15 +51,22 @@ export async function runBillingOnce(
   return result;
 }
 
-async function confirmedBlockOf(client: pg.PoolClient, tenantId: string, confirmations: number): Promise<bigint | null> {
-  const { rows } = await client.query<{ block_number: string }>(
-    "SELECT c.block_number FROM checkpoints c JOIN tenants t ON t.contract_id = c.contract_id WHERE t.id = $1",
+interface ChainProgress {
+  /** Highest block whose usage counts as final (checkpoint - confirmations). */
+  confirmedBlock: bigint;
+  /** Time of the indexer's checkpoint block: how far the indexed chain has advanced. */
+  indexedTime: Date;
+}
+
+async function chainProgressOf(client: pg.PoolClient, tenantId: string, confirmations: number): Promise<ChainProgress | null> {
+  const { rows } = await client.query<{ block_number: string; block_time: Date }>(
+    "SELECT c.block_number, c.block_time FROM checkpoints c JOIN tenants t ON t.contract_id = c.contract_id WHERE t.id = $1",
     [tenantId],
   );
-  const head = rows[0]?.block_number;
+  const head = rows[0];
   if (head === undefined) return null;
-  const confirmed = BigInt(head) - BigInt(confirmations);
-  return confirmed >= 0n ? confirmed : null;
+  const confirmed = BigInt(head.block_number) - BigInt(confirmations);
+  return confirmed >= 0n ? { confirmedBlock: confirmed, indexedTime: head.block_time } : null;
 }
 
 async function ensureDraft(client: pg.PoolClient, tenantId: string, timeZone: string, period: BillingPeriod): Promise<void> {
@@ -97,7 +104,7 @@ async function billTenant(
   const periods = [periodContaining(now, timeZone), ...usagePeriods.map((p) => periodContaining(p.first, timeZone))];
   for (const p of periods) await ensureDraft(client, tenantId, timeZone, p);
 
-  const confirmed = await confirmedBlockOf(client, tenantId, opts.confirmations);
+  const progress = await chainProgressOf(client, tenantId, opts.confirmations);
   const { rows: drafts } = await client.query<InvoiceRow>(
     `SELECT ${INVOICE_COLUMNS} FROM invoices WHERE tenant_id = $1 AND status = 'draft' ORDER BY period_start`,
     [tenantId],
@@ -106,9 +113,12 @@ async function billTenant(
   // In period order, so numbers follow periods and a finalized period's late usage lands on the
   // next draft processed after it.
   for (const draft of drafts) {
-    const due = draft.period_end.getTime() + opts.graceMs <= now.getTime();
-    if (due && confirmed !== null) {
-      const content = await finalizeDraft(client, draft, confirmed, now);
+    // Due once the grace after the period has passed both on the clock and on the indexed chain:
+    // an indexer still backfilling must not get periods finalized before their usage is indexed.
+    const closesAt = draft.period_end.getTime() + opts.graceMs;
+    const due = progress !== null && closesAt <= now.getTime() && closesAt <= progress.indexedTime.getTime();
+    if (due) {
+      const content = await finalizeDraft(client, draft, progress.confirmedBlock, now);
       finalized.push({ invoiceId: draft.id, number: content.number ?? 0 });
     } else {
       await rebuildDraft(client, draft, null);

@@ -81,6 +81,12 @@ describe("billing on a real chain: invoice verification and database audit", fun
     await w.send(withheld.data, reporter);
     w.withheld.push({ reporter, commitment: withheld.commitment });
     await w.expirePending();
+    // The chain moves past the end of the period plus the grace, so the period can be finalized
+    // (the worker waits for the indexed chain, not only the clock).
+    const usageTime = new Date((await w.latestTimestamp()) * 1000);
+    const periodEnd = periodContaining(usageTime, "UTC").end.getTime();
+    await w.rpc("evm_setNextBlockTimestamp", [Math.floor(periodEnd / 1000) + 2 * 3600]);
+    await w.mine(1);
     db = await createTestDatabase();
     const indexer = await runIndexer(testConfig(w, server.url), db);
     try {
@@ -89,9 +95,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
       await indexer.stop();
     }
     await applySeed(db, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }));
-    // Bill as of two hours after the current period ends: everything indexed is final.
-    const blockTime = new Date((await w.latestTimestamp()) * 1000);
-    const billingNow = new Date(periodContaining(blockTime, "UTC").end.getTime() + 2 * 3_600_000);
+    // Bill as of three hours after the period ends: everything indexed is final.
+    const billingNow = new Date(periodEnd + 3 * 3_600_000);
     const r = await runBillingOnce(db, billingNow, { confirmations: 0, graceMs: 3_600_000 });
     expect(r.finalized.length).to.be.greaterThan(0);
     const { rows } = await db.pool.query<{ id: string; tenant_id: string }>(
@@ -106,6 +111,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
   after(async function () {
     await db?.drop();
     await server?.close();
+    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
   });
 
   it("exports a self-contained invoice whose every line cites on-chain records", function () {

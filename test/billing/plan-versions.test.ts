@@ -82,6 +82,10 @@ describe("billing across plan versions and late usage", function () {
     await addRecord(db.pool, { tenantId, contractId, meterId: 2, at: jan(30), quantity: 60n, blockNumber: 99 });
     const opts = { confirmations: 5, graceMs: 3_600_000 };
 
+    // An indexer still behind the end of January (+ grace) holds finalization back.
+    await setCheckpoint(db.pool, contractId, 100, new Date("2026-02-01T00:30:00Z"));
+    expect((await runBillingOnce(db, new Date("2026-02-01T02:00:00Z"), opts)).finalized).to.deep.equal([]);
+    await setCheckpoint(db.pool, contractId, 100);
     const r1 = await runBillingOnce(db, new Date("2026-02-01T02:00:00Z"), opts);
     expect(r1.finalized).to.have.length(1);
     const { rows } = await db.pool.query<{ id: string; status: string }>("SELECT id, status FROM invoices ORDER BY period_start");

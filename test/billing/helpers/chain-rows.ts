@@ -64,10 +64,12 @@ export async function addRecord(pool: pg.Pool, r: RecordInput): Promise<{ txHash
   return { txHash, logIndex, recordIndex };
 }
 
-export async function setCheckpoint(pool: pg.Pool, contractId: number, block: number): Promise<void> {
+/** The indexer's checkpoint: `block` with time `time` (default: now) is fully indexed. */
+export async function setCheckpoint(pool: pg.Pool, contractId: number, block: number, time: Date = new Date()): Promise<void> {
   await pool.query(
-    `INSERT INTO checkpoints (contract_id, block_number, block_hash, block_time) VALUES ($1, $2, $3, now())
-     ON CONFLICT (contract_id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash`,
-    [contractId, block, bytes(32)],
+    `INSERT INTO checkpoints (contract_id, block_number, block_hash, block_time) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (contract_id) DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash,
+       block_time = EXCLUDED.block_time`,
+    [contractId, block, bytes(32), time],
   );
 }
