@@ -43,9 +43,7 @@ describe("UsageMeter commit-reveal", function () {
       const { meter, reporter } = await loadFixture(meterFixture);
       const commitment = ethers.id("batch-1");
       const tx = await meter.connect(reporter).commit(TENANT_A, commitment);
-      await expect(tx)
-        .to.emit(meter, "Committed")
-        .withArgs(TENANT_A, reporter.address, commitment, reporter.address);
+      await expect(tx).to.emit(meter, "Committed").withArgs(TENANT_A, reporter.address, commitment, reporter.address);
       const block = mustReceipt(await tx.wait()).blockNumber;
       expect(await meter.getCommitment(reporter.address, commitment)).to.deep.equal([
         Status.Committed,
@@ -85,7 +83,12 @@ describe("UsageMeter commit-reveal", function () {
       const events = receipt.logs.map((log) => meter.interface.parseLog(log));
       expect(events.map((e) => e?.name)).to.deep.equal(["CommitmentExpired", "Committed"]);
       expect(events[0]?.args.toArray()).to.deep.equal([BigInt(TENANT_A), reporter3.address, commitment]);
-      expect(events[1]?.args.toArray()).to.deep.equal([BigInt(TENANT_B), reporter3.address, commitment, reporter3.address]);
+      expect(events[1]?.args.toArray()).to.deep.equal([
+        BigInt(TENANT_B),
+        reporter3.address,
+        commitment,
+        reporter3.address,
+      ]);
       expect(await meter.getCommitment(reporter3.address, commitment)).to.deep.equal([
         Status.Committed,
         BigInt(TENANT_B),
@@ -152,7 +155,9 @@ describe("UsageMeter commit-reveal", function () {
       ];
       const c = await commitAndAge(meter, reporter, TENANT_A, recs);
       // Anyone may relay a reveal: the commitment binds the reporter.
-      const receipt = mustReceipt(await (await meter.connect(outsider).reveal(TENANT_A, reporter.address, c.salt, recs)).wait());
+      const receipt = mustReceipt(
+        await (await meter.connect(outsider).reveal(TENANT_A, reporter.address, c.salt, recs)).wait(),
+      );
       const parsed = receipt.logs.map((log) => meter.interface.parseLog(log));
       expect(parsed.map((e) => e?.name)).to.deep.equal(["UsageRevealed"]);
       expect(parsed[0]?.args.slice(0, 3)).to.deep.equal([BigInt(TENANT_A), reporter.address, c.commitment]);
@@ -160,7 +165,10 @@ describe("UsageMeter commit-reveal", function () {
       // The raw data is exactly abi.encode(records), which is what the indexer decodes.
       const log = receipt.logs[0];
       expect(log?.data).to.equal(
-        ethers.AbiCoder.defaultAbiCoder().encode(["tuple(uint256 packed, bytes32 ref)[]"], [recs.map((r) => [r.packed, r.ref])]),
+        ethers.AbiCoder.defaultAbiCoder().encode(
+          ["tuple(uint256 packed, bytes32 ref)[]"],
+          [recs.map((r) => [r.packed, r.ref])],
+        ),
       );
       expect(await meter.getCommitment(reporter.address, c.commitment)).to.deep.equal([
         Status.Revealed,
@@ -455,6 +463,24 @@ describe("UsageMeter commit-reveal", function () {
       await expect(meter.reveal(TENANT_A, reporter.address, c.salt, recs)).to.emit(meter, "UsageRevealed");
     });
 
+    it("dirty high bits in tenantId or reporter are rejected by ABI decoding before the assembly hash sees them", async function () {
+      const { meter, reporter, outsider } = await loadFixture(meterFixture);
+      const recs = [record({ sequence: 1 })];
+      const c = await commitAndAge(meter, reporter, TENANT_A, recs);
+      const to = await meter.getAddress();
+      const data = ethers.getBytes(
+        meter.interface.encodeFunctionData("reveal", [TENANT_A, reporter.address, c.salt, recs]),
+      );
+      // Word 0 is tenantId (uint32), word 1 the reporter (address): set a bit above each type's width.
+      for (const dirtyByte of [4 + 27, 4 + 32 + 11]) {
+        const dirty = Uint8Array.from(data);
+        dirty[dirtyByte] = 0x01;
+        // Empty revert data: the decoder refused it (a hash mismatch would say CommitmentNotFound).
+        await expect(outsider.sendTransaction({ to, data: ethers.hexlify(dirty) })).to.be.revertedWithoutReason();
+      }
+      await expect(outsider.sendTransaction({ to, data: ethers.hexlify(data) })).to.emit(meter, "UsageRevealed");
+    });
+
     it("multicall pipelines reveal(batch k) and commit(batch k+1) in one transaction", async function () {
       const { meter, reporter } = await loadFixture(meterFixture);
       const batch1 = records(1, 2);
@@ -524,10 +550,10 @@ describe("UsageMeter commit-reveal", function () {
     it("rejects plain transfers and value on any call", async function () {
       const { meter, reporter, outsider } = await loadFixture(meterFixture);
       const to = await meter.getAddress();
-      await expect(outsider.sendTransaction({ to, value: 1n })).to.be.reverted;
-      await expect(outsider.sendTransaction({ to, value: 1n, data: "0x12345678" })).to.be.reverted;
+      await expect(outsider.sendTransaction({ to, value: 1n })).to.be.revertedWithoutReason();
+      await expect(outsider.sendTransaction({ to, value: 1n, data: "0x12345678" })).to.be.revertedWithoutReason();
       const data = meter.interface.encodeFunctionData("commit", [TENANT_A, ethers.id("with value")]);
-      await expect(reporter.sendTransaction({ to, value: 1n, data })).to.be.reverted;
+      await expect(reporter.sendTransaction({ to, value: 1n, data })).to.be.revertedWithoutReason();
       await expect(reporter.sendTransaction({ to, value: 0n, data })).to.emit(meter, "Committed");
       const multicall = meter.interface.encodeFunctionData("multicall", [[]]);
       await expect(reporter.sendTransaction({ to, value: 1n, data: multicall })).to.be.reverted;

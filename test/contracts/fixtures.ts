@@ -50,7 +50,10 @@ export function record(fields: RecordInput, ref?: string): PackedRecord {
     sequence: BigInt(fields.sequence),
     quantity: BigInt(fields.quantity ?? 10n),
   });
-  return { packed: word, ref: (ref ?? ethers.zeroPadValue(ethers.toBeHex(BigInt(fields.sequence)), 32)) as `0x${string}` };
+  return {
+    packed: word,
+    ref: (ref ?? ethers.zeroPadValue(ethers.toBeHex(BigInt(fields.sequence)), 32)) as `0x${string}`,
+  };
 }
 
 /** Records with consecutive sequence numbers starting at `first`. */

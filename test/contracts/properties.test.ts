@@ -48,13 +48,9 @@ describe("UsageMeter properties (fast-check)", function () {
           const word = await meter.encodeRecord(f.meterId, f.periodStart, f.periodEnd, f.sequence, f.quantity);
           expect(word).to.equal(encodeRecordWord(f));
           const d = await meter.decodeRecord(word);
-          expect([Number(d.meterId), Number(d.periodStart), Number(d.periodEnd), d.sequence, d.quantity]).to.deep.equal([
-            f.meterId,
-            f.periodStart,
-            f.periodEnd,
-            f.sequence,
-            f.quantity,
-          ]);
+          expect([Number(d.meterId), Number(d.periodStart), Number(d.periodEnd), d.sequence, d.quantity]).to.deep.equal(
+            [f.meterId, f.periodStart, f.periodEnd, f.sequence, f.quantity],
+          );
         }),
         { numRuns: 100 },
       );
@@ -66,13 +62,9 @@ describe("UsageMeter properties (fast-check)", function () {
         fc.asyncProperty(uint(256), async (word) => {
           const d = await meter.decodeRecord(word);
           const t = decodeRecordWord(word);
-          expect([Number(d.meterId), Number(d.periodStart), Number(d.periodEnd), d.sequence, d.quantity]).to.deep.equal([
-            t.meterId,
-            t.periodStart,
-            t.periodEnd,
-            t.sequence,
-            t.quantity,
-          ]);
+          expect([Number(d.meterId), Number(d.periodStart), Number(d.periodEnd), d.sequence, d.quantity]).to.deep.equal(
+            [t.meterId, t.periodStart, t.periodEnd, t.sequence, t.quantity],
+          );
           expect(encodeRecordWord(t)).to.equal(word);
         }),
         { numRuns: 100 },
@@ -289,19 +281,48 @@ describe("UsageMeter properties (fast-check)", function () {
             const base = op.reuse ? (m.lastSequence[op.pair] as bigint) : (m.issued[op.pair] as bigint);
             const records = op.rows.map((row, i) => {
               const meterId =
-                row.meterSeed === 0 ? 0 : row.meterSeed === 1 ? 3 : 1 + (row.meterSeed % (METER_COUNT[tenantId] as number));
+                row.meterSeed === 0
+                  ? 0
+                  : row.meterSeed === 1
+                    ? 3
+                    : 1 + (row.meterSeed % (METER_COUNT[tenantId] as number));
               const sequence = base + BigInt(op.gap) + BigInt(i);
-              return { packed: encodeRecordWord({ meterId, periodStart: PAST_START, periodEnd: PAST_END, sequence, quantity: row.quantity }), ref: ethers.ZeroHash as Hex };
+              return {
+                packed: encodeRecordWord({
+                  meterId,
+                  periodStart: PAST_START,
+                  periodEnd: PAST_END,
+                  sequence,
+                  quantity: row.quantity,
+                }),
+                ref: ethers.ZeroHash as Hex,
+              };
             });
             const last = base + BigInt(op.gap) + BigInt(records.length - 1);
             if (last > (m.issued[op.pair] as bigint)) m.issued[op.pair] = last;
             const salt = ethers.id(`salt-${step}`) as Hex;
-            const hash = commitmentHash({ chainId, meter: meterAddress, reporter: signer.address as Hex, tenantId, salt, records });
+            const hash = commitmentHash({
+              chainId,
+              meter: meterAddress,
+              reporter: signer.address as Hex,
+              tenantId,
+              salt,
+              records,
+            });
             const expected = m.paused ? "EnforcedPause" : !m.authorized[op.pair] ? "ReporterNotAuthorized" : null;
             const result = await outcome(meter, meter.connect(signer).commit(tenantId, hash));
             expectOutcome(result, expected, what);
             if (result.ok) {
-              m.commitments.push({ pair: op.pair, tenantId, reporter: signer.address, salt, records, hash, committedAt: block, status: "Committed" });
+              m.commitments.push({
+                pair: op.pair,
+                tenantId,
+                reporter: signer.address,
+                salt,
+                records,
+                hash,
+                committedAt: block,
+                status: "Committed",
+              });
             }
             break;
           }
@@ -318,7 +339,9 @@ describe("UsageMeter properties (fast-check)", function () {
             expectOutcome(result, expected, what);
             if (result.ok) {
               const names = result.receipt.logs.map((l) => meter.interface.parseLog(l)?.name);
-              expect(names, what).to.deep.equal(c.status === "Committed" ? ["CommitmentExpired", "Committed"] : ["Committed"]);
+              expect(names, what).to.deep.equal(
+                c.status === "Committed" ? ["CommitmentExpired", "Committed"] : ["Committed"],
+              );
               c.status = "Committed";
               c.committedAt = block;
             }
@@ -335,7 +358,10 @@ describe("UsageMeter properties (fast-check)", function () {
             else if (block > c.committedAt + MAX_DELAY) expected = "RevealTooLate";
             else if (!m.authorized[c.pair]) expected = "ReporterNotAuthorized";
             else expected = validate(m, c);
-            const result = await outcome(meter, meter.connect(ctx.outsider).reveal(c.tenantId, c.reporter, c.salt, c.records));
+            const result = await outcome(
+              meter,
+              meter.connect(ctx.outsider).reveal(c.tenantId, c.reporter, c.salt, c.records),
+            );
             expectOutcome(result, expected, what);
             if (result.ok) {
               c.status = "Revealed";
@@ -439,7 +465,10 @@ describe("UsageMeter properties (fast-check)", function () {
         "expire:ok",
         "recommit:CommitmentPending",
       ];
-      expect(required.filter((k) => !observed.has(k)), "outcomes never exercised").to.deep.equal([]);
+      expect(
+        required.filter((k) => !observed.has(k)),
+        "outcomes never exercised",
+      ).to.deep.equal([]);
     });
   });
 });

@@ -20,7 +20,11 @@ import {
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** A message for `reporter`'s current nonce with a deadline an hour ahead. */
-async function message(meter: UsageMeter, reporter: string, overrides: Partial<CommitMessage> = {}): Promise<CommitMessage> {
+async function message(
+  meter: UsageMeter,
+  reporter: string,
+  overrides: Partial<CommitMessage> = {},
+): Promise<CommitMessage> {
   return {
     reporter,
     tenantId: TENANT_A,
@@ -64,7 +68,10 @@ describe("UsageMeter signed commits (EIP-712)", function () {
 
       // The relayed commitment is the reporter's own: it reveals like any other.
       await mine(MIN_DELAY);
-      await expect(meter.connect(relayer).reveal(TENANT_A, reporter.address, salt, recs)).to.emit(meter, "UsageRevealed");
+      await expect(meter.connect(relayer).reveal(TENANT_A, reporter.address, salt, recs)).to.emit(
+        meter,
+        "UsageRevealed",
+      );
     });
 
     it("a signature is used at most once (replay fails on the consumed nonce)", async function () {

@@ -1,15 +1,7 @@
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ethers } from "hardhat";
-import {
-  TENANT_A,
-  TENANT_B,
-  TENANT_MANAGER_ROLE,
-  commitAndAge,
-  meterFixture,
-  name32,
-  record,
-} from "./fixtures";
+import { TENANT_A, TENANT_B, TENANT_MANAGER_ROLE, commitAndAge, meterFixture, name32, record } from "./fixtures";
 
 describe("UsageMeter tenants, meters and reporters", function () {
   describe("registerTenant", function () {
