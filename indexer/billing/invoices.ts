@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { BillingError } from "./errors";
 import { compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent, type LineRecordRef } from "./content-hash";
 import { hex, INVOICE_COLUMNS, loadInvoiceContent, unhex, type InvoiceRow } from "./invoice-store";
 import { buildLines } from "./lines";
@@ -96,7 +97,7 @@ async function billedBase(client: Client, tenantId: string, meterId: number, fro
 /**
  * Recomputes a draft from the records: usage lines, adjustment lines for late usage of finalized
  * periods, and the minimum line. With `maxBlock` only records at or below it count (finalization).
- * Returns the content (number/finalizedAt unset) and whether the stored draft changed.
+ * Returns the content (number/finalizedAt unset); the rows are rewritten only when it changed.
  */
 export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: bigint | null): Promise<InvoiceContent> {
   const period = { start: draft.period_start, end: draft.period_end };
@@ -253,9 +254,9 @@ export async function finalizeDraft(client: Client, draft: InvoiceRow, confirmed
     [draft.tenant_id],
   );
   const number = rows[0]?.last_number;
-  if (number === undefined) throw new Error("invoice counter did not return a number");
+  if (number === undefined) throw new BillingError("invoice counter did not return a number");
   const loaded = await loadInvoiceContent(client, draft.id);
-  if (!loaded) throw new Error(`invoice ${draft.id} vanished`);
+  if (!loaded) throw new BillingError(`invoice ${draft.id} vanished`);
   const content: InvoiceContent = { ...loaded.content, number, finalizedAt: now.toISOString(), confirmedBlock: confirmedBlock.toString() };
   const contentHash = invoiceContentHash(content);
   await client.query(

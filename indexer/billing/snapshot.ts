@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { BillingError } from "./errors";
 import { z } from "zod";
 import { priceSpecSchema, type PriceSpec } from "./pricing";
 
@@ -57,7 +58,7 @@ export async function loadPlanSnapshot(db: Queryable, tenantId: string, planVers
     [planVersionId, tenantId],
   );
   const v = versions[0];
-  if (!v) throw new Error(`plan version ${planVersionId} of tenant ${tenantId} not found`);
+  if (!v) throw new BillingError(`plan version ${planVersionId} of tenant ${tenantId} not found`);
   const { rows: prices } = await db.query<{
     id: string;
     meter_id: number;
