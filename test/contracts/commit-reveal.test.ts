@@ -481,6 +481,22 @@ describe("UsageMeter commit-reveal", function () {
       await expect(outsider.sendTransaction({ to, data: ethers.hexlify(data) })).to.emit(meter, "UsageRevealed");
     });
 
+    it("multicall bubbles inner custom errors, and reports an inner revert without data as FailedCall", async function () {
+      const { meter, reporter } = await loadFixture(meterFixture);
+      const good = meter.interface.encodeFunctionData("commit", [TENANT_A, ethers.id("ok")]);
+      const bad = meter.interface.encodeFunctionData("commit", [TENANT_A, ethers.ZeroHash]);
+      await expect(meter.connect(reporter).multicall([good, bad])).to.be.revertedWithCustomError(
+        meter,
+        "InvalidCommitment",
+      );
+      // No fallback: an unknown selector reverts with empty data, which Multicall turns into FailedCall.
+      await expect(meter.connect(reporter).multicall([good, "0x12345678"])).to.be.revertedWithCustomError(
+        meter,
+        "FailedCall",
+      );
+      expect((await meter.getCommitment(reporter.address, ethers.id("ok"))).status).to.equal(Status.None);
+    });
+
     it("multicall pipelines reveal(batch k) and commit(batch k+1) in one transaction", async function () {
       const { meter, reporter } = await loadFixture(meterFixture);
       const batch1 = records(1, 2);
