@@ -57,9 +57,12 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
+/** Decimal strings without leading zeros order by length, then lexicographically. */
+const compareDecimal = (a: string, b: string): number => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+
 export function compareRecordRefs(a: LineRecordRef, b: LineRecordRef): number {
   return (
-    Number(BigInt(a.chainId) - BigInt(b.chainId)) ||
+    compareDecimal(a.chainId, b.chainId) ||
     (a.txHash < b.txHash ? -1 : a.txHash > b.txHash ? 1 : 0) ||
     a.logIndex - b.logIndex ||
     a.recordIndex - b.recordIndex

@@ -24,10 +24,11 @@ export interface InvoiceRow {
   confirmed_block: string | null;
   content_hash: Buffer | null;
   finalized_at: Date | null;
+  source_fingerprint: string | null;
 }
 
 export const INVOICE_COLUMNS = `tenant_id, id, number, period_start, period_end, time_zone, status, currency,
-  currency_exponent, total_minor, plan_version_id, plan_snapshot, confirmed_block, content_hash, finalized_at`;
+  currency_exponent, total_minor, plan_version_id, plan_snapshot, confirmed_block, content_hash, finalized_at, source_fingerprint`;
 
 /** Reads an invoice with its lines and their records, as the content its hash covers. */
 export async function loadInvoiceContent(db: Queryable, invoiceId: string): Promise<{ row: InvoiceRow; content: InvoiceContent } | null> {

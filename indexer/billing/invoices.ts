@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { BillingError } from "./errors";
-import { compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent, type LineRecordRef } from "./content-hash";
+import { canonicalJson, compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent, type LineRecordRef } from "./content-hash";
 import { hex, INVOICE_COLUMNS, loadInvoiceContent, unhex, type InvoiceRow } from "./invoice-store";
 import { buildLines } from "./lines";
 import { enqueueEvent } from "./outbox";
@@ -99,11 +100,15 @@ async function billedBase(client: Client, tenantId: string, meterId: number, fro
  * periods, and the minimum line. With `maxBlock` only records at or below it count (finalization).
  * Returns the content (number/finalizedAt unset); the rows are rewritten only when it changed.
  */
-export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: bigint | null): Promise<InvoiceContent> {
+export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: bigint | null): Promise<InvoiceContent | null> {
   const period = { start: draft.period_start, end: draft.period_end };
   const planVersionId = (await planVersionFor(client, draft.tenant_id, period)) ?? draft.plan_version_id;
   const plan = await loadPlanSnapshot(client, draft.tenant_id, planVersionId);
   const exponent = plan.currencyExponent;
+  const sources = await adjustmentSources(client, draft);
+  const fingerprint = await sourceFingerprint(client, draft, plan, sources, maxBlock);
+  // Unchanged inputs give unchanged content: skip the expensive part (most passes, most drafts).
+  if (maxBlock === null && draft.source_fingerprint === fingerprint) return null;
 
   const usageRecords = groupByMeter(await unbilledRecords(client, draft.tenant_id, period.start, period.end, maxBlock));
   const usage = [...usageRecords.entries()].map(([meterId, rs]) => ({
@@ -133,7 +138,7 @@ export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: 
   }
 
   const adjustmentPlans = new Map<string, PlanSnapshot>();
-  for (const source of await adjustmentSources(client, draft)) {
+  for (const source of sources) {
     const sourcePlan = invoiceSnapshotSchema.parse(source.plan_snapshot).plan;
     const late = groupByMeter(await unbilledRecords(client, draft.tenant_id, source.period_start, source.period_end, maxBlock));
     for (const [meterId, rs] of late) {
@@ -193,12 +198,41 @@ export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: 
     lines,
   };
   const draftHash = invoiceContentHash(content);
-  if (draft.content_hash && hex(draft.content_hash) === draftHash) return content;
-  await writeDraft(client, draft.id, content, draftHash);
+  if (draft.content_hash && hex(draft.content_hash) === draftHash) {
+    await client.query("UPDATE invoices SET source_fingerprint = $2 WHERE id = $1 AND status = 'draft'", [draft.id, fingerprint]);
+    return content;
+  }
+  await writeDraft(client, draft.id, content, draftHash, fingerprint);
   return content;
 }
 
-async function writeDraft(client: Client, invoiceId: string, content: InvoiceContent, draftHash: string): Promise<void> {
+/**
+ * A digest of everything a draft is computed from: the plan snapshot, the adjustment sources, the
+ * latest finalized invoice (billed bases change only when one is finalized), the block filter,
+ * and an order-independent hash of the unbilled records in the draft's and the sources' periods,
+ * aggregated in SQL so no record leaves the database.
+ */
+async function sourceFingerprint(client: Client, draft: InvoiceRow, plan: PlanSnapshot, sources: InvoiceRow[], maxBlock: bigint | null): Promise<string> {
+  const periods = [draft, ...sources];
+  const { rows } = await client.query<{ n: string; h: string; f: string }>(
+    `SELECT count(*)::text AS n,
+            coalesce(sum(hashtextextended(
+              encode(r.tx_hash, 'hex') || ':' || r.log_index || ':' || r.record_index || ':' || r.meter_id || ':' || r.quantity
+              || ':' || extract(epoch FROM r.period_start) || ':' || extract(epoch FROM r.period_end) || ':' || r.block_number
+              || ':' || encode(r.commitment, 'hex') || ':' || r.chain_id, 0)::numeric), 0)::text AS h,
+            (SELECT coalesce(max(id), 0) FROM invoices WHERE tenant_id = $1 AND status = 'finalized')::text AS f
+       FROM usage_records r
+      WHERE r.tenant_id = $1
+        AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) AS p(s, e) WHERE r.period_start >= p.s AND r.period_start < p.e)
+        AND ($4::bigint IS NULL OR r.block_number <= $4) AND ${NOT_BILLED}`,
+    [draft.tenant_id, periods.map((p) => p.period_start), periods.map((p) => p.period_end), maxBlock === null ? null : maxBlock.toString()],
+  );
+  return createHash("sha256")
+    .update(canonicalJson({ plan, sources: sources.map((s) => s.id), maxBlock: maxBlock?.toString() ?? null, records: rows[0] }))
+    .digest("hex");
+}
+
+async function writeDraft(client: Client, invoiceId: string, content: InvoiceContent, draftHash: string, fingerprint: string): Promise<void> {
   await client.query("DELETE FROM invoice_lines WHERE invoice_id = $1", [invoiceId]);
   for (const l of content.lines) {
     const { rows } = await client.query<{ id: string }>(
@@ -233,10 +267,10 @@ async function writeDraft(client: Client, invoiceId: string, content: InvoiceCon
   }
   await client.query(
     `UPDATE invoices SET plan_version_id = $2, plan_snapshot = $3, currency = $4, currency_exponent = $5,
-            total_minor = $6, content_hash = $7, confirmed_block = $8, updated_at = now()
+            total_minor = $6, content_hash = $7, confirmed_block = $8, source_fingerprint = $9, updated_at = now()
       WHERE id = $1 AND status = 'draft'`,
     [invoiceId, content.planSnapshot.plan.versionId, JSON.stringify(content.planSnapshot), content.currency, content.currencyExponent,
-      content.totalMinor, unhex(draftHash), content.confirmedBlock],
+      content.totalMinor, unhex(draftHash), content.confirmedBlock, fingerprint],
   );
 }
 
