@@ -112,65 +112,51 @@ export async function writeBatch(
   const reveals = by("UsageRevealed");
   let result: BatchResult = { records: 0, tenants: [] };
   if (reveals.length > 0) {
-    // Flatten to one row per record; the tenant is resolved in SQL (LEFT JOIN so an unknown tenant
-    // fails the NOT NULL constraint loudly instead of dropping rows).
+    // Per-log values (tenant, reporter, commitment, tx, block) travel once per log; per-record
+    // arrays carry only the record fields and the log's position in the log arrays. The tenant is
+    // resolved in SQL (LEFT JOIN so an unknown tenant fails the NOT NULL constraint loudly instead
+    // of dropping rows).
     const n = reveals.reduce((s, e) => s + e.records.length, 0);
-    const cols = {
-      tenant: new Array<number>(n),
+    const rec = {
+      log: new Array<number>(n),
       meter: new Array<number>(n),
       ps: new Array<number>(n),
       pe: new Array<number>(n),
       qty: new Array<string>(n),
       seq: new Array<string>(n),
       ref: new Array<string>(n),
-      reporter: new Array<string>(n),
-      commitment: new Array<string>(n),
-      tx: new Array<string>(n),
-      li: new Array<number>(n),
       ri: new Array<number>(n),
-      bn: new Array<string>(n),
-      bh: new Array<string>(n),
-      bt: new Array<number>(n),
     };
     let i = 0;
-    for (const e of reveals) {
-      const tx = h(e.txHash);
-      const rep = h(e.reporter);
-      const com = h(e.commitment);
-      const bn = e.blockNumber.toString();
-      const bh = h(e.blockHash);
-      const bt = time(e.blockNumber);
+    reveals.forEach((e, li) => {
       e.records.forEach((r, ri) => {
-        cols.tenant[i] = e.tenantId;
-        cols.meter[i] = r.meterId;
-        cols.ps[i] = r.periodStart;
-        cols.pe[i] = r.periodEnd;
-        cols.qty[i] = r.quantity.toString();
-        cols.seq[i] = r.sequence.toString();
-        cols.ref[i] = h(r.ref);
-        cols.reporter[i] = rep;
-        cols.commitment[i] = com;
-        cols.tx[i] = tx;
-        cols.li[i] = e.logIndex;
-        cols.ri[i] = ri;
-        cols.bn[i] = bn;
-        cols.bh[i] = bh;
-        cols.bt[i] = bt;
+        rec.log[i] = li + 1;
+        rec.meter[i] = r.meterId;
+        rec.ps[i] = r.periodStart;
+        rec.pe[i] = r.periodEnd;
+        rec.qty[i] = r.quantity.toString();
+        rec.seq[i] = r.sequence.toString();
+        rec.ref[i] = h(r.ref);
+        rec.ri[i] = ri;
         i++;
       });
-    }
+    });
     const { rows } = await client.query<{ tenant_id: string; records: number }>(
-      `WITH ins AS (
+      `WITH logs AS (
+         SELECT l.*, t.id AS tenant_id
+         FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::bigint[])
+           WITH ORDINALITY AS l(onchain_tenant, reporter, commitment, tx, li, bn, bh, bt, ord)
+         LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = l.onchain_tenant
+       ), ins AS (
          INSERT INTO usage_records (tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, reporter,
                                     commitment, contract_id, chain_id, tx_hash, log_index, record_index,
                                     block_number, block_hash, block_time)
-         SELECT t.id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, decode(u.ref, 'hex'),
-                decode(u.reporter, 'hex'), decode(u.commitment, 'hex'), $1, $2, decode(u.tx, 'hex'), u.li, u.ri,
-                u.bn, decode(u.bh, 'hex'), to_timestamp(u.bt)
-         FROM unnest($3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::numeric[], $8::numeric[], $9::text[],
-                     $10::text[], $11::text[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[], $17::bigint[])
-           AS u(onchain_tenant, meter_id, ps, pe, qty, seq, ref, reporter, commitment, tx, li, ri, bn, bh, bt)
-         LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+         SELECT l.tenant_id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, decode(u.ref, 'hex'),
+                decode(l.reporter, 'hex'), decode(l.commitment, 'hex'), $1, $2, decode(l.tx, 'hex'), l.li, u.ri,
+                l.bn, decode(l.bh, 'hex'), to_timestamp(l.bt)
+         FROM unnest($11::int[], $12::int[], $13::bigint[], $14::bigint[], $15::numeric[], $16::numeric[], $17::text[], $18::int[])
+           AS u(log, meter_id, ps, pe, qty, seq, ref, ri)
+         JOIN logs l ON l.ord = u.log
          ON CONFLICT DO NOTHING
          RETURNING tenant_id, meter_id, period_start, quantity
        ), rolled AS (
@@ -183,8 +169,23 @@ export async function writeBatch(
                record_count = usage_rollups.record_count + EXCLUDED.record_count
        )
        SELECT tenant_id::text AS tenant_id, count(*)::int AS records FROM ins GROUP BY tenant_id ORDER BY tenant_id`,
-      [cid, chain, cols.tenant, cols.meter, cols.ps, cols.pe, cols.qty, cols.seq, cols.ref, cols.reporter, cols.commitment,
-        cols.tx, cols.li, cols.ri, cols.bn, cols.bh, cols.bt],
+      [
+        cid,
+        chain,
+        reveals.map((e) => e.tenantId),
+        reveals.map((e) => h(e.reporter)),
+        reveals.map((e) => h(e.commitment)),
+        ...pos(reveals),
+        reveals.map((e) => time(e.blockNumber)),
+        rec.log,
+        rec.meter,
+        rec.ps,
+        rec.pe,
+        rec.qty,
+        rec.seq,
+        rec.ref,
+        rec.ri,
+      ],
     );
     result = { records: rows.reduce((s, r) => s + r.records, 0), tenants: rows.map((r) => ({ tenantId: r.tenant_id, records: r.records })) };
   }

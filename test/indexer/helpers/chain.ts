@@ -38,6 +38,9 @@ export async function serveChain(hre: HardhatRuntimeEnvironment, port = 0): Prom
 }
 
 const TENANT_MANAGER_ROLE = keccak256(stringToHex("TENANT_MANAGER_ROLE"));
+export const COMMIT_GAS = 200_000n;
+/** Generous upper bound for a reveal (execution plus calldata floor). */
+export const revealGas = (records: number): bigint => 150_000n + 6_000n * BigInt(records);
 
 export interface WorkloadOptions {
   tenants: number;
@@ -79,8 +82,9 @@ export class Workload {
     for (let i = 0; i < blocks; i++) await this.rpc("evm_mine");
   }
 
-  async send(data: Hex, from: Address, to: Address = this.address): Promise<Hex> {
-    return this.wallet.sendTransaction({ account: from, to, data, chain: null, gas: 15_000_000n });
+  /** Sends without waiting; an explicit gas limit keeps many transactions fitting in one block. */
+  async send(data: Hex, from: Address, gas = 1_000_000n): Promise<Hex> {
+    return this.wallet.sendTransaction({ account: from, to: this.address, data, chain: null, gas });
   }
 
   private async call(from: Address, fn: string, args: unknown[]): Promise<Hex> {
@@ -189,14 +193,14 @@ export class Workload {
         const n = 1 + Math.floor(Math.random() * opts.recordsPerReveal);
         const records = await this.makeRecords(t, r, n, now);
         const c = this.commitData(t, r, records);
-        await this.send(c.data, r);
+        await this.send(c.data, r, COMMIT_GAS);
         if (i < opts.reveals) pending.push({ t, r, salt: c.salt, records });
         else this.withheld.push({ reporter: r, commitment: c.commitment });
       }
       await this.mine(this.opts.minRevealDelay);
       let total = 0;
       for (const p of pending) {
-        await this.send(this.revealData(p.t, p.r, p.salt, p.records), p.r);
+        await this.send(this.revealData(p.t, p.r, p.salt, p.records), p.r, revealGas(p.records.length));
         total += p.records.length;
       }
       await this.mine(1);
