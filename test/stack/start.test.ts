@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { mnemonicToAccount } from "viem/accounts";
+
+const ROOT = path.join(__dirname, "..", "..");
+const READY = /^Meterline ready: graphql=(\S+) issuer=(\S+) rpc=(\S+)$/m;
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs an npm script as the README says, in its own process group (like a terminal job). */
+function npm(args: string[], env: Record<string, string>): Proc {
+  const child = spawn("npm", args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  return {
+    child,
+    out: () => output,
+    exited: new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal }))),
+  };
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function graphql(url: string, token: string, query: string): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ query }),
+  });
+  return (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+}
+
+interface UsageEdge {
+  node: { quantity: string; sequence: string; reporter: string; meterId: number };
+}
+
+/** `npm start` until ready, a demo token, usage the demo reporter submitted, then Ctrl-C. */
+async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCount: number; readyMs: number }> {
+  const env = { METERLINE_HOME: home, METERLINE_RPC_PORT: "0", METERLINE_IDP_PORT: "0", METERLINE_API_PORT: "0", METERLINE_DEMO_INTERVAL_MS: "2000" };
+  const started = Date.now();
+  const stack = npm(["start", "--", ...(fresh ? ["--fresh"] : [])], env);
+  try {
+    const ready = await waitFor("the ready line", 120_000, () => {
+      if (stack.child.exitCode !== null) throw new Error(`npm start exited early:\n${stack.out()}`);
+      return READY.exec(stack.out()) ?? undefined;
+    });
+    const readyMs = Date.now() - started;
+    const [, graphqlUrl, issuer, rpc] = ready;
+    expect(issuer).to.match(/^http:\/\/127\.0\.0\.1:\d+/);
+    expect(rpc).to.match(/^http:\/\/127\.0\.0\.1:\d+/);
+
+    const tokenCmd = npm(["run", "--silent", "token", "--", "--tenant", "acme", "--role", "viewer"], env);
+    expect((await tokenCmd.exited).code, tokenCmd.out()).to.equal(0);
+    const token = tokenCmd.out().trim().split("\n").at(-1)!;
+    expect(token.split(".")).to.have.length(3);
+
+    const acmeReporter = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 1 }).address;
+    const usage = await waitFor("demo usage in the API", 90_000, async () => {
+      const r = await graphql(
+        graphqlUrl!,
+        token,
+        "{ tenant { slug } usageRecords(first: 50) { totalCount edges { node { meterId quantity sequence reporter } } } }",
+      );
+      const conn = r.data?.usageRecords as { totalCount: number; edges: UsageEdge[] } | undefined;
+      return conn && conn.totalCount > 0 ? { tenant: r.data!.tenant as { slug: string }, conn } : undefined;
+    });
+    expect(usage.tenant.slug).to.equal("acme");
+    for (const e of usage.conn.edges) {
+      expect(e.node.reporter.toLowerCase()).to.equal(acmeReporter.toLowerCase());
+      expect(BigInt(e.node.quantity) > 0n).to.equal(true);
+    }
+    // Tenant isolation through the whole stack: a globex token never sees acme's records.
+    const globex = npm(["run", "--silent", "token", "--", "--tenant", "globex", "--role", "viewer"], env);
+    expect((await globex.exited).code).to.equal(0);
+    const g = await graphql(graphqlUrl!, globex.out().trim().split("\n").at(-1)!, "{ tenant { slug } }");
+    expect((g.data?.tenant as { slug: string }).slug).to.equal("globex");
+
+    const stoppedAt = Date.now();
+    process.kill(-stack.child.pid!, "SIGINT");
+    const exit = await Promise.race([
+      stack.exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit 30 s after SIGINT:\n${stack.out()}`)), 30_000)),
+    ]);
+    // Ctrl-C semantics: the whole process group gets SIGINT. npm itself then re-raises the
+    // signal once its child is done, so its own status is "killed by SIGINT"; the stack process
+    // prints "Meterline stopped." only on its exit-0 path, and nothing of the group survives.
+    expect(exit.code === 0 || exit.signal === "SIGINT", JSON.stringify(exit)).to.equal(true);
+    expect(stack.out()).to.match(/Meterline stopped\./);
+    expect(stack.out()).to.not.match(/exiting without cleanup|error while stopping/);
+    await waitFor("the process group to be gone", 10_000, () => {
+      try {
+        process.kill(-stack.child.pid!, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    expect(Date.now() - stoppedAt).to.be.below(30_000);
+    return { totalCount: usage.conn.totalCount, readyMs };
+  } catch (err) {
+    (err as Error).message += `\n--- npm start output ---\n${stack.out()}`;
+    throw err;
+  } finally {
+    if (stack.child.exitCode === null && stack.child.signalCode === null) {
+      try {
+        process.kill(-stack.child.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+describe("npm start (local stack)", function () {
+  this.timeout(600_000);
+  let home: string;
+  let firstRunCount = 0;
+
+  before(async function () {
+    home = await mkdtemp(path.join(tmpdir(), "meterline-stack-"));
+  });
+
+  after(async function () {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it("reaches the ready line, serves demo usage to a demo token, and stops cleanly on SIGINT", async function () {
+    const { totalCount, readyMs } = await startQueryStop(home, true);
+    expect(totalCount).to.be.greaterThan(0);
+    firstRunCount = totalCount;
+    // The issue's bound is 60 s on two cores; the CI box runs other suites alongside.
+    expect(readyMs).to.be.below(120_000);
+  });
+
+  it("restarts from the same state: the recorded chain is replayed and the old usage is still there", async function () {
+    const { totalCount } = await startQueryStop(home, false);
+    expect(totalCount).to.be.at.least(firstRunCount);
+  });
+});
