@@ -1,5 +1,6 @@
 import { task } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { databaseAuditSections } from "../../indexer/audit";
 import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../lib/chain-audit";
 import { abiHash } from "../lib/deployment";
 import { usageMeterAbi } from "../lib/usage-meter-abi";
@@ -10,6 +11,7 @@ import { parseParam, uintSchema } from "./lib/params";
 interface AuditArgs {
   json: boolean;
   block?: string;
+  database?: string;
 }
 
 /**
@@ -32,6 +34,12 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
     ...(block !== undefined ? { blockTag: block } : {}),
     expectedAbiHash: abiHash(usageMeterAbi),
   });
+  if (args.database !== undefined) {
+    // "env" rather than a silent DATABASE_URL default: CI exports DATABASE_URL for every test.
+    const url = args.database === "env" ? process.env.DATABASE_URL : args.database;
+    if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TaskInputError("--database: expected a postgres:// URL, or env with DATABASE_URL set");
+    report.sections.push(...(await databaseAuditSections(url, hre.network.provider)));
+  }
   console.log(args.json ? auditReportToJson(report) : renderAuditReport(report));
   if (reportStatus(report) === "attention") process.exitCode = EXIT.failed;
   return report;
@@ -40,4 +48,5 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
 task("meter:audit", "Audits UsageMeter from chain state: roles, admin transfer, pause, commitments, usage totals; exit 1 when something needs attention")
   .addFlag("json", "Print the report as JSON")
   .addOptionalParam("block", "Audit as of this block number (default: latest)")
+  .addOptionalParam("database", "Also reconcile the indexer's database with the chain: a postgres:// URL, or env for DATABASE_URL")
   .setAction(reportingErrors(audit));

@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import hre from "hardhat";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { auditDatabase } from "../../indexer/audit/database-audit";
+import { abiHash, writeDeployment } from "../../scripts/lib/deployment";
+import { usageMeterAbi } from "../../scripts/lib/usage-meter-abi";
 import { exportInvoice, type InvoiceExport } from "../../indexer/billing/export";
 import { periodContaining } from "../../indexer/billing/periods";
 import { runBillingOnce } from "../../indexer/billing/run";
@@ -286,6 +288,69 @@ describe("billing on a real chain: invoice verification and database audit", fun
       expect(altered.problems.join("\n")).to.match(/content hash/);
       await tamper(db.pool, "UPDATE invoice_lines SET description = $3 WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo, line.description]);
       expect(await attention()).to.deep.equal([]);
+    });
+  });
+  describe("meter:audit --database", function () {
+    let deployments: string;
+    let savedDir: string | undefined;
+    before(async function () {
+      deployments = await mkdtemp(path.join(tmpdir(), "meterline-deployments-"));
+      savedDir = process.env.METERLINE_DEPLOYMENTS_DIR;
+      process.env.METERLINE_DEPLOYMENTS_DIR = deployments;
+      const block = await w.pub.getBlock({ blockNumber: w.deployBlock });
+      writeDeployment(
+        {
+          chainId: w.chainId,
+          contract: "UsageMeter",
+          address: w.address,
+          deployBlock: Number(w.deployBlock),
+          deployBlockHash: block.hash,
+          txHash: block.transactions[0] as `0x${string}`,
+          constructorArgs: { adminDelay: 0, admin: w.admin, minRevealDelay: 1, maxRevealDelay: 4 },
+          abiHash: abiHash(usageMeterAbi),
+        },
+        deployments,
+      );
+    });
+    after(async function () {
+      if (savedDir === undefined) delete process.env.METERLINE_DEPLOYMENTS_DIR;
+      else process.env.METERLINE_DEPLOYMENTS_DIR = savedDir;
+      await rm(deployments, { recursive: true, force: true });
+    });
+
+    async function runAudit(database: string): Promise<{ exitCode: number; report: { sections: Array<{ id: string; status: string }> } }> {
+      const out: string[] = [];
+      const { log } = console;
+      console.log = (...parts: unknown[]) => void out.push(parts.map(String).join(" "));
+      process.exitCode = 0;
+      try {
+        await hre.run("meter:audit", { json: true, database });
+        return { exitCode: Number(process.exitCode ?? 0), report: JSON.parse(out.join("\n")) };
+      } finally {
+        console.log = log;
+        process.exitCode = 0;
+      }
+    }
+    const dbSections = (r: { sections: Array<{ id: string; status: string }> }) =>
+      Object.fromEntries(r.sections.filter((x) => x.id.startsWith("database")).map((x) => [x.id, x.status]));
+
+    it("appends the database sections to the chain audit, and exits 1 on drift", async function () {
+      const clean = await runAudit(db.url);
+      expect(dbSections(clean.report)).to.deep.equal({ "database-chain": "ok", "database-rollups": "ok", "database-invoices": "ok" });
+      await db.pool.query(
+        "UPDATE usage_rollups SET record_count = record_count + 1 WHERE (tenant_id, meter_id, bucket_start) IN (SELECT tenant_id, meter_id, bucket_start FROM usage_rollups LIMIT 1)",
+      );
+      try {
+        const drift = await runAudit(db.url);
+        expect(dbSections(drift.report)["database-rollups"]).to.equal("attention");
+        expect(drift.exitCode).to.equal(1);
+      } finally {
+        await db.pool.query(
+          `UPDATE usage_rollups u SET record_count = a.n FROM (
+             SELECT tenant_id, meter_id, date_trunc('hour', period_start, 'UTC') AS b, count(*) AS n FROM usage_records GROUP BY 1, 2, 3) a
+            WHERE u.tenant_id = a.tenant_id AND u.meter_id = a.meter_id AND u.bucket_start = a.b`,
+        );
+      }
     });
   });
 });
