@@ -17,22 +17,30 @@ export interface FetchedBatch {
   recordCount: number;
 }
 
-/** Adapts the getLogs block span to what the endpoint accepts and how dense the logs are. */
+/**
+ * Adapts the getLogs block span to what the endpoint accepts and how dense the logs are. It starts
+ * small, doubles while responses stay light, and aims dense ranges at ~2 MiB per response: small
+ * enough to stay far below provider caps and to keep fetches overlapping with writes, large enough
+ * to amortize the round trip.
+ */
 export class RangeSizer {
   size: number;
   constructor(
     readonly max: number,
-    initial = Math.min(max, 1000),
+    initial = Math.min(max, 20),
   ) {
     this.size = Math.max(1, initial);
   }
   shrink(span: number): void {
     this.size = Math.max(1, Math.min(this.size, Math.floor(span / 2)));
   }
-  /** Responses well under the size limits let the next range double. */
   observe(span: number, logs: number, bytes: number): void {
-    if (logs < 5_000 && bytes < 2 * 1024 * 1024 && span >= this.size) this.size = Math.min(this.max, this.size * 2);
-    else if (bytes > 6 * 1024 * 1024) this.size = Math.max(1, Math.floor(this.size / 2));
+    const TARGET = 2 * 1024 * 1024;
+    if (bytes > 2 * TARGET || logs > 10_000) {
+      this.size = Math.max(1, Math.min(this.size, Math.floor((span * TARGET) / bytes)));
+    } else if (bytes < TARGET / 2 && logs < 5_000 && span >= this.size) {
+      this.size = Math.min(this.max, this.size * 2);
+    }
   }
 }
 
