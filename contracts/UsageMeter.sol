@@ -16,6 +16,8 @@ import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
 ///      Sequence numbers strictly increase per (tenant, reporter), so usage can be counted at most once
 ///      whatever the salt. Commits may be relayed with an EIP-712 signature (ERC-1271 wallets included);
 ///      reveals may be relayed by anyone because the commitment already binds the reporter.
+///      While paused, every state-changing entry point is blocked except role administration,
+///      reporter revocation (both only remove privilege) and unpause.
 ///      {multicall} lets a live reporter pipeline `reveal(batch k)` and `commit(batch k+1)` in one
 ///      transaction; each inner call keeps its own pause and role checks.
 contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
@@ -209,7 +211,9 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     /// @notice Stops `reporter` from committing or revealing for `tenantId`, including commitments
     ///         it already made (the response to a compromised reporter key).
-    function revokeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused {
+    /// @dev Allowed while paused, like role administration: it only removes privilege, and revoking a
+    ///      leaked reporter key is part of handling the incident the pause is for.
+    function revokeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) {
         ReporterState storage state = _reporters[tenantId][reporter];
         if (!state.authorized) revert ReporterNotAuthorized(tenantId, reporter);
         state.authorized = false;

@@ -3,7 +3,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Interface } from "ethers";
 import { bytes32Text } from "../lib/chain-audit";
 import { ROLES } from "../lib/meter-roles";
-import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
+import { reportingErrors, TaskInputError } from "./lib/errors";
 import {
   executeOrPropose,
   openSigningMeter,
@@ -116,7 +116,6 @@ async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promi
 }
 
 async function setReporter(ctx: SigningMeterContext, args: TenantArgs, action: "authorize" | "revoke"): Promise<TenantResult> {
-  const iface = ctx.meter.interface as Interface;
   const ref = parseParam("tenant", tenantRefSchema, required("tenant", args.tenant, action));
   const reporter = parseParam("reporter", addressSchema, required("reporter", args.reporter, action));
   const tenant = await resolveTenant(ctx, ref);
@@ -132,49 +131,20 @@ async function setReporter(ctx: SigningMeterContext, args: TenantArgs, action: "
     ["tenantId", `${tenant.id} ("${tenant.name}")`],
     ["reporter", reporter],
   ];
-  const paused = await ctx.meter.paused();
-  if (paused && action === "authorize") {
-    throw new TaskChainError("UsageMeter is paused, authorizeReporter is blocked until the admin runs meter:unpause; nothing was sent");
-  }
-  // A compromised reporter key is revoked during an incident without reopening the system: one
-  // transaction unpauses, revokes and pauses again, so no reveal can slip in between.
-  const call: PlannedCall = paused
-    ? {
-        fn: "multicall",
-        args: [
-          [
-            iface.encodeFunctionData("unpause"),
-            iface.encodeFunctionData("revokeReporter", [tenant.id, reporter]),
-            iface.encodeFunctionData("pause", [`still paused: revoked reporter ${reporter} of tenant ${tenant.id}`]),
-          ],
-        ],
-        signature: signatureOf(ctx.meter, "multicall"),
-        described: [
-          ["data[0]", "unpause()"],
-          ["data[1]", `revokeReporter(tenantId=${tenant.id}, reporter=${reporter})`],
-          ["data[2]", `pause(reason="still paused: revoked reporter ${reporter} of tenant ${tenant.id}")`],
-        ],
-        authority: {
-          kind: "roles",
-          roles: [
-            { role: ROLES.DEFAULT_ADMIN_ROLE, roleName: "DEFAULT_ADMIN_ROLE" },
-            { role: ROLES.TENANT_MANAGER_ROLE, roleName: "TENANT_MANAGER_ROLE" },
-            { role: ROLES.PAUSER_ROLE, roleName: "PAUSER_ROLE" },
-          ],
-        },
-      }
-    : {
-        fn,
-        args: [tenant.id, reporter],
-        signature: signatureOf(ctx.meter, fn),
-        described,
-        authority: MANAGER,
-        blockedWhilePaused: true,
-      };
+  // Revocation only removes privilege, so the contract allows it while paused (a leaked reporter
+  // key is revoked during the incident); authorization stays blocked until unpause.
+  const call: PlannedCall = {
+    fn,
+    args: [tenant.id, reporter],
+    signature: signatureOf(ctx.meter, fn),
+    described,
+    authority: MANAGER,
+    blockedWhilePaused: action === "authorize",
+  };
   const outcome = await executeOrPropose(ctx, call);
   if (outcome.kind === "sent") {
     console.log(
-      `reporter ${reporter} ${action === "authorize" ? "authorized for" : "revoked from"} tenant ${tenant.id}${paused ? " (UsageMeter stays paused)" : ""} (tx ${outcome.txHash})`,
+      `reporter ${reporter} ${action === "authorize" ? "authorized for" : "revoked from"} tenant ${tenant.id} (tx ${outcome.txHash})`,
     );
   }
   return { action, outcome, tenantId: tenant.id, reporter };
