@@ -10,6 +10,7 @@ import type { ApiConfig } from "./config";
 import { createTenantDb } from "./db/tenant-transaction";
 import { AuthError } from "./errors";
 import { readiness } from "./health";
+import { executeJson } from "./http/fast-path";
 import { BodyTooLarge, bridge, readBody } from "./http/fetch-bridge";
 import { createRateLimiter, type RateLimiter } from "./http/rate-limit";
 import { setSecurityHeaders } from "./http/security-headers";
@@ -35,8 +36,8 @@ export interface RunningApi {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, raw?: string): void {
+  const text = raw ?? JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -184,6 +185,11 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
         metrics.authFailures.inc({ reason: "platform_tenant" });
         return json(res, 403, { errors: [{ message: "Not allowed.", extensions: { code: "FORBIDDEN" } }] });
       }
+    }
+    const wantsStream = (req.headers.accept ?? "").includes("text/event-stream");
+    if (req.method === "POST" && body && !wantsStream && req.headers.origin === undefined) {
+      const fast = await executeJson(yoga, body, context);
+      if (fast) return json(res, fast.status, undefined, {}, fast.payload);
     }
     await bridge(req, res, body, (u, init) => yoga.fetch(u, init, context));
   }

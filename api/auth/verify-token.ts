@@ -102,6 +102,28 @@ export function createTokenVerifier(
     return jwks;
   };
 
+  // Verified tokens, so a dashboard's repeated requests skip the signature check. Keyed by the
+  // whole token (what was verified); time-based claims are re-checked on every hit.
+  const verified = new Map<string, JWTPayload>();
+  const MAX_CACHED = 10_000;
+  const stillValid = (p: JWTPayload) => {
+    const now = Math.floor(Date.now() / 1000);
+    return (p.exp as number) + config.clockToleranceS > now && (p.iat as number) + config.maxTokenAgeS + config.clockToleranceS >= now;
+  };
+
+  async function verifyCached(token: string): Promise<JWTPayload> {
+    const hit = verified.get(token);
+    if (hit) {
+      if (stillValid(hit)) return hit;
+      verified.delete(token);
+      throw new AuthError((hit.exp as number) + config.clockToleranceS <= Math.floor(Date.now() / 1000) ? "expired" : "too_old");
+    }
+    const payload = await verifyToken(token);
+    if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
+    verified.set(token, payload);
+    return payload;
+  }
+
   async function verifyToken(token: string): Promise<JWTPayload> {
     if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw new AuthError("malformed");
     let header: ReturnType<typeof decodeProtectedHeader>;
@@ -138,7 +160,7 @@ export function createTokenVerifier(
       if (!match) throw new AuthError("malformed");
       let payload: JWTPayload;
       try {
-        payload = await verifyToken(match[1]!);
+        payload = await verifyCached(match[1]!);
       } catch (err) {
         throw err instanceof AuthError ? err : new AuthError(reasonOf(err));
       }

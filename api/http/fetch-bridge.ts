@@ -52,11 +52,16 @@ export async function bridge(req: IncomingMessage, res: ServerResponse, body: Bu
   if (legacyJson && out["content-type"]?.startsWith("application/graphql-response+json")) {
     out["content-type"] = "application/json; charset=utf-8";
   }
-  res.writeHead(response.status, out);
-  if (!response.body) {
-    res.end();
+  // Decided by the request: the response's media type is not always set on its headers yet.
+  if (!response.body || !accept.includes("text/event-stream")) {
+    // A whole JSON answer goes out in one write with its length (no chunked framing).
+    const payload = response.body ? Buffer.from(await response.arrayBuffer()) : Buffer.alloc(0);
+    out["content-length"] = String(payload.length);
+    res.writeHead(response.status, out);
+    res.end(payload);
     return;
   }
+  res.writeHead(response.status, out);
   const reader = response.body.getReader();
   abort.signal.addEventListener("abort", () => void reader.cancel().catch(() => undefined));
   try {
