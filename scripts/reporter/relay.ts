@@ -55,8 +55,9 @@ export async function relayPayload(payload: RelayPayload, o: RelayOptions): Prom
     o.publicClient.readContract({ address, abi: usageMeterAbi, functionName: "getCommitment", args: [payload.reporter, commitment] });
   const write = async (what: string, request: Parameters<typeof o.publicClient.simulateContract>[0]) => {
     try {
-      const { request: req } = await o.publicClient.simulateContract({ ...request, account: o.walletClient.account } as never);
-      const hash = await o.walletClient.writeContract(req as never);
+      // "pending": the transaction runs in the next block, which is what the reveal delay counts.
+      const { request: req } = await o.publicClient.simulateContract({ ...request, account: o.walletClient.account, blockTag: "pending" } as never);
+      const hash = await o.walletClient.writeContract({ ...(req as object), chain: o.walletClient.chain ?? null } as never);
       const receipt = await o.publicClient.waitForTransactionReceipt({ hash });
       if (receipt.status !== "success") throw new TransactionError(`${what} reverted in ${hash}`, undefined);
       o.logger.info({ tx: hash, block: receipt.blockNumber.toString() }, what);
