@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { openDatabase, withTransaction } from "../../db/connection";
 import { enqueueEvent } from "../../indexer/billing/outbox";
 import { decryptSecret, encryptSecret, parseEncryptionKey, WebhookSecretError } from "../../indexer/webhooks/crypto";
-import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce, type DeliveryOptions } from "../../indexer/webhooks/delivery";
+import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce, redeliver, type DeliveryOptions } from "../../indexer/webhooks/delivery";
 import { createEndpoint, deleteEndpoint, rotateEndpointSecret, WebhookEndpointError } from "../../indexer/webhooks/endpoints";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { addContract, addTenant } from "./helpers/chain-rows";
@@ -132,7 +132,8 @@ describe("webhooks", function () {
   });
 
   it("retries with exponential backoff and dead-letters after maxAttempts", async function () {
-    const rx = await startReceiver(() => 503);
+    let status = 503;
+    const rx = await startReceiver(() => status);
     try {
       await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["quota.threshold_crossed"] });
       await emit("quota.threshold_crossed", "retry-1");
@@ -150,6 +151,12 @@ describe("webhooks", function () {
       expect(a3.map((o) => o.status)).to.deep.equal(["dead"]);
       expect((await next()).status).to.equal("dead");
       expect(rx.received.map((r) => r.deliveryId)).to.deep.equal([id, id, id]);
+      // the receiver is fixed; an operator re-queues the dead letter, which keeps its id
+      status = 200;
+      expect(await redeliver(db, tenantId, id)).to.equal(true);
+      const again = await deliverDueOnce(db, options, new Date(Date.now() + 1_000));
+      expect(again.map((o) => [o.id, o.status])).to.deep.equal([[id, "delivered"]]);
+      expect(await redeliver(db, tenantId, id)).to.equal(false); // only dead deliveries
     } finally {
       await rx.close();
     }
