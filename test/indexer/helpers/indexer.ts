@@ -32,7 +32,7 @@ export async function runIndexer(config: IndexerConfig, db: Database): Promise<I
   let failure: Error | null = null;
   handle.done.catch((err: Error) => {
     failure = err;
-    console.error(`indexer failed: ${err.stack ?? err.message}`);
+    if (process.env.TEST_LOG_LEVEL) console.error(`indexer failed: ${err.stack ?? err.message}`);
   });
   return { ...handle, failure: () => failure };
 }
