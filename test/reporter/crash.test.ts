@@ -16,10 +16,13 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Everything every reporter child printed, to check that no key material is ever logged. */
+const allOutput: string[] = [];
+
 function spawnReporter(args: string[], env: Record<string, string>): Child {
   const proc = spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, "scripts", "cli", "reporter.ts"), ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const child: Child = {
@@ -28,8 +31,14 @@ function spawnReporter(args: string[], env: Record<string, string>): Child {
     stderr: [],
     exited: new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal }))),
   };
-  proc.stdout!.on("data", (d: Buffer) => child.stdout.push(d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => child.stderr.push(d.toString()));
+  proc.stdout!.on("data", (d: Buffer) => {
+    child.stdout.push(d.toString());
+    allOutput.push(d.toString());
+  });
+  proc.stderr!.on("data", (d: Buffer) => {
+    child.stderr.push(d.toString());
+    allOutput.push(d.toString());
+  });
   return child;
 }
 
@@ -103,6 +112,10 @@ describe("reporter crash recovery (child process, SIGKILL)", function () {
     child = spawnReporter(args, env);
     expect((await child.exited).code).to.equal(0);
     expect(JSON.parse(child.stdout.join("").trim().split("\n").at(-1)!)).to.include({ revealed: 0, resumed: true });
+
+    // Logging discipline: the reporter logged its progress but never its key.
+    expect(allOutput.join("")).to.match(/"msg":"revealed"/);
+    expect(allOutput.join("").toLowerCase()).to.not.contain(hardhatKey(9).slice(2).toLowerCase());
   });
 
   it("exits with code 2 naming the bad lines, having submitted nothing", async function () {
