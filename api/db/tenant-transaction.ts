@@ -20,17 +20,39 @@ const SETUP = `SELECT set_config('role', $1, true),
   set_config('meterline.tenant_id', coalesce(meterline_tenant_id($2)::text, ''), true) AS tenant_id,
   set_config('statement_timeout', $3, true)`;
 
+// Slug -> tenant id, so a known tenant's setup goes out with BEGIN in one round trip. Ids are
+// identity values, never reused: a stale entry (tenant removed by a reorg) matches no row, which
+// fails closed; entries expire anyway.
+const TENANT_CACHE_MS = 60_000;
+const MAX_CACHED_TENANTS = 10_000;
+
 export function createTenantDb(pool: pg.Pool, options: { role: string; statementTimeoutMs: number }): TenantDb {
   const timeout = String(options.statementTimeoutMs);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.role) || !/^\d+$/.test(timeout)) throw new Error("invalid tenant transaction options");
+  const tenants = new Map<string, { id: string; until: number }>();
+  // Only the validated role, a timeout and a database-issued numeric id are ever inlined here.
+  const knownSetup = (tenantId: string) =>
+    `BEGIN; SELECT set_config('role', '${options.role}', true), set_config('meterline.tenant_id', '${tenantId}', true), set_config('statement_timeout', '${timeout}', true)`;
   return {
     async run(scope, fn) {
       // The client is held only for this transaction (the embedded database has one connection,
       // shared with the indexer).
       const client = await pool.connect();
       try {
-        await client.query("BEGIN");
-        const { rows } = await client.query<{ tenant_id: string }>(SETUP, [options.role, scope.tenant, timeout]);
-        const tenantId = rows[0]?.tenant_id || null;
+        const cached = tenants.get(scope.tenant);
+        let tenantId: string | null;
+        if (cached && cached.until > Date.now() && /^\d+$/.test(cached.id)) {
+          await client.query(knownSetup(cached.id));
+          tenantId = cached.id;
+        } else {
+          await client.query("BEGIN");
+          const { rows } = await client.query<{ tenant_id: string }>(SETUP, [options.role, scope.tenant, timeout]);
+          tenantId = rows[0]?.tenant_id || null;
+          if (tenantId !== null) {
+            if (tenants.size >= MAX_CACHED_TENANTS) tenants.delete(tenants.keys().next().value!);
+            tenants.set(scope.tenant, { id: tenantId, until: Date.now() + TENANT_CACHE_MS });
+          }
+        }
         const result = await fn(client, tenantId);
         await client.query("COMMIT");
         return result;
