@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -112,6 +112,14 @@ async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCoun
       }
     });
     expect(Date.now() - stoppedAt).to.be.below(30_000);
+
+    // Logging discipline: the structured log has the demo reporter's progress, but neither the
+    // IdP client secrets nor access tokens.
+    const log = await readFile(path.join(home, "stack.log"), "utf8");
+    expect(log).to.match(/"msg":"revealed"/);
+    const state = JSON.parse(await readFile(path.join(home, "stack.json"), "utf8")) as { clients: { clientSecret: string }[] };
+    for (const c of state.clients) expect(log).to.not.contain(c.clientSecret);
+    expect(log).to.not.contain(token.split(".")[2]!);
     return { totalCount: usage.conn.totalCount, readyMs };
   } catch (err) {
     (err as Error).message += `\n--- npm start output ---\n${stack.out()}`;
