@@ -102,7 +102,13 @@ async function main(): Promise<void> {
   const db = await createTestDatabase({ maxConnections: 4 });
   try {
     const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
-    const config = testConfig(w, server.url, { MAX_BLOCK_RANGE: "5000", REORG_WINDOW: "128", POLL_INTERVAL_MS: "10", LOG_LEVEL: "warn" });
+    const config = testConfig(w, server.url, {
+      MAX_BLOCK_RANGE: "5000",
+      REORG_WINDOW: "128",
+      POLL_INTERVAL_MS: "10",
+      FETCH_CONCURRENCY: process.env.FETCH_CONCURRENCY ?? "4",
+      LOG_LEVEL: "warn",
+    });
     const started = process.hrtime.bigint();
     const indexer = await startIndexer(config, { db, logger, progress: { update() {}, stop() {} } });
     await waitForCheckpoint(db.pool, head, 600_000);
