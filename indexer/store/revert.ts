@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { InconsistentStateError } from "../errors";
 import type { Checkpoint, ContractRef } from "./contract";
 import { hexToBytes } from "./contract";
 import { USAGE_CHANNEL } from "./write-batch";
@@ -58,11 +59,24 @@ export async function revertAbove(client: pg.PoolClient, contract: ContractRef, 
      WHERE e.tenant_id = t.id AND t.contract_id = $1 AND e.block_number > $2`,
     [cid, above],
   );
-  await client.query(
-    `DELETE FROM meters m USING tenants t WHERE m.tenant_id = t.id AND t.contract_id = $1 AND m.block_number > $2`,
-    [cid, above],
-  );
-  await client.query("DELETE FROM tenants WHERE contract_id = $1 AND block_number > $2", [cid, above]);
+  try {
+    await client.query(
+      `DELETE FROM meters m USING tenants t WHERE m.tenant_id = t.id AND t.contract_id = $1 AND m.block_number > $2`,
+      [cid, above],
+    );
+    await client.query("DELETE FROM tenants WHERE contract_id = $1 AND block_number > $2", [cid, above]);
+  } catch (err) {
+    // Billing and API rows reference tenants and meters. Configuring a tenant whose registration is
+    // not yet final (CONFIRMATIONS) and then losing that registration in a reorg cannot be repaired
+    // automatically: stop loudly rather than drop someone's configuration.
+    if ((err as { code?: string }).code === "23503") {
+      throw new InconsistentStateError(
+        `reorg below block ${above} orphans a tenant or meter registration that other tables already reference ` +
+          `(${(err as Error).message}); resolve those rows, then restart the indexer`,
+      );
+    }
+    throw err;
+  }
   await client.query("DELETE FROM blocks WHERE contract_id = $1 AND number > $2", [cid, above]);
   await client.query(
     `UPDATE checkpoints SET block_number = $2, block_hash = $3, block_time = to_timestamp($4), updated_at = now()
