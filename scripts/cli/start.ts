@@ -52,7 +52,7 @@ async function main(): Promise<number> {
 Try it:
   TOKEN=$(${homeFlag ? `${homeFlag.trim()} ` : ""}npm run --silent token -- --tenant acme --role viewer)
   curl -s ${stack.graphql ?? "<graphql>"} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-    -d '{"query":"{ tenant { slug meters { name } } }"}'
+    -d '{"query":"{ tenant { slug } usageRecords(first: 5) { totalCount edges { node { meterId quantity sequence } } } }"}'
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
   Pause the contract:  npx hardhat meter:pause --network localhost --reason "tour"
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
