@@ -34,9 +34,26 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
   let stop: () => Promise<void>;
 
   if (db.pglite) {
-    // Embedded: the single PGlite instance delivers notifications in-process, no extra connection.
+    // Embedded: one backend, no second connection. A NOTIFY issued through the socket server
+    // (the pool: the indexer's transactions) comes back on the pooled connection, which LISTENs;
+    // one issued on the PGlite instance directly reaches pglite.listen. Each arrives once.
     const unlisten = await Promise.all(CHANNELS.map((c) => db.pglite!.listen(c, (p) => dispatch(c, p))));
+    const attached = new WeakSet<pg.ClientBase>();
+    const onNotification = (n: pg.Notification) => dispatch(n.channel, n.payload);
+    const attach = (client: pg.PoolClient) => {
+      if (attached.has(client)) return;
+      attached.add(client);
+      client.on("notification", onNotification);
+      // pg queues this behind whatever the client is doing; a failure only loses delivery.
+      client.query(CHANNELS.map((c) => `LISTEN ${c}`).join("; ")).catch(() => undefined);
+    };
+    // The pool replaces its connection after errors or idleness: every new one LISTENs too.
+    db.pool.on("connect", attach);
+    const client = await db.pool.connect();
+    attach(client);
+    client.release();
     stop = async () => {
+      db.pool.off("connect", attach);
       await Promise.all(unlisten.map((u) => u()));
     };
   } else {

@@ -76,16 +76,13 @@ describe("api: hardening", function () {
     });
 
     it("masks unexpected errors", async function () {
-      // A statement timeout is an unexpected database error: the client learns nothing of it.
-      const slow = await startHarness({ STATEMENT_TIMEOUT_MS: "1" });
-      try {
-        const res = await slow.gql(await slow.token("acme", "viewer"), "{ usageRecords(first: 200) { totalCount edges { node { id } } } }");
-        const text = JSON.stringify(res.body);
-        expect(res.status).to.be.below(500);
-        if (res.body.errors) expect(text).to.not.match(/statement|timeout|canceling|postgres/i);
-      } finally {
-        await slow.close();
-      }
+      // The seeded invoice's plan snapshot is not one the billing module can read: exporting it
+      // fails inside the server, and the client learns nothing of why.
+      const res = await h.gql(token, "{ invoices { edges { node { id export } } } }");
+      expect(res.status).to.equal(200);
+      expect(res.body.errors?.[0]?.message).to.equal("Unexpected error.");
+      expect(res.body.errors?.[0]?.extensions?.code).to.equal("INTERNAL_SERVER_ERROR");
+      expect(JSON.stringify(res.body)).to.not.match(/zod|snapshot|invalid_type|stack/i);
     });
 
     it("sends security headers, a request id, and no CORS grant to unknown origins", async function () {
