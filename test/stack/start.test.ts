@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -159,5 +159,20 @@ describe("npm start (local stack)", function () {
   it("restarts from the same state: the recorded chain is replayed and the old usage is still there", async function () {
     const { totalCount } = await startQueryStop(home, false);
     expect(totalCount).to.be.at.least(firstRunCount);
+  });
+
+  it("refuses to start on a recorded chain that no longer replays to the same hashes, suggesting --fresh", async function () {
+    const file = path.join(home, "chain", "blocks.jsonl");
+    const blocks = (await readFile(file, "utf8")).trim().split("\n");
+    const last = JSON.parse(blocks.at(-1)!) as { timestamp: number };
+    last.timestamp += 1; // a different block timestamp gives a different block hash
+    blocks[blocks.length - 1] = JSON.stringify(last);
+    await writeFile(file, `${blocks.join("\n")}\n`);
+    const env = { METERLINE_HOME: home, METERLINE_RPC_PORT: "0", METERLINE_IDP_PORT: "0", METERLINE_API_PORT: "0" };
+    const stack = npm(["start"], env);
+    const exit = await stack.exited;
+    expect(exit.code, stack.out()).to.equal(2);
+    expect(stack.out()).to.match(/cannot be restored.*npm start -- --fresh/s);
+    expect(stack.out()).to.not.match(/Meterline ready/);
   });
 });
