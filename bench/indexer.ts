@@ -11,6 +11,7 @@ import hre from "hardhat";
 import pino from "pino";
 import { decodeLog } from "../indexer/events";
 import { startIndexer } from "../indexer/index";
+import { createProgress } from "../indexer/progress";
 import { Rpc } from "../indexer/rpc";
 import { createTestDatabase } from "../test/helpers/database";
 import { COMMIT_GAS, revealGas, serveChain, Workload } from "../test/indexer/helpers/chain";
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: "warn",
     });
     const started = process.hrtime.bigint();
-    const indexer = await startIndexer(config, { db, logger, progress: { update() {}, stop() {} } });
+    const indexer = await startIndexer(config, { db, logger, progress: createProgress(logger, { tty: false }) });
     await waitForCheckpoint(db.pool, head, 600_000);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await indexer.stop();

@@ -2,6 +2,7 @@ import pino from "pino";
 import type { Database } from "../../../db/connection";
 import { parseIndexerConfig, type IndexerConfig } from "../../../indexer/config";
 import { startIndexer, type IndexerHandle } from "../../../indexer/index";
+import { createProgress } from "../../../indexer/progress";
 import type { Workload } from "./chain";
 
 /** Indexer settings for tests: fast polling, a small window, no confirmations. */
@@ -28,7 +29,8 @@ export const testLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? "sil
 
 /** Starts an in-process indexer; a fatal error is printed and recorded in `failure`. */
 export async function runIndexer(config: IndexerConfig, db: Database): Promise<IndexerHandle & { failure: () => Error | null }> {
-  const handle = await startIndexer(config, { db, logger: testLogger(), progress: { update() {}, stop() {} } });
+  const logger = testLogger();
+  const handle = await startIndexer(config, { db, logger, progress: createProgress(logger, { tty: false }) });
   let failure: Error | null = null;
   handle.done.catch((err: Error) => {
     failure = err;
