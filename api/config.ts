@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { encryptionKeySchema } from "../indexer/webhooks/crypto";
 
 /** A bad setting: the message is one line naming the variable, safe to print at startup. */
 export class ConfigError extends Error {
@@ -79,10 +80,8 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
-  WEBHOOK_SECRET_KEY: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, "must be 32 bytes as 64 hex characters")
-    .optional(),
+  // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
+  WEBHOOK_ENCRYPTION_KEY: encryptionKeySchema.optional(),
   JWKS_COOLDOWN_S: int(0, 3600).default(30),
 });
 
@@ -114,7 +113,7 @@ export interface ApiConfig {
   tls?: { cert: Buffer; key: Buffer };
   indexerMaxLagBlocks: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
-  webhookSecretKey?: Buffer;
+  webhookEncryptionKey?: Buffer;
   /** Minimum time between JWKS refetches triggered by an unknown kid. */
   jwksCooldownMs: number;
 }
@@ -127,7 +126,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? "configuration");
-    throw new ConfigError(`${variable}: ${issue.message}`);
+    throw new ConfigError(issue.message.startsWith(`${variable}: `) ? issue.message : `${variable}: ${issue.message}`);
   }
   const c = parsed.data;
   if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
@@ -179,7 +178,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
     ...(tls ? { tls } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
-    ...(c.WEBHOOK_SECRET_KEY ? { webhookSecretKey: Buffer.from(c.WEBHOOK_SECRET_KEY, "hex") } : {}),
+    ...(c.WEBHOOK_ENCRYPTION_KEY ? { webhookEncryptionKey: c.WEBHOOK_ENCRYPTION_KEY } : {}),
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
   };
 }

@@ -17,7 +17,6 @@ import { setSecurityHeaders } from "./http/security-headers";
 import { createApiMetrics } from "./metrics";
 import { createNotificationHub } from "./notifications";
 import { buildSchema } from "./schema";
-import { createWebhookSecrets } from "./webhook-secrets";
 import { createApiYoga, type ServerContext } from "./yoga";
 import { recordAudit } from "./audit";
 
@@ -55,7 +54,6 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs });
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
   const notifications = await createNotificationHub(db, logger);
-  const webhookSecrets = config.webhookSecretKey ? createWebhookSecrets(config.webhookSecretKey) : undefined;
   const yoga = createApiYoga(config, buildSchema());
   const ipLimiter = createRateLimiter({ perSecond: config.rateLimit.ipPerS, burst: config.rateLimit.ipBurst });
   const tenantLimiter = createRateLimiter({ perSecond: config.rateLimit.tenantPerS, burst: config.rateLimit.tenantBurst });
@@ -166,7 +164,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       principal,
       db: tenantDb,
       notifications,
-      webhookSecrets,
+      webhookKey: config.webhookEncryptionKey,
       requestId,
       ip,
       userAgent: String(req.headers["user-agent"] ?? ""),

@@ -1,6 +1,5 @@
 import type pg from "pg";
-import { canonicalJson } from "../../indexer/billing/content-hash";
-import { loadInvoiceContent } from "../../indexer/billing/invoice-store";
+import { exportInvoice } from "../../indexer/billing/export";
 import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
 import { badInput, notFound } from "../errors";
@@ -136,11 +135,11 @@ function lineNode(l: LineRow, ctx: RequestContext) {
  * same stored content the billing module hashes.
  */
 async function invoiceExport(ctx: RequestContext, invoiceId: string): Promise<string | null> {
-  return ctx.db.run(ctx.principal, async (c) => {
-    // Row-level security confines loadInvoiceContent's queries to the caller's tenant.
-    const loaded = await loadInvoiceContent(c, invoiceId);
-    if (!loaded) return null;
-    return canonicalJson({ ...loaded.content, contentHash: hex(loaded.row.content_hash) });
+  return ctx.db.run(ctx.principal, async (c, tenantId) => {
+    if (tenantId === null) return null;
+    // The billing module's document (format meterline.invoice.v1); its queries run in this
+    // transaction, under row-level security.
+    return JSON.stringify(await exportInvoice(c, tenantId, invoiceId));
   });
 }
 

@@ -1,10 +1,14 @@
-import { randomUUID } from "node:crypto";
+import {
+  createEndpoint,
+  deleteEndpoint,
+  rotateEndpointSecret,
+  WEBHOOK_EVENT_TYPES,
+  WebhookEndpointError,
+} from "../../indexer/webhooks/endpoints";
 import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
 import { badInput, notFound } from "../errors";
 import { fromGlobalId, toGlobalId } from "./ids";
-
-const EVENT_TYPES = new Set(["quota.threshold_crossed", "invoice.finalized", "usage.commitment_expired"]);
 
 interface EndpointRow {
   id: string;
@@ -13,6 +17,8 @@ interface EndpointRow {
   created_at: Date;
   rotated_at: Date | null;
 }
+
+const ENDPOINT = "SELECT id::text, url, event_types, created_at, rotated_at FROM webhook_endpoints WHERE tenant_id = $1";
 
 const endpointNode = (r: EndpointRow) => ({
   id: toGlobalId("WebhookEndpoint", r.id),
@@ -27,10 +33,10 @@ function endpointIdOf(id: string): string | null {
   return key && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key[0]!) ? key[0]! : null;
 }
 
-function secrets(ctx: RequestContext) {
+function keyOf(ctx: RequestContext): Buffer {
   // Without the dispatcher's key a secret could be shown but never used to sign: refuse.
-  if (!ctx.webhookSecrets) throw badInput("webhook endpoints are not enabled on this server");
-  return ctx.webhookSecrets;
+  if (!ctx.webhookKey) throw badInput("webhook endpoints are not enabled on this server");
+  return ctx.webhookKey;
 }
 
 function validUrl(url: string): boolean {
@@ -43,65 +49,61 @@ function validUrl(url: string): boolean {
   }
 }
 
-// Rotation keeps the previous secret valid for a day so receivers can switch without losing events.
-const PREVIOUS_SECRET_GRACE = "24 hours";
+// Rotation keeps the previous secret signing for a day so receivers can switch without losing events.
+const PREVIOUS_SECRET_OVERLAP_MS = 24 * 3600 * 1000;
 
 export const webhookResolvers = {
   Query: {
     webhookEndpoints: (_: unknown, __: unknown, ctx: RequestContext) =>
       ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const { rows } = await c.query<EndpointRow>(
-          "SELECT id::text, url, event_types, created_at, rotated_at FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id",
-          [tenantId],
-        );
+        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} ORDER BY created_at, id`, [tenantId]);
         return rows.map(endpointNode);
       }),
   },
   Mutation: {
     createWebhookEndpoint: (_: unknown, args: { input: { url: string; eventTypes: string[] } }, ctx: RequestContext) => {
       const { url, eventTypes } = args.input;
+      const key = keyOf(ctx);
       if (!validUrl(url)) throw badInput("url must be an http(s) URL without credentials");
-      if (eventTypes.length === 0 || eventTypes.length > 10 || !eventTypes.every((t) => EVENT_TYPES.has(t))) {
-        throw badInput(`eventTypes must be among ${[...EVENT_TYPES].join(", ")}`);
-      }
-      const id = randomUUID();
-      const { secret, ciphertext } = secrets(ctx).create(id);
+      if (eventTypes.length > 10) throw badInput("at most 10 event types");
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
         if (tenantId === null) throw notFound();
-        const { rows } = await c.query<EndpointRow>(
-          `INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_ciphertext) VALUES ($1, $2, $3, $4, $5)
-           RETURNING id::text, url, event_types, created_at, rotated_at`,
-          [tenantId, id, url, [...new Set(eventTypes)], ciphertext],
-        );
-        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: id, changes: { url, eventTypes } });
-        return { endpoint: endpointNode(rows[0]!), secret };
+        let created: { id: string; secret: string };
+        try {
+          created = await createEndpoint(c, key, { tenantId, url, eventTypes });
+        } catch (err) {
+          if (err instanceof WebhookEndpointError) throw badInput(`eventTypes must be among ${WEBHOOK_EVENT_TYPES.join(", ")}`);
+          throw err;
+        }
+        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: created.id, changes: { url, eventTypes } });
+        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} AND id = $2`, [tenantId, created.id]);
+        return { endpoint: endpointNode(rows[0]!), secret: created.secret };
       });
     },
     rotateWebhookSecret: (_: unknown, args: { id: string }, ctx: RequestContext) => {
       const id = endpointIdOf(args.id);
       if (id === null) throw notFound();
-      const { secret, ciphertext } = secrets(ctx).create(id);
+      const key = keyOf(ctx);
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const { rows } = await c.query<EndpointRow>(
-          `UPDATE webhook_endpoints
-             SET previous_secret_ciphertext = secret_ciphertext, previous_secret_expires_at = now() + $4::interval,
-                 secret_ciphertext = $3, rotated_at = now()
-           WHERE tenant_id = $1 AND id = $2
-           RETURNING id::text, url, event_types, created_at, rotated_at`,
-          [tenantId, id, ciphertext, PREVIOUS_SECRET_GRACE],
-        );
-        if (!rows[0]) throw notFound();
-        await recordAudit(c, tenantId!, ctx, { action: "webhook_endpoint.rotate_secret", entityType: "webhook_endpoint", entityId: id });
-        return { endpoint: endpointNode(rows[0]), secret };
+        if (tenantId === null) throw notFound();
+        let rotated: { secret: string };
+        try {
+          rotated = await rotateEndpointSecret(c, key, tenantId, id, PREVIOUS_SECRET_OVERLAP_MS);
+        } catch (err) {
+          if (err instanceof WebhookEndpointError) throw notFound();
+          throw err;
+        }
+        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.rotate_secret", entityType: "webhook_endpoint", entityId: id });
+        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} AND id = $2`, [tenantId, id]);
+        return { endpoint: endpointNode(rows[0]!), secret: rotated.secret };
       });
     },
     deleteWebhookEndpoint: (_: unknown, args: { id: string }, ctx: RequestContext) => {
       const id = endpointIdOf(args.id);
       if (id === null) throw notFound();
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const res = await c.query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", [tenantId, id]);
-        if (res.rowCount === 0) throw notFound();
-        await recordAudit(c, tenantId!, ctx, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id });
+        if (tenantId === null || !(await deleteEndpoint(c, tenantId, id))) throw notFound();
+        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id });
         return true;
       });
     },

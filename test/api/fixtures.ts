@@ -131,7 +131,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     PORT: "0",
     OIDC_ISSUER: idp.issuer,
     OIDC_AUDIENCE: AUDIENCE,
-    WEBHOOK_SECRET_KEY: "11".repeat(32),
+    WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 0x11).toString("base64"),
     RATE_LIMIT_TENANT_PER_S: "100000",
     RATE_LIMIT_TENANT_BURST: "100000",
     RATE_LIMIT_IP_PER_S: "100000",

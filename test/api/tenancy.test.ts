@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { toGlobalId } from "../../api/schema/ids";
+import { fromGlobalId, toGlobalId } from "../../api/schema/ids";
+import { decryptSecret } from "../../indexer/webhooks/crypto";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 describe("api: tenancy enforced twice (token-only tenant + row-level security)", function () {
@@ -103,6 +104,24 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     expect(rows).to.deep.include({ subject: "acme-platform", platform: true });
     const missing = await h.gql(token, "{ tenant { slug } }", {}, { "meterline-tenant": "no-such-tenant" });
     expect(missing.status).to.equal(403);
+  });
+
+  it("webhook secrets are shown once and stored as the dispatcher reads them", async function () {
+    const token = await h.token("acme", "operator");
+    const created = await h.gql(token, `mutation { createWebhookEndpoint(input: { url: "https://acme.example/h", eventTypes: ["quota.threshold_crossed"] }) { secret endpoint { id } } }`);
+    const { secret, endpoint } = created.body.data!.createWebhookEndpoint as { secret: string; endpoint: { id: string } };
+    const id = fromGlobalId(endpoint.id, "WebhookEndpoint", 1)![0]!;
+    const key = h.config.webhookEncryptionKey!;
+    const row = async () => (await h.db.pool.query("SELECT secret_ciphertext, previous_secret_ciphertext FROM webhook_endpoints WHERE id = $1", [id])).rows[0];
+    expect(decryptSecret(key, id, (await row()).secret_ciphertext)).to.equal(secret);
+    const listed = await h.gql(token, "{ webhookEndpoints { id url } }");
+    expect(JSON.stringify(listed.body)).to.not.contain(secret);
+    const rotated = await h.gql(token, "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }", { id: endpoint.id });
+    const next = (rotated.body.data!.rotateWebhookSecret as { secret: string }).secret;
+    expect(next).to.not.equal(secret);
+    const r = await row();
+    expect(decryptSecret(key, id, r.secret_ciphertext)).to.equal(next);
+    expect(decryptSecret(key, id, r.previous_secret_ciphertext)).to.equal(secret);
   });
 
   it("an argument cannot choose the tenant: tenant is not an argument anywhere", async function () {
