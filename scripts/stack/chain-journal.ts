@@ -207,3 +207,28 @@ export class ChainJournal {
     this.recorded = head;
   }
 }
+
+/** JSON-RPC methods after which a new block may exist. */
+const MINING_METHODS = new Set(["eth_sendRawTransaction", "eth_sendTransaction", "evm_mine", "hardhat_mine"]);
+
+/**
+ * A view of `provider` whose mining requests return only after the new block is journaled, so a
+ * crash right after a client saw its transaction mined cannot lose that block. Everything else
+ * (including event subscriptions) goes to the provider unchanged.
+ */
+export function recordingProvider<P extends Provider>(provider: P, journal: ChainJournal): P {
+  return new Proxy(provider, {
+    get(target, prop) {
+      if (prop === "request") {
+        return async (args: { method: string; params?: unknown }) => {
+          const result = await (target.request as (a: typeof args) => Promise<unknown>)(args);
+          if (MINING_METHODS.has(args.method)) await journal.sync(target);
+          return result;
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+

@@ -13,7 +13,7 @@ import { parseApiConfig } from "../../api/config";
 import { startApi, type RunningApi } from "../../api";
 import { startLocalIdp, type LocalIdp } from "../lib/local-idp";
 import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../lib/deployment";
-import { ChainJournal, ChainReplayError } from "./chain-journal";
+import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
 import { deployDemo, startDemoReporter, type DemoReporter, type DemoTenant } from "./demo";
 import { demoClients, readStackState, writeStackState, type StackState } from "./state";
@@ -92,12 +92,14 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       await chainJournal.writeMeta({ initialDate: String(networkConfig.initialDate), genesisHash: genesis.hash!, chainId });
     }
 
-    const server = (await hre.run(TASK_NODE_CREATE_SERVER, { hostname: config.host, port: config.rpcPort, provider })) as NodeServer;
+    // From here on every block is journaled before the request that mined it returns.
+    const recorded = recordingProvider(provider, chainJournal);
+    const server = (await hre.run(TASK_NODE_CREATE_SERVER, { hostname: config.host, port: config.rpcPort, provider: recorded })) as NodeServer;
     const { port: rpcPort } = await server.listen();
     const rpcUrl = `http://${config.host}:${rpcPort}`;
     stops.push(() => server.close());
 
-    // Record every new block (ours, the indexer's reads don't mine, the user's tasks do).
+    // Also poll, for blocks mined by requests that bypass the recording view.
     const recorder = setInterval(() => {
       chainJournal.sync(provider).catch((err: unknown) => logger.error({ err: (err as Error).message }, "chain journal write failed"));
     }, 250);
@@ -118,7 +120,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
           "artifacts/UsageMeter.json is larger than the EIP-170 limit: it looks instrumented by `hardhat coverage`; run `npx hardhat compile --force`",
         );
       }
-      deployment = await deployDemo(provider, artifact.bytecode as Hex, tenants, config.deploymentsDir);
+      deployment = await deployDemo(recorded, artifact.bytecode as Hex, tenants, config.deploymentsDir);
       await chainJournal.sync(provider);
       logger.info({ address: deployment.address }, "UsageMeter deployed with demo tenants");
     }
@@ -184,7 +186,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
 
     // 8. Demo reporter.
     const demo: DemoReporter = await startDemoReporter({
-      provider,
+      provider: recorded,
       meter: deployment.address,
       tenants,
       journalDir: path.join(config.home, "reporter-journal"),
