@@ -84,6 +84,15 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       const started = Date.now();
       const replayed = await chainJournal.replay(provider);
       logger.info({ blocks: replayed, ms: Date.now() - started }, "chain replayed");
+      // Replay restored the old timestamps; one empty block brings chain time back to the wall
+      // clock, so new usage periods and billing periods line up with real time.
+      const head = await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["latest", false]);
+      const now = Math.floor(Date.now() / 1000);
+      if (now > Number(head.timestamp)) {
+        await rpc(provider, "evm_setNextBlockTimestamp", [now]);
+        await rpc(provider, "evm_mine");
+        await chainJournal.sync(provider);
+      }
       deployment = findDeployment(chainId, deploymentsDir);
       if (!deployment || (await rpc<Hex>(provider, "eth_getCode", [deployment.address, "latest"])) === "0x") {
         throw new ChainReplayError(`no UsageMeter at the recorded deployment (${deploymentPath(chainId, deploymentsDir)})`);
