@@ -121,7 +121,10 @@ export async function seed(db: TestDatabase): Promise<Record<TestTenant, string>
   return ids;
 }
 
-export async function startHarness(env: Record<string, string> = {}, options: { ttlSeconds?: number } = {}): Promise<ApiHarness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { ttlSeconds?: number; logger?: pino.Logger } = {},
+): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const tenantIds = await seed(db);
   const idp = await startLocalIdp({ clients: clients(), audience: AUDIENCE, ...(options.ttlSeconds ? { accessTokenTtlSeconds: options.ttlSeconds } : {}) });
@@ -138,7 +141,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     RATE_LIMIT_IP_BURST: "100000",
     ...env,
   });
-  const logger = pino({ level: process.env.API_TEST_LOG ?? "silent" });
+  const logger = options.logger ?? pino({ level: process.env.API_TEST_LOG ?? "silent" });
   const api = await startApi(config, { db, logger });
   const tokens = new Map<string, string>();
   return {

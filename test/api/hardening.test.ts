@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { Writable } from "node:stream";
+import pino from "pino";
 import { ConfigError, parseApiConfig } from "../../api/config";
 import { startHarness, type ApiHarness } from "./fixtures";
 
@@ -142,6 +144,34 @@ describe("api: hardening", function () {
         expect(statuses).to.deep.equal([401, 401, 429, 429]);
       } finally {
         await ip.close();
+      }
+    });
+  });
+
+  describe("logs", function () {
+    it("one JSON line per request with id, tenant, operation and duration; never tokens, headers or bodies", async function () {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(...chunk.toString().split("\n").filter((l) => l !== ""));
+          done();
+        },
+      });
+      const h = await startHarness({}, { logger: pino({ level: "info" }, sink) });
+      try {
+        const token = await h.token("acme", "operator");
+        await h.gql(token, "query Mine { viewer { subject } }");
+        await h.gql(token, `mutation Hook { createWebhookEndpoint(input: { url: "https://acme.example/secret-path", eventTypes: ["invoice.finalized"] }) { secret } }`);
+        await h.gql(`${token}x`, "{ viewer { subject } }");
+        const text = lines.join("\n");
+        const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request");
+        expect(requests.find((r) => r.operation === "Mine")).to.include({ tenant: "acme", sub: "acme-operator", status: 200 });
+        expect(requests.every((r) => typeof r.reqId === "string" && typeof r.ms === "number")).to.equal(true);
+        expect(requests.find((r) => r.status === 401)).to.include({ authFailure: "signature" });
+        expect(text).to.not.contain(token.split(".")[2]!);
+        expect(text).to.not.match(/eyJ|authorization|Bearer|whsec_|secret-path|viewer \{/i);
+      } finally {
+        await h.close();
       }
     });
   });
