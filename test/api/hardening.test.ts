@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { ConfigError, parseApiConfig } from "../../api/config";
+import { readiness } from "../../api/health";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
@@ -96,6 +97,13 @@ describe("api: hardening", function () {
       expect(res.headers.get("referrer-policy")).to.equal("no-referrer");
       expect(res.headers.get("x-request-id")).to.match(/^[0-9a-f-]{36}$/);
       expect(res.headers.get("access-control-allow-origin")).to.equal(null);
+    });
+
+    it("readiness follows the indexer's lag behind the chain head", async function () {
+      // The seeded checkpoint is at block 1000.
+      expect(await readiness(h.db.pool, 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
+      expect(await readiness(h.db.pool, 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
+      expect((await readiness(h.db.pool, 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
     });
 
     it("serves /healthz, /readyz and /metrics without a token", async function () {
