@@ -209,7 +209,7 @@ export class Follower {
         // a server crash can only lose whole batches, which are re-read from the chain.
         await client.query("SET LOCAL synchronous_commit = off");
         await lease.fence(client);
-        return writeBatch(client, contract, batch, { pruneBelow });
+        return writeBatch(client, contract, batch, { pruneBelow, copy: !db.embedded });
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

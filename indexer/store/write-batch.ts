@@ -1,4 +1,7 @@
 import type pg from "pg";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { from as copyFrom } from "pg-copy-streams";
 import type { UsageMeterEvent } from "../events";
 import { bytes32ToText } from "../events";
 import type { FetchedBatch } from "../fetch";
@@ -15,6 +18,35 @@ export interface BatchResult {
   tenants: { tenantId: string; records: number }[];
 }
 
+/**
+ * Per-connection staging table for the COPY path. Temporary (never WAL-logged, invisible to other
+ * sessions) and emptied at the end of every transaction, so rows staged by a batch that failed or
+ * rolled back can never leak into the next one.
+ */
+const STAGE = "pg_temp.usage_records_stage";
+export const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS usage_records_stage (
+  log integer NOT NULL, meter_id integer NOT NULL, ps bigint NOT NULL, pe bigint NOT NULL,
+  qty numeric NOT NULL, seq numeric NOT NULL, ref bytea NOT NULL, ri integer NOT NULL
+) ON COMMIT DELETE ROWS`;
+
+/** COPY text-format lines for the reveals' records, in chunks of a few hundred KiB. */
+function* copyRows(reveals: Ev<"UsageRevealed">[]): Generator<string> {
+  let chunk = "";
+  for (let li = 0; li < reveals.length; li++) {
+    const log = li + 1;
+    const records = reveals[li]!.records;
+    for (let ri = 0; ri < records.length; ri++) {
+      const r = records[ri]!;
+      chunk += `${log}\t${r.meterId}\t${r.periodStart}\t${r.periodEnd}\t${r.quantity}\t${r.sequence}\t\\\\x${h(r.ref)}\t${ri}\n`;
+    }
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 type Ev<K extends UsageMeterEvent["kind"]> = Extract<UsageMeterEvent, { kind: K }>;
 
 /**
@@ -27,7 +59,7 @@ export async function writeBatch(
   client: pg.PoolClient,
   contract: ContractRef,
   batch: FetchedBatch,
-  opts: { pruneBelow: bigint },
+  opts: { pruneBelow: bigint; copy?: boolean },
 ): Promise<BatchResult> {
   const cid = contract.id;
   const chain = contract.chainId;
@@ -117,45 +149,71 @@ export async function writeBatch(
     // resolved in SQL (LEFT JOIN so an unknown tenant fails the NOT NULL constraint loudly instead
     // of dropping rows).
     const n = reveals.reduce((s, e) => s + e.records.length, 0);
-    const rec = {
-      log: new Array<number>(n),
-      meter: new Array<number>(n),
-      ps: new Array<number>(n),
-      pe: new Array<number>(n),
-      qty: new Array<string>(n),
-      seq: new Array<string>(n),
-      ref: new Array<string>(n),
-      ri: new Array<number>(n),
-    };
-    let i = 0;
-    reveals.forEach((e, li) => {
-      e.records.forEach((r, ri) => {
-        rec.log[i] = li + 1;
-        rec.meter[i] = r.meterId;
-        rec.ps[i] = r.periodStart;
-        rec.pe[i] = r.periodEnd;
-        rec.qty[i] = r.quantity.toString();
-        rec.seq[i] = r.sequence.toString();
-        rec.ref[i] = h(r.ref);
-        rec.ri[i] = ri;
-        i++;
-      });
-    });
-    const { rows } = await client.query<{ tenant_id: string; records: number }>(
-      `WITH logs AS (
+    const logsSql = `WITH logs AS (
          SELECT l.*, t.id AS tenant_id
          FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::bigint[])
            WITH ORDINALITY AS l(onchain_tenant, reporter, commitment, tx, li, bn, bh, bt, ord)
          LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = l.onchain_tenant
-       ), ins AS (
+       )`;
+    const logParams = [
+      cid,
+      chain,
+      reveals.map((e) => e.tenantId),
+      reveals.map((e) => h(e.reporter)),
+      reveals.map((e) => h(e.commitment)),
+      ...pos(reveals),
+      reveals.map((e) => time(e.blockNumber)),
+    ];
+    let source: string;
+    let params: unknown[];
+    if (opts.copy) {
+      // Server mode: the records stream into a per-connection staging table with COPY (no array
+      // literals to build and parse), then the same keyed INSERT ... ON CONFLICT DO NOTHING copies
+      // them over. The staging table empties itself at commit or rollback, so a retried batch starts
+      // clean and the primary key still decides what is new.
+      await client.query(STAGE_DDL);
+      await pipeline(Readable.from(copyRows(reveals)), client.query(copyFrom(`COPY ${STAGE} (log, meter_id, ps, pe, qty, seq, ref, ri) FROM STDIN`)));
+      source = `${STAGE} AS u`;
+      params = logParams;
+    } else {
+      const rec = {
+        log: new Array<number>(n),
+        meter: new Array<number>(n),
+        ps: new Array<number>(n),
+        pe: new Array<number>(n),
+        qty: new Array<string>(n),
+        seq: new Array<string>(n),
+        ref: new Array<string>(n),
+        ri: new Array<number>(n),
+      };
+      let i = 0;
+      reveals.forEach((e, li) => {
+        e.records.forEach((r, ri) => {
+          rec.log[i] = li + 1;
+          rec.meter[i] = r.meterId;
+          rec.ps[i] = r.periodStart;
+          rec.pe[i] = r.periodEnd;
+          rec.qty[i] = r.quantity.toString();
+          rec.seq[i] = r.sequence.toString();
+          rec.ref[i] = h(r.ref);
+          rec.ri[i] = ri;
+          i++;
+        });
+      });
+      source = `(SELECT x.log, x.meter_id, x.ps, x.pe, x.qty, x.seq, decode(x.ref, 'hex') AS ref, x.ri
+           FROM unnest($11::int[], $12::int[], $13::bigint[], $14::bigint[], $15::numeric[], $16::numeric[], $17::text[], $18::int[])
+             AS x(log, meter_id, ps, pe, qty, seq, ref, ri)) AS u`;
+      params = [...logParams, rec.log, rec.meter, rec.ps, rec.pe, rec.qty, rec.seq, rec.ref, rec.ri];
+    }
+    const { rows } = await client.query<{ tenant_id: string; records: number }>(
+      `${logsSql}, ins AS (
          INSERT INTO usage_records (tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, reporter,
                                     commitment, contract_id, chain_id, tx_hash, log_index, record_index,
                                     block_number, block_hash, block_time)
-         SELECT l.tenant_id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, decode(u.ref, 'hex'),
+         SELECT l.tenant_id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, u.ref,
                 decode(l.reporter, 'hex'), decode(l.commitment, 'hex'), $1, $2, decode(l.tx, 'hex'), l.li, u.ri,
                 l.bn, decode(l.bh, 'hex'), to_timestamp(l.bt)
-         FROM unnest($11::int[], $12::int[], $13::bigint[], $14::bigint[], $15::numeric[], $16::numeric[], $17::text[], $18::int[])
-           AS u(log, meter_id, ps, pe, qty, seq, ref, ri)
+         FROM ${source}
          JOIN logs l ON l.ord = u.log
          ON CONFLICT DO NOTHING
          RETURNING tenant_id, meter_id, period_start, quantity
@@ -169,23 +227,7 @@ export async function writeBatch(
                record_count = usage_rollups.record_count + EXCLUDED.record_count
        )
        SELECT tenant_id::text AS tenant_id, count(*)::int AS records FROM ins GROUP BY tenant_id ORDER BY tenant_id`,
-      [
-        cid,
-        chain,
-        reveals.map((e) => e.tenantId),
-        reveals.map((e) => h(e.reporter)),
-        reveals.map((e) => h(e.commitment)),
-        ...pos(reveals),
-        reveals.map((e) => time(e.blockNumber)),
-        rec.log,
-        rec.meter,
-        rec.ps,
-        rec.pe,
-        rec.qty,
-        rec.seq,
-        rec.ref,
-        rec.ri,
-      ],
+      params,
     );
     result = { records: rows.reduce((s, r) => s + r.records, 0), tenants: rows.map((r) => ({ tenantId: r.tenant_id, records: r.records })) };
   }

@@ -1,0 +1,153 @@
+import { expect } from "chai";
+import type { Address, Hex } from "viem";
+import type { UsageMeterEvent } from "../../indexer/events";
+import type { FetchedBatch } from "../../indexer/fetch";
+import type { BlockHeader } from "../../indexer/rpc";
+import { ensureContract, initCheckpoint } from "../../indexer/store/contract";
+import { inTransaction } from "../../indexer/store/transaction";
+import { STAGE_DDL, writeBatch } from "../../indexer/store/write-batch";
+import { createTestDatabase, type TestDatabase } from "../helpers/database";
+
+const hex = (seed: string, bytes: number): Hex => `0x${Buffer.from(seed.padEnd(bytes, ".")).subarray(0, bytes).toString("hex")}`;
+const name = (s: string): Hex => `0x${Buffer.from(s).toString("hex").padEnd(64, "0")}`;
+const header = (n: number): BlockHeader => ({
+  number: BigInt(n),
+  hash: hex(`block-${n}`, 32),
+  parentHash: hex(`block-${n - 1}`, 32),
+  timestamp: 1_700_000_000n + BigInt(n) * 12n,
+});
+
+/** Block 1 registers a tenant with two meters and commits `reveals` times; block 2 reveals them. */
+function makeBatch(reveals: number, perReveal: number): FetchedBatch {
+  const reporter = "0x00000000000000000000000000000000000000aa" as Address;
+  const at = (n: number, logIndex: number, tx: string) => ({ blockNumber: BigInt(n), blockHash: header(n).hash, txHash: hex(tx, 32), logIndex });
+  const events: UsageMeterEvent[] = [
+    { kind: "TenantRegistered", tenantId: 1, name: name("acme"), ...at(1, 0, "tx-tenant") },
+    { kind: "MeterRegistered", tenantId: 1, meterId: 1, name: name("calls"), ...at(1, 1, "tx-meter-1") },
+    { kind: "MeterRegistered", tenantId: 1, meterId: 2, name: name("bytes"), ...at(1, 2, "tx-meter-2") },
+    { kind: "ReporterAuthorized", tenantId: 1, reporter, ...at(1, 3, "tx-reporter") },
+  ];
+  for (let i = 0; i < reveals; i++) {
+    events.push({ kind: "Committed", tenantId: 1, reporter, commitment: hex(`c-${i}`, 32), relayer: reporter, ...at(1, 4 + i, `tx-commit-${i}`) });
+  }
+  let seq = 1n;
+  for (let i = 0; i < reveals; i++) {
+    const records = Array.from({ length: perReveal }, (_, j) => ({
+      meterId: 1 + (j % 2),
+      periodStart: 1_699_990_000 + j * 60,
+      periodEnd: 1_699_990_060 + j * 60,
+      sequence: seq++,
+      quantity: 10n ** 20n + BigInt(i * perReveal + j + 1),
+      ref: hex(`ref-${i}-${j}`, 32),
+    }));
+    events.push({ kind: "UsageRevealed", tenantId: 1, reporter, commitment: hex(`c-${i}`, 32), records, ...at(2, i, `tx-reveal-${i}`) });
+  }
+  const headers = [header(1), header(2)];
+  return {
+    from: 1n,
+    to: 2n,
+    events,
+    blockTimes: new Map(headers.map((h) => [h.number, h.timestamp])),
+    headers,
+    last: headers[1]!,
+    logCount: events.length,
+    recordCount: reveals * perReveal,
+  };
+}
+
+async function setup(db: TestDatabase) {
+  const contract = await ensureContract(db.pool, {
+    chainId: 31337,
+    address: "0x00000000000000000000000000000000000000cc",
+    deployBlock: 1n,
+    minRevealDelay: null,
+    maxRevealDelay: null,
+  });
+  await initCheckpoint(db.pool, contract.id, { number: 0n, hash: header(0).hash, time: 0n });
+  return contract;
+}
+
+async function snapshot(db: TestDatabase) {
+  const records = await db.pool.query(
+    `SELECT tenant_id::text, meter_id, period_start, period_end, quantity::text, sequence::text, encode(ref, 'hex') AS ref,
+            encode(reporter, 'hex') AS reporter, encode(commitment, 'hex') AS commitment, chain_id::text,
+            encode(tx_hash, 'hex') AS tx, log_index, record_index, block_number::text, encode(block_hash, 'hex') AS bh, block_time
+     FROM usage_records ORDER BY tx_hash, log_index, record_index`,
+  );
+  const rollups = await db.pool.query(
+    `SELECT meter_id, bucket_start, quantity_sum::text, quantity_max::text, record_count::int
+     FROM usage_rollups ORDER BY meter_id, bucket_start`,
+  );
+  const commitments = await db.pool.query("SELECT status, count(*)::int AS n FROM commitments GROUP BY status ORDER BY status");
+  return { records: records.rows, rollups: rollups.rows, commitments: commitments.rows };
+}
+
+describe("indexer: write path (COPY staging and unnest fallback)", function () {
+  this.timeout(120_000);
+  const REVEALS = 4;
+  const PER_REVEAL = 700;
+
+  for (const copy of [true, false]) {
+    it(`${copy ? "COPY" : "unnest"}: re-applying the same batch adds nothing (exactly once)`, async function () {
+      // One connection, so the replay runs on the session whose staging table the first write used.
+      const db = await createTestDatabase({ maxConnections: 1 });
+      try {
+        const contract = await setup(db);
+        const batch = makeBatch(REVEALS, PER_REVEAL);
+        const first = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        expect(first.records).to.equal(REVEALS * PER_REVEAL);
+        const before = await snapshot(db);
+        expect(before.records).to.have.length(REVEALS * PER_REVEAL);
+        expect(before.rollups.reduce((s, r: { record_count: number }) => s + r.record_count, 0)).to.equal(REVEALS * PER_REVEAL);
+        expect(before.commitments).to.deep.equal([{ status: "revealed", n: REVEALS }]);
+
+        // A replay after an in-doubt commit: same rows, same rollups, nothing reported as new.
+        const again = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        expect(again).to.deep.equal({ records: 0, tenants: [] });
+        expect(await snapshot(db)).to.deep.equal(before);
+      } finally {
+        await db.drop();
+      }
+    });
+  }
+
+  it("COPY and unnest write identical rows and rollups", async function () {
+    const batch = makeBatch(REVEALS, PER_REVEAL);
+    const snaps = [];
+    for (const copy of [true, false]) {
+      const db = await createTestDatabase({ maxConnections: 1 });
+      try {
+        const contract = await setup(db);
+        await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        snaps.push(await snapshot(db));
+      } finally {
+        await db.drop();
+      }
+    }
+    expect(snaps[0]).to.deep.equal(snaps[1]);
+  });
+
+  it("COPY: rows staged by a rolled-back batch do not leak into the retry", async function () {
+    const db = await createTestDatabase({ maxConnections: 1 });
+    try {
+      const contract = await setup(db);
+      const batch = makeBatch(REVEALS, PER_REVEAL);
+      // The session's staging table already exists (as after any earlier committed batch).
+      await db.pool.query(STAGE_DDL);
+      const failure = new Error("connection lost after the COPY");
+      const err = await inTransaction(db.pool, async (c) => {
+        await writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true });
+        throw failure;
+      }).catch((e: unknown) => e);
+      expect(err).to.equal(failure);
+      expect((await db.pool.query("SELECT count(*)::int AS n FROM usage_records")).rows[0].n).to.equal(0);
+      const retried = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true }));
+      expect(retried.records).to.equal(REVEALS * PER_REVEAL);
+      const snap = await snapshot(db);
+      expect(snap.records).to.have.length(REVEALS * PER_REVEAL);
+      expect(snap.rollups.reduce((s, r: { record_count: number }) => s + r.record_count, 0)).to.equal(REVEALS * PER_REVEAL);
+    } finally {
+      await db.drop();
+    }
+  });
+});
