@@ -100,6 +100,8 @@ export async function startDemoReporter(args: {
   journalDir: string;
   intervalMs: number;
   logger: Logger;
+  /** Also submit, once, usage in the middle of the previous UTC month (a billable, closed period). */
+  previousMonth?: boolean;
 }): Promise<DemoReporter> {
   const transport = custom(args.provider);
   const publicClient = createPublicClient({ transport });
@@ -161,6 +163,32 @@ export async function startDemoReporter(args: {
       inFlight = tick().finally(schedule);
     }, args.intervalMs);
   };
+  const submitPreviousMonth = async () => {
+    const now = new Date(Number((await publicClient.getBlock({ blockTag: "latest" })).timestamp) * 1000);
+    // The 10th..12th of last month (UTC) lies inside last month in every tenant time zone.
+    const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 10) / 1000;
+    for (const { tenant, reporter } of reporters) {
+      const inputs: UsageInput[] = tenant.meters.flatMap((meter, i) =>
+        [0, 1, 2].map((d) => ({
+          line: i * 3 + d + 1,
+          tenant: { name: tenant.slug },
+          meter: { name: meter },
+          periodStart: day + d * 86_400,
+          periodEnd: day + (d + 1) * 86_400,
+          quantity: BigInt((i === 0 ? 400_000 : 5_000) * (d + 1)),
+          ref: keccak256(stringToHex(`demo:${tenant.slug}:${meter}:previous-month:${day}:${d}`)),
+        })),
+      );
+      await reporter.submit(inputs, "demo: last month's usage");
+    }
+  };
+  if (args.previousMonth) {
+    try {
+      await submitPreviousMonth();
+    } catch (err) {
+      args.logger.warn({ err: (err as Error).message }, "demo reporter could not submit last month's usage");
+    }
+  }
   // First round right away, so the first query after the ready line already has usage.
   inFlight = tick().finally(schedule);
   await inFlight;

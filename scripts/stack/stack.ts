@@ -16,7 +16,7 @@ import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
 import { deployDemo, startDemoReporter, type DemoReporter, type DemoTenant } from "./demo";
-import { demoClients, readStackState, writeStackState, type StackState } from "./state";
+import { demoClients, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
 
 /** Resource indicator of the API (oidc-provider wants an absolute URI). */
 export const API_AUDIENCE = "https://api.meterline.local";
@@ -120,6 +120,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     // 2. Contract and demo tenants, on a brand-new chain only.
     const seed = await loadSeedFile();
     const tenants: DemoTenant[] = seed.tenants.map((t, i) => ({ slug: t.slug, meters: t.meters.map((m) => m.name), reporterIndex: i + 1 }));
+    const newChain = !deployment;
     if (!deployment) {
       // A clean clone has no artifacts yet; compile is a no-op when they are current.
       await hre.run("compile", { quiet: true });
@@ -142,6 +143,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     // 4. Identity provider with one client per tenant and role.
     const previous = await readStackState(config.home).catch(() => undefined);
     const clients = demoClients(tenants.map((t) => t.slug), previous?.clients);
+    const webhookKey = demoWebhookKey(previous);
     const idp: LocalIdp = await startLocalIdp({
       host: config.host,
       port: config.idpPort,
@@ -166,7 +168,9 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     stops.push(() => indexer.stop());
     indexer.done.catch((err: unknown) => logger.error({ err: (err as Error).message }, "indexer stopped with an error"));
 
-    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv({ BILLING_INTERVAL_MS: "10000", CONFIRMATIONS: "1" }), {
+    // A short grace lets the demo finalize last month's invoice right away (the tour verifies it).
+    const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1", WEBHOOK_ENCRYPTION_KEY: webhookKey };
+    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), {
       db,
       logger: logger.child({ component: "billing" }),
     });
@@ -181,6 +185,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       OIDC_AUDIENCE: API_AUDIENCE,
       GRAPHIQL: "true",
       INTROSPECTION: "true",
+      WEBHOOK_ENCRYPTION_KEY: webhookKey,
     });
     const api: RunningApi = await startApi(apiConfig, {
       db,
@@ -200,11 +205,13 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       tenants,
       journalDir: path.join(config.home, "reporter-journal"),
       intervalMs: config.demoIntervalMs,
+      // On a new chain, also report some of last month's usage, so a finalized invoice exists.
+      previousMonth: newChain,
       logger: logger.child({ component: "demo-reporter" }),
     });
     stops.push(() => demo.stop());
 
-    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients };
+    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients, webhookKey };
     await writeStackState(config.home, state);
     return { rpc: rpcUrl, issuer: idp.issuer, graphql, state, stop: stopAll };
   } catch (err) {

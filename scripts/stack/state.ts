@@ -17,6 +17,8 @@ export const stackStateSchema = z.object({
   chainId: z.number(),
   pid: z.number(),
   clients: z.array(z.object({ tenant: z.string(), role: z.string(), clientId: z.string(), clientSecret: z.string() })),
+  /** AES-256-GCM key (base64) for webhook signing secrets at rest; kept so stored secrets stay readable. */
+  webhookKey: z.string().optional(),
 });
 export type StackState = z.infer<typeof stackStateSchema>;
 export type DemoClient = StackState["clients"][number];
@@ -42,6 +44,11 @@ export async function readStackState(home: string): Promise<StackState | undefin
 
 export async function writeStackState(home: string, state: StackState): Promise<void> {
   await writeDurably(stackStatePath(home), state, 0o600);
+}
+
+/** The demo's webhook encryption key: the previous run's, or a new random one. */
+export function demoWebhookKey(previous: StackState | undefined): string {
+  return previous?.webhookKey ?? randomBytes(32).toString("base64");
 }
 
 /** One client per (tenant, role); secrets are kept across restarts so tokens keep working. */
