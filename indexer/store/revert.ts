@@ -22,7 +22,9 @@ export async function revertAbove(client: pg.PoolClient, contract: ContractRef, 
 
   const { rows: buckets } = await client.query<{ tenant_id: string; meter_id: number; bucket: Date; records: number }>(
     `WITH del AS (
-       DELETE FROM usage_records WHERE contract_id = $1 AND block_number > $2
+       -- Through the contract's tenants, so each is an index range on (tenant_id, block_number).
+       DELETE FROM usage_records
+       WHERE tenant_id IN (SELECT id FROM tenants WHERE contract_id = $1) AND contract_id = $1 AND block_number > $2
        RETURNING tenant_id, meter_id, date_trunc('hour', period_start, 'UTC') AS bucket
      )
      SELECT tenant_id::text AS tenant_id, meter_id, bucket, count(*)::int AS records FROM del GROUP BY 1, 2, 3`,
