@@ -11,7 +11,7 @@ import { sleep } from "./retry";
 import type { Rpc } from "./rpc";
 import { initCheckpoint, readCheckpoint, readRecentBlocks, type Checkpoint, type ContractRef } from "./store/contract";
 import { revertAbove } from "./store/revert";
-import { inTransaction } from "./store/transaction";
+import { withTransaction } from "../db/connection";
 import { writeBatch } from "./store/write-batch";
 
 export interface FollowerDeps {
@@ -147,7 +147,7 @@ export class Follower {
     const target = ancestor;
     this.d.logger.debug({ ancestor: target.number.toString() }, "reverting");
     const reverted = await this.db("revert", () =>
-      inTransaction(db.pool, async (client) => {
+      withTransaction(db.pool, async (client) => {
         await lease.fence(client);
         return revertAbove(client, contract, target);
       }),
@@ -204,7 +204,7 @@ export class Follower {
     const pruneBelow = batch.last.number - BigInt(config.reorgWindow);
     const started = process.hrtime.bigint();
     const result = await this.db("write batch", () =>
-      inTransaction(db.pool, async (client) => {
+      withTransaction(db.pool, async (client) => {
         // Rows and checkpoint commit or vanish together, so not waiting for the WAL flush is safe:
         // a server crash can only lose whole batches, which are re-read from the chain.
         await client.query("SET LOCAL synchronous_commit = off");

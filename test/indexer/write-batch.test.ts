@@ -4,7 +4,7 @@ import type { UsageMeterEvent } from "../../indexer/events";
 import type { FetchedBatch } from "../../indexer/fetch";
 import type { BlockHeader } from "../../indexer/rpc";
 import { ensureContract, initCheckpoint } from "../../indexer/store/contract";
-import { inTransaction } from "../../indexer/store/transaction";
+import { withTransaction } from "../../db/connection";
 import { STAGE_DDL, writeBatch } from "../../indexer/store/write-batch";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 
@@ -94,7 +94,7 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
       try {
         const contract = await setup(db);
         const batch = makeBatch(REVEALS, PER_REVEAL);
-        const first = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        const first = await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
         expect(first.records).to.equal(REVEALS * PER_REVEAL);
         const before = await snapshot(db);
         expect(before.records).to.have.length(REVEALS * PER_REVEAL);
@@ -102,7 +102,7 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
         expect(before.commitments).to.deep.equal([{ status: "revealed", n: REVEALS }]);
 
         // A replay after an in-doubt commit: same rows, same rollups, nothing reported as new.
-        const again = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        const again = await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
         expect(again).to.deep.equal({ records: 0, tenants: [] });
         expect(await snapshot(db)).to.deep.equal(before);
       } finally {
@@ -118,7 +118,7 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
       const db = await createTestDatabase({ maxConnections: 1 });
       try {
         const contract = await setup(db);
-        await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
         snaps.push(await snapshot(db));
       } finally {
         await db.drop();
@@ -135,13 +135,13 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
       // The session's staging table already exists (as after any earlier committed batch).
       await db.pool.query(STAGE_DDL);
       const failure = new Error("connection lost after the COPY");
-      const err = await inTransaction(db.pool, async (c) => {
+      const err = await withTransaction(db.pool, async (c) => {
         await writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true });
         throw failure;
       }).catch((e: unknown) => e);
       expect(err).to.equal(failure);
       expect((await db.pool.query("SELECT count(*)::int AS n FROM usage_records")).rows[0].n).to.equal(0);
-      const retried = await inTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true }));
+      const retried = await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true }));
       expect(retried.records).to.equal(REVEALS * PER_REVEAL);
       const snap = await snapshot(db);
       expect(snap.records).to.have.length(REVEALS * PER_REVEAL);
