@@ -14,6 +14,19 @@ import { createProgress } from "./progress";
 import { backoffDelay, sleep } from "./retry";
 
 async function main(): Promise<number> {
+  // Listen for signals from the first moment: a SIGTERM while the process is still starting
+  // (migrations, RPC checks) must end it cleanly too, not by the default handler.
+  let stopRequested: NodeJS.Signals | undefined;
+  let stopIndexer: (() => void) | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    stopRequested = sig;
+    stopIndexer?.();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   let config;
   try {
     config = parseIndexerConfig(process.env);
@@ -27,7 +40,7 @@ async function main(): Promise<number> {
   const logger = pino({ level: config.logLevel, base: { service: "meterline-indexer" } });
   const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
   try {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; !stopRequested; attempt++) {
       try {
         await migrate(db.pool);
         break;
@@ -37,17 +50,17 @@ async function main(): Promise<number> {
         await sleep(backoffDelay(attempt));
       }
     }
+    if (stopRequested) {
+      logger.info({ signal: stopRequested }, "stopped during start-up");
+      return 0;
+    }
     const progress = createProgress(logger, { tty: Boolean(process.stderr.isTTY) && config.logLevel !== "silent" });
     const indexer = await startIndexer(config, { db, logger, progress });
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) process.exit(130);
-      logger.info({ signal: sig }, "stopping after the batch in flight");
+    stopIndexer = () => {
+      logger.info({ signal: stopRequested }, "stopping after the batch in flight");
       void indexer.stop();
     };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    if (stopRequested) stopIndexer();
     try {
       await indexer.done;
       logger.info("indexer stopped");

@@ -125,10 +125,18 @@ export async function runChaos(hre: HardhatRuntimeEnvironment, opts: ChaosOption
 
     // Final run: must catch up from whatever the kills left and stop cleanly on SIGTERM.
     const child = startChild(env, tail);
+    let spoke = false;
+    child.stdout?.once("data", () => (spoke = true));
     try {
       await waitForCheckpoint(db.pool, await w.head(), 120_000);
     } catch (err) {
       problems.push(`final run did not catch up: ${(err as Error).message}; ${tail.slice(-3).join(" | ")}`);
+    }
+    // SIGTERM while the child is running (not while Node is still loading modules, where no
+    // process can have a handler yet): wait for its first log line.
+    const started = Date.now();
+    while (!spoke && child.exitCode === null && Date.now() - started < 30_000) {
+      await new Promise((r) => setTimeout(r, 50));
     }
     child.kill("SIGTERM");
     const code = await exited(child);
