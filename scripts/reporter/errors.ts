@@ -44,3 +44,18 @@ export class TransactionError extends ReporterError {
 export class ReporterConfigError extends ReporterError {
   override name = "ReporterConfigError";
 }
+
+/**
+ * Runs a reporter command (task or CLI) so that a ReporterError becomes one line on stderr
+ * instead of a stack trace, with exit code 2 for bad input or settings and 1 otherwise.
+ */
+export async function reportingErrors<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ReporterError)) throw err;
+    console.error(`${name}: ${err.message.split("\n\nRequest Arguments:")[0]}`);
+    process.exitCode = err instanceof InputValidationError || err instanceof ReporterConfigError ? 2 : 1;
+    return undefined;
+  }
+}

@@ -3,19 +3,7 @@ import { task } from "hardhat/config";
 import pino from "pino";
 import { createPublicClient, createWalletClient, custom, getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { InputValidationError, ReporterConfigError, ReporterError, mineUntil, parseRelayPayload, relayPayload } from "../reporter";
-
-/** One line on stderr instead of a stack trace; exit 2 for bad input or settings, else 1. */
-async function reporting<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof ReporterError)) throw err;
-    console.error(`${name}: ${err.message.split("\n\nRequest Arguments:")[0]}`);
-    process.exitCode = err instanceof InputValidationError || err instanceof ReporterConfigError ? 2 : 1;
-    return undefined;
-  }
-}
+import { reportingErrors, mineUntil, parseRelayPayload, relayPayload } from "../reporter";
 
 
 /**
@@ -25,7 +13,7 @@ async function reporting<T>(name: string, fn: () => Promise<T>): Promise<T | und
  */
 task("meter:relay", "Relays signed commit payloads (commitWithSignature) and their reveals")
   .addPositionalParam("payload", "payload file written by the reporter with --relay")
-  .setAction((args: { payload: string }, hre) => reporting("meter:relay", async () => {
+  .setAction((args: { payload: string }, hre) => reportingErrors("meter:relay", async () => {
     const payload = parseRelayPayload(await readFile(args.payload, "utf8"));
     const transport = custom(hre.network.provider);
     const publicClient = createPublicClient({ transport });

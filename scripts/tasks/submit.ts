@@ -1,19 +1,7 @@
 import { task, types } from "hardhat/config";
 import { custom } from "viem";
 import pino from "pino";
-import { InputValidationError, ReporterConfigError, ReporterError, parseReporterConfig, runReporter } from "../reporter";
-
-/** One line on stderr instead of a stack trace; exit 2 for bad input or settings, else 1. */
-async function reporting<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof ReporterError)) throw err;
-    console.error(`${name}: ${err.message.split("\n\nRequest Arguments:")[0]}`);
-    process.exitCode = err instanceof InputValidationError || err instanceof ReporterConfigError ? 2 : 1;
-    return undefined;
-  }
-}
+import { reportingErrors, parseReporterConfig, runReporter } from "../reporter";
 
 
 /**
@@ -28,7 +16,7 @@ task("meter:submit", "Submits usage (JSON Lines or CSV) through commit-reveal, r
   .addOptionalParam("batchSize", "records per batch (1..500)", undefined, types.int)
   .addOptionalParam("relay", "write EIP-712 signed commit payloads to this file instead of sending")
   .addFlag("resume", "only finish batches already in the journal")
-  .setAction((args: { input?: string; format?: string; meter?: string; journal?: string; batchSize?: number; relay?: string; resume: boolean }, hre) => reporting("meter:submit", async () => {
+  .setAction((args: { input?: string; format?: string; meter?: string; journal?: string; batchSize?: number; relay?: string; resume: boolean }, hre) => reportingErrors("meter:submit", async () => {
     const argv: string[] = [];
     if (args.input) argv.push("--input", args.input);
     if (args.format) argv.push("--format", args.format);
