@@ -8,6 +8,35 @@ export type Queryable = Pick<pg.Pool, "query">;
 export const hex = (b: Buffer): string => `0x${b.toString("hex")}`;
 export const unhex = (h: string): Buffer => Buffer.from(h.replace(/^0x/, ""), "hex");
 
+/** A usage record as billing reads it: the on-chain reference plus what pricing needs. */
+export interface RecordRow {
+  chain_id: string;
+  tx_hash: Buffer;
+  log_index: number;
+  record_index: number;
+  commitment: Buffer;
+  block_number: string;
+  meter_id: number;
+  period_start: Date;
+  period_end: Date;
+  quantity: string;
+}
+
+export function toRef(r: RecordRow): LineRecordRef {
+  return {
+    chainId: r.chain_id,
+    txHash: hex(r.tx_hash),
+    logIndex: r.log_index,
+    recordIndex: r.record_index,
+    commitment: hex(r.commitment),
+    blockNumber: r.block_number,
+    meterId: r.meter_id,
+    periodStart: r.period_start.toISOString(),
+    periodEnd: r.period_end.toISOString(),
+    quantity: r.quantity,
+  };
+}
+
 export interface InvoiceRow {
   tenant_id: string;
   id: string;
@@ -54,19 +83,7 @@ export async function loadInvoiceContent(db: Queryable, invoiceId: string): Prom
        FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
     [invoiceId],
   );
-  const { rows: records } = await db.query<{
-    line_id: string;
-    chain_id: string;
-    tx_hash: Buffer;
-    log_index: number;
-    record_index: number;
-    commitment: Buffer;
-    block_number: string;
-    meter_id: number;
-    period_start: Date;
-    period_end: Date;
-    quantity: string;
-  }>(
+  const { rows: records } = await db.query<RecordRow & { line_id: string }>(
     `SELECT r.line_id, r.chain_id, r.tx_hash, r.log_index, r.record_index, r.commitment, r.block_number,
             r.meter_id, r.period_start, r.period_end, r.quantity
        FROM invoice_line_records r JOIN invoice_lines l ON l.id = r.line_id
@@ -76,18 +93,7 @@ export async function loadInvoiceContent(db: Queryable, invoiceId: string): Prom
   const byLine = new Map<string, LineRecordRef[]>();
   for (const r of records) {
     const list = byLine.get(r.line_id) ?? [];
-    list.push({
-      chainId: r.chain_id,
-      txHash: hex(r.tx_hash),
-      logIndex: r.log_index,
-      recordIndex: r.record_index,
-      commitment: hex(r.commitment),
-      blockNumber: r.block_number,
-      meterId: r.meter_id,
-      periodStart: r.period_start.toISOString(),
-      periodEnd: r.period_end.toISOString(),
-      quantity: r.quantity,
-    });
+    list.push(toRef(r));
     byLine.set(r.line_id, list);
   }
   const content: InvoiceContent = {

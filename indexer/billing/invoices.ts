@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { BillingError } from "./errors";
-import { canonicalJson, compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent, type LineRecordRef } from "./content-hash";
-import { hex, INVOICE_COLUMNS, loadInvoiceContent, unhex, type InvoiceRow } from "./invoice-store";
+import { canonicalJson, compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent } from "./content-hash";
+import { hex, INVOICE_COLUMNS, loadInvoiceContent, toRef, unhex, type InvoiceRow, type RecordRow } from "./invoice-store";
 import { buildLines } from "./lines";
 import { enqueueEvent } from "./outbox";
 import { adjustmentAmountMinor, aggregate, combineAggregates, type Aggregation } from "./pricing";
@@ -17,34 +17,6 @@ const NOT_BILLED = `NOT EXISTS (
     JOIN invoices i ON i.id = l.invoice_id AND i.status = 'finalized'
    WHERE lr.chain_id = r.chain_id AND lr.tx_hash = r.tx_hash AND lr.log_index = r.log_index
      AND lr.record_index = r.record_index)`;
-
-interface RecordRow {
-  chain_id: string;
-  tx_hash: Buffer;
-  log_index: number;
-  record_index: number;
-  commitment: Buffer;
-  block_number: string;
-  meter_id: number;
-  period_start: Date;
-  period_end: Date;
-  quantity: string;
-}
-
-function toRef(r: RecordRow): LineRecordRef {
-  return {
-    chainId: r.chain_id,
-    txHash: hex(r.tx_hash),
-    logIndex: r.log_index,
-    recordIndex: r.record_index,
-    commitment: hex(r.commitment),
-    blockNumber: r.block_number,
-    meterId: r.meter_id,
-    periodStart: r.period_start.toISOString(),
-    periodEnd: r.period_end.toISOString(),
-    quantity: r.quantity,
-  };
-}
 
 /** Unbilled records of a tenant in [from, to) by usage time, at or below `maxBlock` when given. */
 async function unbilledRecords(client: Client, tenantId: string, from: Date, to: Date, maxBlock: bigint | null): Promise<RecordRow[]> {
