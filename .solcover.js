@@ -30,7 +30,7 @@ module.exports = {
     // Tasks and hardhat-ethers read `hre.artifacts` at call time, so this redirects both the
     // compile output and every getContractFactory in the tests.
     hre.artifacts = new Artifacts(ARTIFACTS);
-    // The ABI is unchanged by instrumentation; keep the shared typechain-types/ untouched.
+    // The ABI is unchanged by instrumentation; keep the shared scripts/typechain-types/ untouched.
     config.typechain.dontOverrideCompile = true;
   },
 

@@ -54,7 +54,7 @@ const config: HardhatUserConfig = {
       : {}),
   },
   typechain: {
-    outDir: "typechain-types",
+    outDir: "scripts/typechain-types",
     target: "ethers-v6",
   },
   mocha: {

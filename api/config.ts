@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { encryptionKeySchema } from "../indexer/webhooks/crypto";
+import { encryptionKeySchema } from "../webhooks/secrets";
 
 /** A bad setting: the message is one line naming the variable, safe to print at startup. */
 export class ConfigError extends Error {

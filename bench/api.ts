@@ -10,7 +10,7 @@ import { startApi } from "../api";
 import { parseApiConfig } from "../api/config";
 import { toGlobalId } from "../api/schema/ids";
 import { USAGE_SQL } from "../api/schema/usage";
-import { startLocalIdp } from "../scripts/lib/local-idp";
+import { startLocalIdp } from "../stack/local-idp";
 import { createTestDatabase } from "../test/helpers/database";
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 8);

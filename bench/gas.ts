@@ -5,9 +5,9 @@
  */
 import hre from "hardhat";
 import { keccak256, toHex, type Hex } from "viem";
-import { packRecord, type PackedRecord } from "../scripts/lib/usage-record";
-import { calldataFloorGas } from "../scripts/lib/calldata";
-import type { UsageMeter } from "../typechain-types";
+import { packRecord, type PackedRecord } from "../chain/record";
+import { calldataFloorGas } from "../chain/calldata";
+import type { UsageMeter } from "../scripts/typechain-types";
 
 const { ethers } = hre;
 

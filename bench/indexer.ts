@@ -9,7 +9,7 @@
  */
 import hre from "hardhat";
 import pino from "pino";
-import { decodeLog } from "../indexer/events";
+import { decodeLog } from "../chain/events";
 import { startIndexer } from "../indexer/index";
 import { createProgress } from "../indexer/progress";
 import { Rpc } from "../indexer/rpc";

@@ -27,7 +27,7 @@ export interface IndexerConfig {
   rpcTimeoutMs: number;
 }
 
-/** deployments/<chainId>.json as written by the tasks (scripts/lib/deployment.ts). */
+/** deployments/<chainId>.json as written by the tasks (chain/deployment.ts). */
 const deploymentSchema = z.object({
   chainId: z.number().int().positive(),
   address: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),

@@ -1,6 +1,6 @@
 import type { Address } from "viem";
 import { ChainMovedError } from "./errors";
-import { decodeLog, type UsageMeterEvent } from "./events";
+import { decodeLog, type UsageMeterEvent } from "../chain/events";
 import { RangeTooLargeError, type BlockHeader, type RawLog, type Rpc } from "./rpc";
 
 /** Everything one write transaction needs for blocks [from, to]. */

@@ -1,19 +1,10 @@
 import { createPublicClient, http, numberToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Logger } from "pino";
+import type { RawLog } from "../chain/events";
 import { AbortedError, backoffDelay, sleep } from "./retry";
 
-/** A log as eth_getLogs returns it (quantities still hex). */
-export interface RawLog {
-  address: Hex;
-  topics: Hex[];
-  data: Hex;
-  blockNumber: Hex;
-  blockHash: Hex;
-  transactionHash: Hex;
-  logIndex: Hex;
-  removed?: boolean;
-  blockTimestamp?: Hex;
-}
+export type { RawLog };
+
 
 export interface BlockHeader {
   number: bigint;

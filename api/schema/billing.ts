@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { exportInvoice } from "../../indexer/billing/export";
+import { exportInvoice } from "../../billing/export";
 import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
 import { badInput, notFound } from "../errors";

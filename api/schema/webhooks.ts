@@ -4,7 +4,7 @@ import {
   rotateEndpointSecret,
   WEBHOOK_EVENT_TYPES,
   WebhookEndpointError,
-} from "../../indexer/webhooks/endpoints";
+} from "../../webhooks/endpoints";
 import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
 import { badInput, notFound } from "../errors";

@@ -2,8 +2,8 @@ import type pg from "pg";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
-import type { UsageMeterEvent } from "../events";
-import { bytes32ToText } from "../events";
+import type { UsageMeterEvent } from "../../chain/events";
+import { bytes32ToText } from "../../chain/events";
 import type { FetchedBatch } from "../fetch";
 import type { ContractRef } from "./contract";
 

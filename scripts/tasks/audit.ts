@@ -1,9 +1,9 @@
 import { task } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { databaseAuditSections } from "../../indexer/audit";
-import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../lib/chain-audit";
-import { abiHash } from "../lib/deployment";
-import { usageMeterAbi } from "../lib/usage-meter-abi";
+import { databaseAuditSections } from "../audit";
+import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../audit/chain-audit";
+import { abiHash } from "../../chain/deployment";
+import { usageMeterAbi } from "../../chain/abi.generated";
 import { EXIT, reportingErrors, TaskInputError } from "./lib/errors";
 import { openMeter } from "./lib/meter-context";
 import { parseParam, uintSchema } from "./lib/params";

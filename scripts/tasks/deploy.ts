@@ -1,10 +1,10 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { ContractFactory, getAddress, type Interface } from "ethers";
-import type { UsageMeter } from "../../typechain-types";
-import { abiHash, deploymentPath, LOCAL_CHAIN_IDS, findDeployment, writeDeployment, type Deployment } from "../lib/deployment";
-import { ROLES } from "../lib/meter-roles";
-import { resolveSigner } from "../lib/signer";
+import type { UsageMeter } from "../typechain-types";
+import { abiHash, deploymentPath, LOCAL_CHAIN_IDS, findDeployment, writeDeployment, type Deployment } from "../../chain/deployment";
+import { ROLES } from "../../chain/roles";
+import { resolveSigner } from "./lib/signer";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import { addressSchema, parseParam, uintSchema } from "./lib/params";
 import { describeRevert } from "./lib/revert";

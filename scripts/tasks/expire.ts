@@ -1,7 +1,7 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Interface } from "ethers";
-import { fetchMeterEvents, lapsedCommitments, replayMeterEvents, type CommitmentEntry } from "../lib/chain-audit";
+import { fetchMeterEvents, lapsedCommitments, replayMeterEvents, type CommitmentEntry } from "../audit/chain-audit";
 import { reportingErrors, TaskInputError } from "./lib/errors";
 import { executeOrPropose, openSigningMeter, signatureOf, type CallOutcome } from "./lib/meter-context";
 import { addressSchema, bytes32Schema, parseParam } from "./lib/params";

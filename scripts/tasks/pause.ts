@@ -1,7 +1,7 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { z } from "zod";
-import { ROLES } from "../lib/meter-roles";
+import { ROLES } from "../../chain/roles";
 import { reportingErrors, TaskInputError } from "./lib/errors";
 import { executeOrPropose, openSigningMeter, signatureOf, type CallOutcome } from "./lib/meter-context";
 import { parseParam } from "./lib/params";

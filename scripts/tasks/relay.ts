@@ -3,7 +3,7 @@ import { task } from "hardhat/config";
 import pino from "pino";
 import { createPublicClient, createWalletClient, custom, getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { reportingErrors, mineUntil, parseRelayPayload, relayPayload } from "../reporter";
+import { reportingErrors, mineUntil, parseRelayPayload, relayPayload } from "../../reporter";
 
 
 /**

@@ -2,8 +2,8 @@ import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { ZeroAddress } from "ethers";
 import { z } from "zod";
-import { fetchMeterEvents, roleHoldersFromEvents } from "../lib/chain-audit";
-import { ROLES, roleByName, roleLabel, type RoleName } from "../lib/meter-roles";
+import { fetchMeterEvents, roleHoldersFromEvents } from "../audit/chain-audit";
+import { ROLES, roleByName, roleLabel, type RoleName } from "../../chain/roles";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import {
   executeOrPropose,

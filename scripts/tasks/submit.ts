@@ -1,7 +1,7 @@
 import { task, types } from "hardhat/config";
 import { custom } from "viem";
 import pino from "pino";
-import { reportingErrors, parseReporterConfig, runReporter } from "../reporter";
+import { reportingErrors, parseReporterConfig, runReporter } from "../../reporter";
 
 
 /**

@@ -1,8 +1,8 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Interface } from "ethers";
-import { bytes32Text } from "../lib/chain-audit";
-import { ROLES } from "../lib/meter-roles";
+import { bytes32Text } from "../audit/chain-audit";
+import { ROLES } from "../../chain/roles";
 import { reportingErrors, TaskInputError } from "./lib/errors";
 import {
   executeOrPropose,

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { task } from "hardhat/config";
-import { verifyInvoice, type InvoiceVerification } from "../../indexer/billing/verify";
+import { verifyInvoice, type InvoiceVerification } from "../../verifier/verify";
 
 interface VerifyArgs {
   invoice: string;

@@ -7,7 +7,7 @@ import { startApi, type RunningApi } from "../../api";
 import { parseApiConfig } from "../../api/config";
 import { openDatabase, type Database } from "../../db/connection";
 import { migrate } from "../../db/migrate";
-import { startLocalIdp, type LocalIdp } from "../../scripts/lib/local-idp";
+import { startLocalIdp, type LocalIdp } from "../../stack/local-idp";
 import { AUDIENCE, seed } from "./fixtures";
 import type { TestDatabase } from "../helpers/database";
 

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { startApi, type RunningApi } from "../../api";
 import { parseApiConfig, type ApiConfig } from "../../api/config";
-import { startLocalIdp, type LocalIdp, type LocalIdpClient } from "../../scripts/lib/local-idp";
+import { startLocalIdp, type LocalIdp, type LocalIdpClient } from "../../stack/local-idp";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 
 export const AUDIENCE = "https://api.meterline.test";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { fromGlobalId, toGlobalId } from "../../api/schema/ids";
-import { decryptSecret } from "../../indexer/webhooks/crypto";
+import { decryptSecret } from "../../webhooks/secrets";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 describe("api: tenancy enforced twice (token-only tenant + row-level security)", function () {

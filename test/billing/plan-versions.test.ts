@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { applySeed, seedSchema, SeedError } from "../../db/seed/apply-seed";
-import { DecimalError } from "../../indexer/billing/decimal";
-import { loadInvoiceContent } from "../../indexer/billing/invoice-store";
-import { recomputeInvoice } from "../../indexer/billing/recompute";
-import { runBillingOnce } from "../../indexer/billing/run";
+import { applySeed, seedSchema, SeedError } from "../../stack/seed/apply-seed";
+import { DecimalError } from "../../rating/decimal";
+import { loadInvoiceContent } from "../../billing/store/invoice-store";
+import { recomputeInvoice } from "../../rating/recompute";
+import { runBillingOnce } from "../../billing/run";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
 

@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { createHmac, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { billingConfigFromEnv, BillingConfigError, startBillingWorker } from "../../indexer/billing";
-import { createEndpoint } from "../../indexer/webhooks/endpoints";
-import { applySeed, seedSchema } from "../../db/seed/apply-seed";
+import { billingConfigFromEnv, BillingConfigError, startBillingWorker } from "../../billing";
+import { createEndpoint } from "../../webhooks/endpoints";
+import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
 

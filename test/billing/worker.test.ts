@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { randomBytes } from "node:crypto";
-import { runBillingOnce } from "../../indexer/billing/run";
-import { invoiceContentHash } from "../../indexer/billing/content-hash";
-import { loadInvoiceContent } from "../../indexer/billing/invoice-store";
-import { periodContaining } from "../../indexer/billing/periods";
-import { quotaStatus } from "../../indexer/billing/quotas";
-import { recomputeInvoice } from "../../indexer/billing/recompute";
-import { applySeed, loadSeedFile, seedSchema } from "../../db/seed/apply-seed";
+import { runBillingOnce } from "../../billing/run";
+import { invoiceContentHash } from "../../rating/content-hash";
+import { loadInvoiceContent } from "../../billing/store/invoice-store";
+import { periodContaining } from "../../rating/periods";
+import { quotaStatus } from "../../billing/quotas";
+import { recomputeInvoice } from "../../rating/recompute";
+import { applySeed, loadSeedFile, seedSchema } from "../../stack/seed/apply-seed";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { addContract, addMeter, addRecord, addTenant, CHAIN_ID, setCheckpoint } from "./helpers/chain-rows";
 

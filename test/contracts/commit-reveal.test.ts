@@ -3,7 +3,7 @@ import { ethers } from "hardhat";
 import { loadFixture, mineUpTo, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { TransactionReceipt } from "ethers";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
-import { commitmentHash, type PackedRecord } from "../../scripts/lib/usage-record";
+import { commitmentHash, type PackedRecord } from "../../chain/record";
 import {
   MAX_DELAY,
   METER_CALLS,

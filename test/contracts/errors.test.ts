@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { UsageMeter__factory } from "../../typechain-types";
+import { UsageMeter__factory } from "../../scripts/typechain-types";
 
 /**
  * Errors in the ABI that no call can raise, with the reason. Everything else must be asserted by

@@ -6,8 +6,8 @@ import { ethers } from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { Signer, TransactionReceipt } from "ethers";
-import type { UsageMeter } from "../../typechain-types";
-import { encodeRecordWord, type PackedRecord, type UsageRecordFields } from "../../scripts/lib/usage-record";
+import type { UsageMeter } from "../../scripts/typechain-types";
+import { encodeRecordWord, type PackedRecord, type UsageRecordFields } from "../../chain/record";
 
 /** Small windows keep block mining cheap while leaving distinct boundaries to test. */
 export const MIN_DELAY = 2;

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { FunctionFragment, Interface, Signer } from "ethers";
-import { UsageMeter__factory } from "../../typechain-types";
+import { UsageMeter__factory } from "../../scripts/typechain-types";
 import {
   ADMIN_DELAY,
   DEFAULT_ADMIN_ROLE,

@@ -9,8 +9,8 @@ import {
   encodeRecordWord,
   type PackedRecord,
   type UsageRecordFields,
-} from "../../scripts/lib/usage-record";
-import type { UsageMeter } from "../../typechain-types";
+} from "../../chain/record";
+import type { UsageMeter } from "../../scripts/typechain-types";
 import {
   MAX_DELAY,
   MIN_DELAY,
@@ -40,7 +40,7 @@ const fields: fc.Arbitrary<UsageRecordFields> = fc.record({
 const anyRecord: fc.Arbitrary<PackedRecord> = fc.record({ packed: uint(256), ref: hex32 });
 
 describe("UsageMeter properties (fast-check)", function () {
-  describe("codec and hash agree with scripts/lib/usage-record.ts", function () {
+  describe("codec and hash agree with chain/record.ts", function () {
     it("encodeRecord equals the TS encoder, and decodeRecord inverts it", async function () {
       const { meter } = await loadFixture(meterFixture);
       await fc.assert(

@@ -3,7 +3,7 @@ import { ethers } from "hardhat";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { Signer } from "ethers";
 import { recoverAddress } from "viem";
-import type { ERC1271WalletMock, UsageMeter } from "../../typechain-types";
+import type { ERC1271WalletMock, UsageMeter } from "../../scripts/typechain-types";
 import {
   COMMIT_TYPES,
   MIN_DELAY,

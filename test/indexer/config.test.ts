@@ -4,9 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseIndexerConfig } from "../../indexer/config";
 import { ConfigError } from "../../indexer/errors";
-import { decodeRecords } from "../../indexer/events";
+import { decodeRecords } from "../../chain/events";
 import { decodeAbiParameters, encodeAbiParameters, toHex } from "viem";
-import { encodeRecordWord, decodeRecordWord } from "../../scripts/lib/usage-record";
+import { encodeRecordWord, decodeRecordWord } from "../../chain/record";
 
 const base = {
   RPC_URL: "http://127.0.0.1:8545",

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
-import type { UsageMeterEvent } from "../../indexer/events";
+import type { UsageMeterEvent } from "../../chain/events";
 import type { FetchedBatch } from "../../indexer/fetch";
 import type { BlockHeader } from "../../indexer/rpc";
 import { ensureContract, initCheckpoint } from "../../indexer/store/contract";

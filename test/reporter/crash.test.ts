@@ -20,7 +20,7 @@ interface Child {
 const allOutput: string[] = [];
 
 function spawnReporter(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, "scripts", "cli", "reporter.ts"), ...args], {
+  const proc = spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, "reporter", "cli.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -14,9 +14,9 @@ import {
   type Chain,
 } from "viem";
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
-import { usageMeterAbi } from "../../scripts/lib/usage-meter-abi";
-import { decodeRecordWord } from "../../scripts/lib/usage-record";
-import type { Logger } from "../../scripts/reporter";
+import { usageMeterAbi } from "../../chain/abi.generated";
+import { decodeRecordWord } from "../../chain/record";
+import type { Logger } from "../../reporter";
 
 /** Hardhat's default accounts, with their keys (the in-process network uses this mnemonic). */
 export const MNEMONIC = "test test test test test test test test test test test junk";

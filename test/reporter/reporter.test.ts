@@ -11,8 +11,8 @@ import {
   parseUsage,
   relayPayload,
   type UsageInput,
-} from "../../scripts/reporter";
-import { usageMeterAbi } from "../../scripts/lib/usage-meter-abi";
+} from "../../reporter";
+import { usageMeterAbi } from "../../chain/abi.generated";
 import {
   MAX_DELAY,
   committedEvents,
@@ -200,7 +200,7 @@ describe("reporter client", function () {
       // The payload travels as a file; round-trip it through JSON as the task does.
       const payloadFile = path.join(dir, "payload.json");
       await writeFile(payloadFile, JSON.stringify(payload));
-      const { parseRelayPayload } = await import("../../scripts/reporter");
+      const { parseRelayPayload } = await import("../../reporter");
       const parsed = parseRelayPayload(await readFile(payloadFile, "utf8"));
 
       const walletClient = createWalletClient({ account: relayer, transport: custom(hre.network.provider) });

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import { encryptKeystoreJson } from "ethers";
-import { ReporterConfigError, loadAccount, parseReporterConfig } from "../../scripts/reporter";
+import { ReporterConfigError, loadAccount, parseReporterConfig } from "../../reporter";
 import { hardhatAccount, hardhatKey, tempDir } from "./helpers";
 
 describe("reporter signers and settings", function () {

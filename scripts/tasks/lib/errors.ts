@@ -3,9 +3,9 @@
  * process.exitCode (never process.exit) so in-process callers such as tests can observe it.
  */
 import type { ActionType, TaskArguments } from "hardhat/types";
-import { DeploymentFileError } from "../../lib/deployment";
-import { RecordEncodingError } from "../../lib/usage-record";
-import { SignerError } from "../../lib/signer";
+import { DeploymentFileError } from "../../../chain/deployment";
+import { RecordEncodingError } from "../../../chain/record";
+import { SignerError } from "./signer";
 
 /** Exit codes shared by the meter:* tasks (documented in docs/contracts.md). */
 export const EXIT = {

@@ -5,10 +5,10 @@
  */
 import { Contract, type Interface, type LogDescription, type TransactionReceipt } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import type { UsageMeter } from "../../../typechain-types";
-import { readDeployment, type Deployment } from "../../lib/deployment";
-import { resolveSigner, type ResolvedSigner } from "../../lib/signer";
-import { usageMeterAbi } from "../../lib/usage-meter-abi";
+import type { UsageMeter } from "../../typechain-types";
+import { readDeployment, type Deployment } from "../../../chain/deployment";
+import { resolveSigner, type ResolvedSigner } from "./signer";
+import { usageMeterAbi } from "../../../chain/abi.generated";
 import { EXIT, TaskChainError } from "./errors";
 import { renderProposal, type Proposal } from "./proposal";
 import { describeRevert } from "./revert";

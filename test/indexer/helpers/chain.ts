@@ -18,8 +18,8 @@ import {
   type PublicClient,
   type WalletClient,
 } from "viem";
-import { usageMeterAbi } from "../../../scripts/lib/usage-meter-abi";
-import { commitmentHash, encodeRecordWord, type PackedRecord } from "../../../scripts/lib/usage-record";
+import { usageMeterAbi } from "../../../chain/abi.generated";
+import { commitmentHash, encodeRecordWord, type PackedRecord } from "../../../chain/record";
 
 export interface ChainServer {
   url: string;

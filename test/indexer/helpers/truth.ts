@@ -4,8 +4,8 @@
  */
 import type pg from "pg";
 import { hexToString, parseEventLogs, type Address, type Hex, type PublicClient } from "viem";
-import { usageMeterAbi } from "../../../scripts/lib/usage-meter-abi";
-import { decodeRecordWord } from "../../../scripts/lib/usage-record";
+import { usageMeterAbi } from "../../../chain/abi.generated";
+import { decodeRecordWord } from "../../../chain/record";
 
 export interface Truth {
   head: { number: bigint; hash: Hex };

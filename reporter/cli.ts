@@ -1,0 +1,64 @@
+/**
+ * `npm run reporter -- <usage.jsonl|csv>`: submits usage through commit-reveal from a wallet,
+ * resuming whatever a previous run left in its journal. Exit codes: 0 done, 2 bad config or
+ * input (nothing submitted), 1 anything else (the journal lets a rerun finish the work).
+ */
+import pino from "pino";
+import { http } from "viem";
+import { InputValidationError, ReporterConfigError, parseReporterConfig, runReporter } from ".";
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const logger = pino({ name: "reporter", level: process.env.LOG_LEVEL ?? "info" }, pino.destination(2));
+  const mine = argv.includes("--mine");
+  let config;
+  try {
+    config = parseReporterConfig(process.env, argv.filter((a) => a !== "--mine"));
+  } catch (err) {
+    if (err instanceof ReporterConfigError) {
+      console.error(`reporter: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  // Test hook: stop dead after the N-th mined commit so a test can SIGKILL the process at the
+  // worst moment (between commit and reveal).
+  const pauseAfter = Number(process.env.METERLINE_REPORTER_TEST_PAUSE_AFTER_COMMIT ?? "0");
+  let commits = 0;
+  try {
+    const result = await runReporter(config, {
+      transport: http(config.rpcUrl),
+      logger,
+      mineWhileWaiting: mine,
+      ...(pauseAfter > 0
+        ? {
+            afterCommitMined: async (batch) => {
+              commits += 1;
+              if (commits === pauseAfter) {
+                process.stdout.write(`PAUSED_AFTER_COMMIT ${batch.id}\n`);
+                // A live timer keeps the event loop (and so the process) up until the test kills it.
+                await new Promise(() => setInterval(() => undefined, 60_000));
+              }
+            },
+          }
+        : {}),
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof InputValidationError || err instanceof ReporterConfigError) {
+      console.error(`reporter: ${err.message}`);
+      return 2;
+    }
+    console.error(`reporter: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
+import { readDeployment } from "../chain/deployment";
+import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
+import type { ReporterConfig } from "./config";
+import { parseUsage } from "./input";
+import { Journal, writeDurably } from "./journal";
+import { loadAccount } from "./signer";
+import type { PlannedBatch } from "./journal";
+
+export interface RunReporterDeps {
+  transport: Transport;
+  logger: Logger;
+  /** Mine empty blocks while waiting for the reveal delay (automining development chains only). */
+  mineWhileWaiting?: boolean;
+  afterCommitMined?: (batch: PlannedBatch) => Promise<void>;
+}
+
+export type RunReporterResult =
+  | { mode: "submit"; meter: Address; reporter: Address; job?: string; records: number; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number }
+  | { mode: "relay"; meter: Address; reporter: Address; job?: string; records: number; payloadFile: string; items: number; signed: number };
+
+/**
+ * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
+ * journaled or sent when a line is bad), then journal, commit and reveal — or, with `--relay`,
+ * journal and write signed commit payloads for a relayer.
+ */
+export async function runReporter(config: ReporterConfig, deps: RunReporterDeps): Promise<RunReporterResult> {
+  // Parse before touching key material or the network: a bad file fails fast and offline.
+  const inputs = config.input ? parseUsage(await readFile(config.input, "utf8"), config.format ?? "jsonl") : [];
+  const publicClient = createPublicClient({ transport: deps.transport });
+  const chainId = await publicClient.getChainId();
+  const meter = config.meter ?? readDeployment(chainId).address;
+  const account = await loadAccount(config.signer);
+  const journal = await Journal.open(config.journalDir, { chainId, meter, reporter: account.address });
+  const walletClient = config.relayOut ? undefined : createWalletClient({ account, transport: deps.transport });
+  const reporter = new Reporter({
+    publicClient,
+    ...(walletClient ? { walletClient } : {}),
+    account,
+    meter,
+    journal,
+    logger: deps.logger,
+    batchSize: config.batchSize,
+    pollIntervalMs: config.pollIntervalMs,
+    ...(deps.mineWhileWaiting ? { waitForBlock: mineUntil(publicClient) } : {}),
+    ...(deps.afterCommitMined ? { afterCommitMined: deps.afterCommitMined } : {}),
+  });
+  const planned = inputs.length > 0 ? await reporter.plan(inputs, config.input ?? "input") : undefined;
+  const base = {
+    meter,
+    reporter: account.address,
+    ...(planned ? { job: planned.job.id } : {}),
+    records: inputs.length,
+  };
+  if (config.relayOut) {
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    const payload: RelayPayload = await reporter.signRelayPayload(now + BigInt(config.relayDeadlineSeconds));
+    await writeDurably(config.relayOut, payload);
+    return {
+      mode: "relay",
+      ...base,
+      payloadFile: config.relayOut,
+      items: payload.items.length,
+      signed: payload.items.filter((i) => i.signature).length,
+    };
+  }
+  const run = await reporter.run();
+  return { mode: "submit", ...base, resumed: planned?.resumed ?? false, ...run };
+}

@@ -1,0 +1,224 @@
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import type { Logger } from "pino";
+import type { EIP1193Provider, Hex, RpcBlock } from "viem";
+import { openDatabase, type Database } from "../db/connection";
+import { migrate } from "../db/migrate";
+import { applySeed, loadSeedFile } from "./seed/apply-seed";
+import { parseIndexerConfig, startIndexer, type IndexerHandle } from "../indexer";
+import { billingConfigFromEnv, startBillingWorker, type BillingWorker } from "../billing";
+import { parseApiConfig } from "../api/config";
+import { startApi, type RunningApi } from "../api";
+import { startLocalIdp, type LocalIdp } from "./local-idp";
+import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
+import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
+import type { StackConfig } from "./config";
+import { deployDemo, startDemoReporter, type DemoReporter, type DemoTenant } from "./demo";
+import { demoClients, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
+
+/** Resource indicator of the API (oidc-provider wants an absolute URI). */
+export const API_AUDIENCE = "https://api.meterline.local";
+
+export interface RunningStack {
+  rpc: string;
+  issuer: string;
+  graphql: string | null;
+  state: StackState;
+  /** Stops every component in reverse start order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export class StackStartError extends Error {
+  override name = "StackStartError";
+}
+
+type Provider = Pick<EIP1193Provider, "request">;
+interface NodeServer {
+  listen(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}
+
+function rpc<T>(provider: Provider, method: string, params: unknown[] = []): Promise<T> {
+  return (provider.request as (a: { method: string; params: unknown[] }) => Promise<T>)({ method, params });
+}
+
+/** `--fresh`: forget the recorded chain, database, journals and the local deployment record. */
+export async function resetStackState(config: Pick<StackConfig, "home" | "deploymentsDir">): Promise<void> {
+  await rm(config.home, { recursive: true, force: true });
+  await rm(deploymentPath(31337, config.deploymentsDir ?? defaultDeploymentsDir()), { force: true });
+}
+
+/**
+ * The whole local stack in one process: in-process Hardhat chain behind a JSON-RPC server,
+ * UsageMeter with demo tenants, embedded PGlite, local IdP, indexer, billing worker, API and a
+ * demo reporter. Components share one database handle. State lives in `config.home`.
+ */
+export async function startStack(config: StackConfig, deps: { hre: HardhatRuntimeEnvironment; logger: Logger }): Promise<RunningStack> {
+  const { hre, logger } = deps;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    while (stops.length > 0) {
+      const stop = stops.pop()!;
+      await stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));
+    }
+  };
+  try {
+    const deploymentsDir = config.deploymentsDir ?? defaultDeploymentsDir();
+    const chainJournal = new ChainJournal(path.join(config.home, "chain"));
+    if (config.fresh) await resetStackState(config);
+
+    // 1. Chain: same genesis date as the recorded chain, then replay its blocks.
+    const meta = await chainJournal.meta();
+    const networkConfig = hre.config.networks.hardhat;
+    if (meta) networkConfig.initialDate = meta.initialDate;
+    const provider = hre.network.provider as unknown as Provider;
+    const genesis = await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["0x0", false]);
+    const chainId = Number(await rpc<Hex>(provider, "eth_chainId"));
+    let deployment: Deployment | undefined;
+    if (meta) {
+      if (genesis.hash !== meta.genesisHash) {
+        throw new ChainReplayError(`the in-process chain's genesis differs from the recorded one (${meta.genesisHash})`);
+      }
+      const started = Date.now();
+      const replayed = await chainJournal.replay(provider);
+      logger.info({ blocks: replayed, ms: Date.now() - started }, "chain replayed");
+      // Replay restored the old timestamps; one empty block brings chain time back to the wall
+      // clock, so new usage periods and billing periods line up with real time.
+      const head = await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["latest", false]);
+      const now = Math.floor(Date.now() / 1000);
+      if (now > Number(head.timestamp)) {
+        await rpc(provider, "evm_setNextBlockTimestamp", [now]);
+        await rpc(provider, "evm_mine");
+        await chainJournal.sync(provider);
+      }
+      deployment = findDeployment(chainId, deploymentsDir);
+      if (!deployment || (await rpc<Hex>(provider, "eth_getCode", [deployment.address, "latest"])) === "0x") {
+        throw new ChainReplayError(`no UsageMeter at the recorded deployment (${deploymentPath(chainId, deploymentsDir)})`);
+      }
+    } else {
+      await chainJournal.writeMeta({ initialDate: String(networkConfig.initialDate), genesisHash: genesis.hash!, chainId });
+    }
+
+    // From here on every block is journaled before the request that mined it returns.
+    const recorded = recordingProvider(provider, chainJournal);
+    const server = (await hre.run(TASK_NODE_CREATE_SERVER, { hostname: config.host, port: config.rpcPort, provider: recorded })) as NodeServer;
+    const { port: rpcPort } = await server.listen();
+    const rpcUrl = `http://${config.host}:${rpcPort}`;
+    stops.push(() => server.close());
+
+    // Also poll, for blocks mined by requests that bypass the recording view.
+    const recorder = setInterval(() => {
+      chainJournal.sync(provider).catch((err: unknown) => logger.error({ err: (err as Error).message }, "chain journal write failed"));
+    }, 250);
+    stops.push(async () => {
+      clearInterval(recorder);
+      await chainJournal.sync(provider);
+    });
+
+    // 2. Contract and demo tenants, on a brand-new chain only.
+    const seed = await loadSeedFile();
+    const tenants: DemoTenant[] = seed.tenants.map((t, i) => ({ slug: t.slug, meters: t.meters.map((m) => m.name), reporterIndex: i + 1 }));
+    const newChain = !deployment;
+    if (!deployment) {
+      // A clean clone has no artifacts yet; compile is a no-op when they are current.
+      await hre.run("compile", { quiet: true });
+      const artifact = await hre.artifacts.readArtifact("UsageMeter");
+      if ((artifact.deployedBytecode.length - 2) / 2 > 24_576) {
+        throw new StackStartError(
+          "artifacts/UsageMeter.json is larger than the EIP-170 limit: it looks instrumented by `hardhat coverage`; run `npx hardhat compile --force`",
+        );
+      }
+      deployment = await deployDemo(recorded, artifact.bytecode as Hex, tenants, config.deploymentsDir);
+      await chainJournal.sync(provider);
+      logger.info({ address: deployment.address }, "UsageMeter deployed with demo tenants");
+    }
+
+    // 3. Database.
+    const db: Database = await openDatabase({ target: { kind: "pglite", dataDir: path.join(config.home, "pglite") }, applicationName: "meterline-stack" });
+    stops.push(() => db.close());
+    await migrate(db.pool);
+
+    // 4. Identity provider with one client per tenant and role.
+    const previous = await readStackState(config.home).catch(() => undefined);
+    const clients = demoClients(tenants.map((t) => t.slug), previous?.clients);
+    const webhookKey = demoWebhookKey(previous);
+    const idp: LocalIdp = await startLocalIdp({
+      host: config.host,
+      port: config.idpPort,
+      audience: API_AUDIENCE,
+      clients: clients.map((c) => ({ clientId: c.clientId, clientSecret: c.clientSecret, tenant: c.tenant, roles: [c.role] })),
+    });
+    stops.push(() => idp.close());
+
+    // 5. Indexer and billing on the shared handle.
+    const indexerConfig = parseIndexerConfig({
+      RPC_URL: rpcUrl,
+      CHAIN_ID: String(chainId),
+      CONTRACT_ADDRESS: deployment.address,
+      DEPLOY_BLOCK: String(deployment.deployBlock),
+      // The demo chain mines only on transactions; one confirmation keeps the numbers fresh.
+      CONFIRMATIONS: "1",
+      POLL_INTERVAL_MS: "500",
+      METRICS_PORT: "off",
+      LOG_LEVEL: config.logLevel,
+    });
+    const indexer: IndexerHandle = await startIndexer(indexerConfig, { db, logger });
+    stops.push(() => indexer.stop());
+    indexer.done.catch((err: unknown) => logger.error({ err: (err as Error).message }, "indexer stopped with an error"));
+
+    // A short grace lets the demo finalize last month's invoice right away (the tour verifies it).
+    const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1", WEBHOOK_ENCRYPTION_KEY: webhookKey };
+    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), {
+      db,
+      logger: logger.child({ component: "billing" }),
+    });
+    stops.push(() => billing.stop());
+
+    // 6. API with GraphiQL.
+    const apiConfig = parseApiConfig({
+      NODE_ENV: "development",
+      HOST: config.host,
+      PORT: String(config.apiPort),
+      OIDC_ISSUER: idp.issuer,
+      OIDC_AUDIENCE: API_AUDIENCE,
+      GRAPHIQL: "true",
+      INTROSPECTION: "true",
+      WEBHOOK_ENCRYPTION_KEY: webhookKey,
+    });
+    const api: RunningApi = await startApi(apiConfig, {
+      db,
+      logger,
+      chainHead: async () => BigInt(await rpc<Hex>(provider, "eth_blockNumber")),
+    });
+    stops.push(() => api.close());
+    const graphql = `${api.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql");
+
+    // 7. Billing configuration, once the indexer has seen the tenants and meters.
+    await applySeed(db, seed, { waitMs: 45_000, pollMs: 250 });
+
+    // 8. Demo reporter.
+    const demo: DemoReporter = await startDemoReporter({
+      provider: recorded,
+      meter: deployment.address,
+      tenants,
+      journalDir: path.join(config.home, "reporter-journal"),
+      intervalMs: config.demoIntervalMs,
+      // On a new chain, also report some of last month's usage, so a finalized invoice exists.
+      previousMonth: newChain,
+      logger: logger.child({ component: "demo-reporter" }),
+    });
+    stops.push(() => demo.stop());
+
+    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients, webhookKey };
+    await writeStackState(config.home, state);
+    return { rpc: rpcUrl, issuer: idp.issuer, graphql, state, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    if (err instanceof ChainReplayError) {
+      throw new StackStartError(`${err.message}. Start over with: npm start -- --fresh`);
+    }
+    throw err;
+  }
+}
