@@ -1,33 +1,27 @@
 import pg from "pg";
 import type { Logger } from "pino";
+import { CHANNEL_NAMES, parseNotice, type ChannelName, type NoticeOf } from "../db/channels";
 import type { Database } from "../db/connection";
 
-/** Channels NOTIFYed by the indexer (usage) and by the quota_alerts trigger of 020_api.sql. */
-export const CHANNELS = ["meterline_usage", "meterline_quota_alert"] as const;
-export type Channel = (typeof CHANNELS)[number];
-
-export type Listener = (payload: Record<string, unknown>) => void;
+export type Listener<C extends ChannelName> = (notice: NoticeOf[C]) => void;
 
 /** One LISTEN per process, fanned out in memory to subscriptions. */
 export interface NotificationHub {
-  subscribe(channel: Channel, listener: Listener): () => void;
+  subscribe<C extends ChannelName>(channel: C, listener: Listener<C>): () => void;
   close(): Promise<void>;
 }
 
 export async function createNotificationHub(db: Database, logger: Logger): Promise<NotificationHub> {
-  const listeners = new Map<Channel, Set<Listener>>(CHANNELS.map((c) => [c, new Set()]));
+  const listeners = new Map<ChannelName, Set<Listener<ChannelName>>>(CHANNEL_NAMES.map((c) => [c, new Set()]));
   const dispatch = (channel: string, raw: string | undefined) => {
-    const set = listeners.get(channel as Channel);
-    if (!set || set.size === 0 || !raw) return;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(raw);
-    } catch {
-      logger.warn({ channel }, "ignoring a notification that is not JSON");
+    const set = listeners.get(channel as ChannelName);
+    if (!set || set.size === 0) return;
+    const notice = parseNotice(channel as ChannelName, raw);
+    if (notice === null) {
+      logger.warn({ channel }, "ignoring a notification whose payload is not of the channel's shape");
       return;
     }
-    if (payload === null || typeof payload !== "object") return;
-    for (const l of set) l(payload as Record<string, unknown>);
+    for (const l of set) l(notice);
   };
 
   let closed = false;
@@ -37,7 +31,7 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
     // Embedded: one backend, no second connection. A NOTIFY issued through the socket server
     // (the pool: the indexer's transactions) comes back on the pooled connection, which LISTENs;
     // one issued on the PGlite instance directly reaches pglite.listen. Each arrives once.
-    const unlisten = await Promise.all(CHANNELS.map((c) => db.pglite!.listen(c, (p) => dispatch(c, p))));
+    const unlisten = await Promise.all(CHANNEL_NAMES.map((c) => db.pglite!.listen(c, (p) => dispatch(c, p))));
     const attached = new WeakSet<pg.ClientBase>();
     const onNotification = (n: pg.Notification) => dispatch(n.channel, n.payload);
     const attach = (client: pg.PoolClient) => {
@@ -45,7 +39,7 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
       attached.add(client);
       client.on("notification", onNotification);
       // pg queues this behind whatever the client is doing; a failure only loses delivery.
-      client.query(CHANNELS.map((c) => `LISTEN ${c}`).join("; ")).catch(() => undefined);
+      client.query(CHANNEL_NAMES.map((c) => `LISTEN ${c}`).join("; ")).catch(() => undefined);
     };
     // The pool replaces its connection after errors or idleness: every new one LISTENs too.
     db.pool.on("connect", attach);
@@ -76,7 +70,7 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
       client = c;
       try {
         await c.connect();
-        for (const channel of CHANNELS) await c.query(`LISTEN ${channel}`);
+        for (const channel of CHANNEL_NAMES) await c.query(`LISTEN ${channel}`);
       } catch (err) {
         logger.warn({ err: (err as Error).message }, "cannot LISTEN; retrying");
         reconnect();
@@ -93,8 +87,9 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
 
   return {
     subscribe(channel, listener) {
-      listeners.get(channel)!.add(listener);
-      return () => listeners.get(channel)!.delete(listener);
+      const set = listeners.get(channel)!;
+      set.add(listener as Listener<ChannelName>);
+      return () => set.delete(listener as Listener<ChannelName>);
     },
     async close() {
       closed = true;

@@ -1,5 +1,5 @@
 import type { RequestContext } from "../context";
-import type { Channel } from "../notifications";
+import { CHANNELS, type ChannelName, type NoticeOf } from "../../db/channels";
 
 const MAX_QUEUED = 1000;
 
@@ -7,10 +7,10 @@ const MAX_QUEUED = 1000;
  * Notifications of one channel for the caller's tenant, ending when the access token expires
  * (yoga then closes the SSE stream) or when the client goes away.
  */
-async function* tenantEvents<T>(
+async function* tenantEvents<C extends ChannelName, T>(
   ctx: RequestContext,
-  channel: Channel,
-  map: (payload: Record<string, unknown>) => T | null,
+  channel: C,
+  map: (notice: NoticeOf[C]) => T,
 ): AsyncGenerator<T> {
   // Resolve the tenant once, at start, inside a tenant transaction like any query.
   const tenantId = await ctx.db.run(ctx.principal, async (_c, id) => id);
@@ -18,10 +18,9 @@ async function* tenantEvents<T>(
   const queue: T[] = [];
   let wake: (() => void) | undefined;
   let expired = false;
-  const unsubscribe = ctx.notifications.subscribe(channel, (payload) => {
-    if (String(payload.tenantId) !== tenantId) return;
-    const event = map(payload);
-    if (event === null) return;
+  const unsubscribe = ctx.notifications.subscribe(channel, (notice) => {
+    if (notice.tenantId !== tenantId) return;
+    const event = map(notice);
     if (queue.length >= MAX_QUEUED) queue.shift();
     queue.push(event);
     wake?.();
@@ -48,29 +47,23 @@ async function* tenantEvents<T>(
   }
 }
 
-const str = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : null);
-
 export const subscriptionResolvers = {
   Subscription: {
     usageRecorded: {
       subscribe: (_: unknown, __: unknown, ctx: RequestContext) =>
-        tenantEvents(ctx, "meterline_usage", (p) => {
-          const records = Number(p.records);
-          const toBlock = str(p.toBlock);
-          return Number.isSafeInteger(records) && toBlock ? { records, toBlock } : null;
-        }),
+        tenantEvents(ctx, CHANNELS.usage, (n) => ({ records: n.records, toBlock: n.toBlock })),
       resolve: (event: unknown) => event,
     },
     quotaAlert: {
       subscribe: (_: unknown, __: unknown, ctx: RequestContext) =>
-        tenantEvents(ctx, "meterline_quota_alert", (p) => ({
-          meterId: Number(p.meterId),
-          threshold: Number(p.threshold),
-          limit: str(p.limit),
-          usage: str(p.usage),
-          periodStart: new Date(String(p.periodStart)),
-          periodEnd: new Date(String(p.periodEnd)),
-          crossedAt: new Date(String(p.crossedAt)),
+        tenantEvents(ctx, CHANNELS.quotaAlert, (n) => ({
+          meterId: n.meterId,
+          threshold: n.threshold,
+          limit: n.limit,
+          usage: n.usage,
+          periodStart: new Date(n.periodStart),
+          periodEnd: new Date(n.periodEnd),
+          crossedAt: new Date(n.crossedAt),
         })),
       resolve: (event: unknown) => event,
     },

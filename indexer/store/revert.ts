@@ -1,8 +1,8 @@
 import type pg from "pg";
 import { InconsistentStateError } from "../errors";
 import type { Checkpoint, ContractRef } from "./contract";
-import { hexToBytes } from "./contract";
-import { USAGE_CHANNEL } from "./write-batch";
+import { fromHex } from "../../chain/hex";
+import { CHANNELS, encodeNotice } from "../../db/channels";
 
 export interface RevertResult {
   records: number;
@@ -83,17 +83,15 @@ export async function revertAbove(client: pg.PoolClient, contract: ContractRef, 
   await client.query(
     `UPDATE checkpoints SET block_number = $2, block_hash = $3, block_time = to_timestamp($4), updated_at = now()
      WHERE contract_id = $1`,
-    [cid, above, hexToBytes(ancestor.hash), Number(ancestor.time)],
+    [cid, above, fromHex(ancestor.hash), Number(ancestor.time)],
   );
 
   const perTenant = new Map<string, number>();
   for (const b of buckets) perTenant.set(b.tenant_id, (perTenant.get(b.tenant_id) ?? 0) + b.records);
   if (perTenant.size > 0) {
     await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [
-      USAGE_CHANNEL,
-      [...perTenant].map(([tenantId, n]) =>
-        JSON.stringify({ tenantId, records: -n, toBlock: above, reorg: true }),
-      ),
+      CHANNELS.usage,
+      [...perTenant].map(([tenantId, n]) => encodeNotice(CHANNELS.usage, { tenantId, records: -n, toBlock: String(above), reorg: true })),
     ]);
   }
   return {
