@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { z } from "zod";
+import { WEBHOOK_EVENT_TYPES } from "./events";
 import { decryptSecret, encryptSecret, newSigningSecret } from "./secrets";
-
-export const WEBHOOK_EVENT_TYPES = ["quota.threshold_crossed", "invoice.finalized", "usage.commitment_expired"] as const;
 
 export class WebhookEndpointError extends Error {
   override name = "WebhookEndpointError";

@@ -1,6 +1,5 @@
 import type pg from "pg";
-
-export type WebhookEventType = "quota.threshold_crossed" | "invoice.finalized" | "usage.commitment_expired";
+import type { WebhookEventType } from "./events";
 
 /**
  * Records a webhook event in the transactional outbox on the caller's connection, so it commits or

@@ -2,9 +2,9 @@ import {
   createEndpoint,
   deleteEndpoint,
   rotateEndpointSecret,
-  WEBHOOK_EVENT_TYPES,
   WebhookEndpointError,
 } from "../../webhooks/endpoints";
+import { WEBHOOK_EVENT_TYPES } from "../../webhooks/events";
 import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
 import { badInput, notFound } from "../errors";

@@ -1,0 +1,12 @@
+/**
+ * The one list of webhook event types. Endpoints subscribe to these, the outbox records only these,
+ * and migration 010's CHECK on webhook_outbox.event_type must list exactly the same set
+ * (test/webhooks/events.test.ts reads the constraint back from the database).
+ */
+export const WEBHOOK_EVENT_TYPES = ["quota.threshold_crossed", "invoice.finalized", "usage.commitment_expired"] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export function isWebhookEventType(value: string): value is WebhookEventType {
+  return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
+}
