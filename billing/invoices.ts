@@ -2,10 +2,12 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { BillingError } from "./errors";
 import { canonicalJson, compareRecordRefs, invoiceContentHash, type InvoiceContent, type InvoiceLineContent } from "../rating/content-hash";
-import { hex, INVOICE_COLUMNS, loadInvoiceContent, toRef, unhex, type InvoiceRow, type RecordRow } from "./store/invoice-store";
+import { fromHex, toHex } from "../chain/hex";
+import { INVOICE_COLUMNS, loadInvoiceContent, toRef, type InvoiceRow, type RecordRow } from "./store/invoice-store";
 import { buildLines } from "../rating/lines";
 import { enqueueEvent } from "../webhooks/outbox";
-import { adjustmentAmountMinor, aggregate, combineAggregates, type Aggregation } from "../rating/pricing";
+import { aggregate, combineAggregates, type Aggregation } from "../rating/aggregation";
+import { adjustmentAmountMinor } from "../rating/pricing";
 import { invoiceSnapshotSchema, type PlanSnapshot } from "../rating/snapshot";
 import { loadPlanSnapshot, planVersionFor } from "./store/plans";
 
@@ -171,7 +173,7 @@ export async function rebuildDraft(client: Client, draft: InvoiceRow, maxBlock: 
     lines,
   };
   const draftHash = invoiceContentHash(content);
-  if (draft.content_hash && hex(draft.content_hash) === draftHash) {
+  if (draft.content_hash && toHex(draft.content_hash) === draftHash) {
     await client.query("UPDATE invoices SET source_fingerprint = $2 WHERE id = $1 AND status = 'draft'", [draft.id, fingerprint]);
     return content;
   }
@@ -226,10 +228,10 @@ async function writeDraft(client: Client, invoiceId: string, content: InvoiceCon
         content.tenantId,
         lineId,
         l.records.map((r) => r.chainId),
-        l.records.map((r) => unhex(r.txHash)),
+        l.records.map((r) => fromHex(r.txHash)),
         l.records.map((r) => r.logIndex),
         l.records.map((r) => r.recordIndex),
-        l.records.map((r) => unhex(r.commitment)),
+        l.records.map((r) => fromHex(r.commitment)),
         l.records.map((r) => r.blockNumber),
         l.records.map((r) => r.meterId),
         l.records.map((r) => r.periodStart),
@@ -243,7 +245,7 @@ async function writeDraft(client: Client, invoiceId: string, content: InvoiceCon
             total_minor = $6, content_hash = $7, confirmed_block = $8, source_fingerprint = $9, updated_at = now()
       WHERE id = $1 AND status = 'draft'`,
     [invoiceId, content.planSnapshot.plan.versionId, JSON.stringify(content.planSnapshot), content.currency, content.currencyExponent,
-      content.totalMinor, unhex(draftHash), content.confirmedBlock, fingerprint],
+      content.totalMinor, fromHex(draftHash), content.confirmedBlock, fingerprint],
   );
 }
 
@@ -269,7 +271,7 @@ export async function finalizeDraft(client: Client, draft: InvoiceRow, confirmed
   await client.query(
     `UPDATE invoices SET status = 'finalized', number = $2, finalized_at = $3, confirmed_block = $4, content_hash = $5, updated_at = $3
       WHERE id = $1 AND status = 'draft'`,
-    [draft.id, number, now, confirmedBlock.toString(), unhex(contentHash)],
+    [draft.id, number, now, confirmedBlock.toString(), fromHex(contentHash)],
   );
   await enqueueEvent(client, draft.tenant_id, "invoice.finalized", `invoice.finalized:${draft.id}`, {
     tenantId: draft.tenant_id,

@@ -1,3 +1,4 @@
+import type { Aggregation } from "./aggregation";
 import { createHash } from "node:crypto";
 import type { InvoiceSnapshot } from "./snapshot";
 
@@ -20,7 +21,7 @@ export interface InvoiceLineContent {
   kind: "usage" | "adjustment" | "minimum";
   meterId: number | null;
   description: string;
-  aggregation: "SUM" | "COUNT" | "MAX" | null;
+  aggregation: Aggregation | null;
   quantity: string;
   baseQuantity: string | null;
   amountMinor: string;

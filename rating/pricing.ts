@@ -137,23 +137,4 @@ export function minimumTopUpMinor(minimumMinor: bigint, usageMinor: bigint): big
   return usageMinor >= minimumMinor ? 0n : minimumMinor - usageMinor;
 }
 
-export type Aggregation = "SUM" | "COUNT" | "MAX";
-
-/** Aggregates record quantities over a period. */
-export function aggregate(aggregation: Aggregation, quantities: readonly bigint[]): bigint {
-  switch (aggregation) {
-    case "SUM":
-      return quantities.reduce((a, b) => a + b, 0n);
-    case "COUNT":
-      return BigInt(quantities.length);
-    case "MAX":
-      return quantities.reduce((a, b) => (b > a ? b : a), 0n);
-  }
-}
-
-/** Combines an already-billed aggregate with the aggregate of late records. */
-export function combineAggregates(aggregation: Aggregation, base: bigint, late: bigint): bigint {
-  return aggregation === "MAX" ? (late > base ? late : base) : base + late;
-}
-
 export { DecimalError };

@@ -1,5 +1,6 @@
 import type { InvoiceContent, InvoiceLineContent } from "./content-hash";
-import { adjustmentAmountMinor, aggregate, combineAggregates, lineAmountMinor, minimumTopUpMinor } from "./pricing";
+import { aggregate, combineAggregates } from "./aggregation";
+import { adjustmentAmountMinor, lineAmountMinor, minimumTopUpMinor } from "./pricing";
 import type { PlanSnapshot } from "./snapshot";
 
 export interface LineCheck {

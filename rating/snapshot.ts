@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AGGREGATIONS } from "./aggregation";
 import { priceSpecSchema } from "./pricing";
 
 /** The plan version an invoice was priced with, frozen into the invoice (all numbers as strings). */
@@ -15,7 +16,7 @@ export const planSnapshotSchema = z.object({
     z.object({
       meterId: z.number().int().positive(),
       name: z.string(),
-      aggregation: z.enum(["SUM", "COUNT", "MAX"]),
+      aggregation: z.enum(AGGREGATIONS),
       unit: z.string(),
       displayName: z.string(),
     }),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AGGREGATIONS } from "../rating/aggregation";
 import { invoiceSnapshotSchema } from "../rating/snapshot";
 
 /** The invoice document a tenant receives and verifies: `meterline.invoice.v1`. */
@@ -42,7 +43,7 @@ export const invoiceExportSchema = z.object({
         kind: z.enum(["usage", "adjustment", "minimum"]),
         meterId: z.number().int().nullable(),
         description: z.string(),
-        aggregation: z.enum(["SUM", "COUNT", "MAX"]).nullable(),
+        aggregation: z.enum(AGGREGATIONS).nullable(),
         quantity: z.string().regex(/^\d+$/),
         baseQuantity: z.string().nullable(),
         amountMinor: z.string().regex(/^-?\d+$/),

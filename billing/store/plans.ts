@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { BillingError } from "../errors";
+import { DEFAULT_AGGREGATION, type Aggregation } from "../../rating/aggregation";
 import type { PriceSpec } from "../../rating/pricing";
 import type { PlanSnapshot } from "../../rating/snapshot";
 
@@ -65,7 +66,7 @@ export async function loadPlanSnapshot(db: Queryable, tenantId: string, planVers
     meters: meters.map((m) => ({
       meterId: m.meter_id,
       name: m.name,
-      aggregation: (m.aggregation ?? "SUM") as "SUM" | "COUNT" | "MAX",
+      aggregation: (m.aggregation as Aggregation | null) ?? DEFAULT_AGGREGATION,
       unit: m.unit ?? "unit",
       displayName: m.display_name ?? m.name,
     })),

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
 import { z } from "zod";
+import { AGGREGATIONS } from "../../rating/aggregation";
 import { withTransaction } from "../../db/connection";
 import { priceSpecSchema, validatePriceSpec } from "../../rating/pricing";
 
@@ -20,7 +21,7 @@ export const seedSchema = z.object({
       meters: z.array(
         z.object({
           name: z.string(),
-          aggregation: z.enum(["SUM", "COUNT", "MAX"]),
+          aggregation: z.enum(AGGREGATIONS),
           unit: z.string().default("unit"),
           displayName: z.string(),
         }),

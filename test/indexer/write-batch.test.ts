@@ -1,71 +1,30 @@
 import { expect } from "chai";
-import type { Address, Hex } from "viem";
-import type { UsageMeterEvent } from "../../chain/events";
 import type { FetchedBatch } from "../../indexer/fetch";
-import type { BlockHeader } from "../../indexer/rpc";
-import { ensureContract, initCheckpoint } from "../../indexer/store/contract";
 import { withTransaction } from "../../db/connection";
 import { STAGE_DDL, writeBatch } from "../../indexer/store/write-batch";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { seedHex, syntheticBatch, syntheticContract } from "./helpers/batch";
 
-const hex = (seed: string, bytes: number): Hex => `0x${Buffer.from(seed.padEnd(bytes, ".")).subarray(0, bytes).toString("hex")}`;
-const name = (s: string): Hex => `0x${Buffer.from(s).toString("hex").padEnd(64, "0")}`;
-const header = (n: number): BlockHeader => ({
-  number: BigInt(n),
-  hash: hex(`block-${n}`, 32),
-  parentHash: hex(`block-${n - 1}`, 32),
-  timestamp: 1_700_000_000n + BigInt(n) * 12n,
-});
-
-/** Block 1 registers a tenant with two meters and commits `reveals` times; block 2 reveals them. */
+/** Tenant 1 with two meters; `reveals` reveals of `perReveal` records each, alternating meters. */
 function makeBatch(reveals: number, perReveal: number): FetchedBatch {
-  const reporter = "0x00000000000000000000000000000000000000aa" as Address;
-  const at = (n: number, logIndex: number, tx: string) => ({ blockNumber: BigInt(n), blockHash: header(n).hash, txHash: hex(tx, 32), logIndex });
-  const events: UsageMeterEvent[] = [
-    { kind: "TenantRegistered", tenantId: 1, name: name("acme"), ...at(1, 0, "tx-tenant") },
-    { kind: "MeterRegistered", tenantId: 1, meterId: 1, name: name("calls"), ...at(1, 1, "tx-meter-1") },
-    { kind: "MeterRegistered", tenantId: 1, meterId: 2, name: name("bytes"), ...at(1, 2, "tx-meter-2") },
-    { kind: "ReporterAuthorized", tenantId: 1, reporter, ...at(1, 3, "tx-reporter") },
-  ];
-  for (let i = 0; i < reveals; i++) {
-    events.push({ kind: "Committed", tenantId: 1, reporter, commitment: hex(`c-${i}`, 32), relayer: reporter, ...at(1, 4 + i, `tx-commit-${i}`) });
-  }
   let seq = 1n;
-  for (let i = 0; i < reveals; i++) {
-    const records = Array.from({ length: perReveal }, (_, j) => ({
-      meterId: 1 + (j % 2),
-      periodStart: 1_699_990_000 + j * 60,
-      periodEnd: 1_699_990_060 + j * 60,
-      sequence: seq++,
-      quantity: 10n ** 20n + BigInt(i * perReveal + j + 1),
-      ref: hex(`ref-${i}-${j}`, 32),
-    }));
-    events.push({ kind: "UsageRevealed", tenantId: 1, reporter, commitment: hex(`c-${i}`, 32), records, ...at(2, i, `tx-reveal-${i}`) });
-  }
-  const headers = [header(1), header(2)];
-  return {
-    from: 1n,
-    to: 2n,
-    events,
-    blockTimes: new Map(headers.map((h) => [h.number, h.timestamp])),
-    headers,
-    last: headers[1]!,
-    logCount: events.length,
-    recordCount: reveals * perReveal,
-  };
+  return syntheticBatch({
+    slug: "acme",
+    meters: 2,
+    reveals: Array.from({ length: reveals }, (_, i) =>
+      Array.from({ length: perReveal }, (_, j) => ({
+        meterId: 1 + (j % 2),
+        periodStart: 1_699_990_000 + j * 60,
+        periodEnd: 1_699_990_060 + j * 60,
+        sequence: seq++,
+        quantity: 10n ** 20n + BigInt(i * perReveal + j + 1),
+        ref: seedHex(`ref-${i}-${j}`, 32),
+      })),
+    ),
+  });
 }
 
-async function setup(db: TestDatabase) {
-  const contract = await ensureContract(db.pool, {
-    chainId: 31337,
-    address: "0x00000000000000000000000000000000000000cc",
-    deployBlock: 1n,
-    minRevealDelay: null,
-    maxRevealDelay: null,
-  });
-  await initCheckpoint(db.pool, contract.id, { number: 0n, hash: header(0).hash, time: 0n });
-  return contract;
-}
+const setup = (db: TestDatabase) => syntheticContract(db);
 
 async function snapshot(db: TestDatabase) {
   const records = await db.pool.query(
