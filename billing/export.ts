@@ -1,5 +1,6 @@
 import type { InvoiceContent } from "../rating/content-hash";
-import { hex, loadInvoiceContent, type Queryable } from "./store/invoice-store";
+import { toHex } from "../chain/hex";
+import { loadInvoiceContent, type Queryable } from "./store/invoice-store";
 import { INVOICE_EXPORT_FORMAT, type InvoiceExport } from "../verifier/document";
 
 export class InvoiceNotFoundError extends Error {
@@ -30,12 +31,12 @@ export async function exportInvoice(
   const content: InvoiceContent = loaded.content;
   return {
     format: INVOICE_EXPORT_FORMAT,
-    deployment: { chainId: t.chain_id, address: hex(t.address) },
+    deployment: { chainId: t.chain_id, address: toHex(t.address) },
     tenant: { id: tenantId, slug: t.slug, onchainId: t.onchain_id },
     status: loaded.row.status,
     // The hash stored at finalization, not one recomputed now: if the rows were altered since,
     // the document no longer matches its hash and verification says so.
-    contentHash: loaded.row.status === "finalized" && loaded.row.content_hash ? hex(loaded.row.content_hash) : null,
+    contentHash: loaded.row.status === "finalized" && loaded.row.content_hash ? toHex(loaded.row.content_hash) : null,
     invoice: content,
   };
 }

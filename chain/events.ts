@@ -130,21 +130,3 @@ export function decodeLog(log: RawLog): UsageMeterEvent | null {
       return { ...pos, kind, tenantId: u32(t[1]), reporter: addr(t[2]), commitment: word(t[3]) };
   }
 }
-
-/**
- * A bytes32 name as text: UTF-8 up to the first trailing zero. Names that are not printable UTF-8
- * keep their hex form so they stay unique and never carry NUL bytes into PostgreSQL text.
- */
-export function bytes32ToText(name: Hex): string {
-  const trimmed = name.replace(/(00)+$/, "");
-  if (trimmed.length <= 2) return name;
-  try {
-    const bytes = Buffer.from(trimmed.slice(2), "hex");
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(text)) return name;
-    return text;
-  } catch {
-    return name;
-  }
-}

@@ -1,11 +1,11 @@
 /** UsageMeter's roles by name, and parsing of a role given by a person. */
-import { id, ZeroHash } from "ethers";
+import { keccak256, toHex, zeroHash, type Hex } from "viem";
 
 export const ROLES = {
-  DEFAULT_ADMIN_ROLE: ZeroHash,
-  PAUSER_ROLE: id("PAUSER_ROLE"),
-  TENANT_MANAGER_ROLE: id("TENANT_MANAGER_ROLE"),
-} as const;
+  DEFAULT_ADMIN_ROLE: zeroHash,
+  PAUSER_ROLE: keccak256(toHex("PAUSER_ROLE")),
+  TENANT_MANAGER_ROLE: keccak256(toHex("TENANT_MANAGER_ROLE")),
+} as const satisfies Record<string, Hex>;
 
 export type RoleName = keyof typeof ROLES;
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { DeploymentFileError, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
 import path from "node:path";
 import { getAddress, isAddress, type Address } from "viem";
 import { z } from "zod";
@@ -27,17 +27,6 @@ export interface IndexerConfig {
   rpcTimeoutMs: number;
 }
 
-/** deployments/<chainId>.json as written by the tasks (chain/deployment.ts). */
-const deploymentSchema = z.object({
-  chainId: z.number().int().positive(),
-  address: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),
-  deployBlock: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]),
-  deployBlockHash: z.string().optional(),
-  contract: z.string().optional(),
-  txHash: z.string().optional(),
-});
-
-export type DeploymentFile = z.infer<typeof deploymentSchema>;
 
 function intVar(name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER) {
   return z
@@ -105,24 +94,14 @@ function fail(message: string): never {
 }
 
 /** Reads deployments/<chainId>.json; null when absent. A present but malformed file is an error. */
-export function readDeploymentFile(dir: string, chainId: number): { file: string; deployment: DeploymentFile } | null {
-  const file = path.resolve(dir, `${chainId}.json`);
-  if (!existsSync(file)) return null;
-  let raw: unknown;
+export function readDeploymentFile(dir: string, chainId: number): { file: string; deployment: Deployment } | null {
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    const deployment = findDeployment(chainId, path.resolve(dir));
+    return deployment ? { file: deploymentPath(chainId, path.resolve(dir)), deployment } : null;
   } catch (err) {
-    throw new ConfigError("DEPLOYMENTS_DIR", `${file} is not valid JSON (${(err as Error).message})`);
+    if (err instanceof DeploymentFileError) throw new ConfigError("DEPLOYMENTS_DIR", err.message);
+    throw err;
   }
-  const parsed = deploymentSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError("DEPLOYMENTS_DIR", `${file}: ${issue?.path.join(".") ?? ""} ${issue?.message ?? "invalid"}`);
-  }
-  if (parsed.data.chainId !== chainId) {
-    throw new ConfigError("DEPLOYMENTS_DIR", `${file} is for chain ${parsed.data.chainId}, not CHAIN_ID ${chainId}`);
-  }
-  return { file, deployment: parsed.data };
 }
 
 /**

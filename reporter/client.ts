@@ -1,8 +1,5 @@
 import { randomBytes } from "node:crypto";
 import {
-  BaseError,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
   encodeFunctionData,
   keccak256,
   stringToHex,
@@ -17,6 +14,8 @@ import {
 } from "viem";
 import { usageMeterAbi } from "../chain/abi.generated";
 import { commitmentHash, packRecord } from "../chain/record";
+import { COMMIT_TYPES, commitDomain } from "../chain/eip712";
+import { decodeRevert } from "../chain/revert";
 import { InputValidationError, JournalError, ReporterError, TransactionError, type LineIssue } from "./errors";
 import type { UsageInput } from "./input";
 import { Journal, type BatchState, type Job, type PlannedBatch } from "./journal";
@@ -85,14 +84,6 @@ export function mineUntil(client: PublicClient<Transport, Chain | undefined>): (
   };
 }
 
-/** Decodes a revert into the contract's custom error name, if any. */
-export function revertReason(err: unknown): string | undefined {
-  if (err instanceof BaseError) {
-    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (revert instanceof ContractFunctionRevertedError) return revert.data?.errorName ?? revert.reason;
-  }
-  return undefined;
-}
 
 /**
  * The reporter client: plans usage into journaled batches, then commits and reveals them,
@@ -238,7 +229,7 @@ export class Reporter {
           item.nonce = nonce.toString();
           item.deadline = deadline.toString();
           item.signature = await this.o.account.signTypedData({
-            domain: { name: "UsageMeter", version: "1", chainId, verifyingContract: this.o.meter },
+            domain: commitDomain(chainId, this.o.meter),
             types: COMMIT_TYPES,
             primaryType: "Commit",
             message: { reporter: this.address, tenantId: batch.tenantId, commitment: view.state.commitment, nonce, deadline },
@@ -495,34 +486,7 @@ export class Reporter {
   }
 }
 
-/** Decodes revert data from a failed eth_call against the UsageMeter ABI. */
-export function decodeRevert(err: unknown): string | undefined {
-  const named = revertReason(err);
-  if (named) return named;
-  if (err instanceof BaseError) {
-    const withData = err.walk((e) => typeof (e as { data?: unknown }).data === "string") as { data?: Hex } | null;
-    const data = withData?.data;
-    if (data && data.length >= 10) {
-      try {
-        const decoded = decodeErrorResult({ abi: usageMeterAbi, data });
-        return `${decoded.errorName}(${(decoded.args ?? []).map(String).join(", ")})`;
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
 
-export const COMMIT_TYPES = {
-  Commit: [
-    { name: "reporter", type: "address" },
-    { name: "tenantId", type: "uint32" },
-    { name: "commitment", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-} as const;
 
 /** One batch for a relayer: a signed commit (when still needed) plus what the reveal needs. */
 export interface RelayItem {

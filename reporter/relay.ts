@@ -1,7 +1,8 @@
 import { isAddress, isHex, type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
 import { z } from "zod";
 import { usageMeterAbi } from "../chain/abi.generated";
-import { CommitmentStatus, decodeRevert, type Logger, type RelayPayload } from "./client";
+import { decodeRevert } from "../chain/revert";
+import { CommitmentStatus, type Logger, type RelayPayload } from "./client";
 import { ReporterError, TransactionError } from "./errors";
 
 const hex32 = z.string().refine((v) => isHex(v) && v.length === 66, "must be 32 bytes of hex");

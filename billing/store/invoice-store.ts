@@ -1,3 +1,4 @@
+import { toHex } from "../../chain/hex";
 import type pg from "pg";
 import type { InvoiceContent, InvoiceLineContent, LineRecordRef } from "../../rating/content-hash";
 import { invoiceSnapshotSchema } from "../../rating/snapshot";
@@ -5,8 +6,6 @@ import { invoiceSnapshotSchema } from "../../rating/snapshot";
 /** A pool or a client inside a transaction. */
 export type Queryable = Pick<pg.Pool, "query">;
 
-export const hex = (b: Buffer): string => `0x${b.toString("hex")}`;
-export const unhex = (h: string): Buffer => Buffer.from(h.replace(/^0x/, ""), "hex");
 
 /** A usage record as billing reads it: the on-chain reference plus what pricing needs. */
 export interface RecordRow {
@@ -25,10 +24,10 @@ export interface RecordRow {
 export function toRef(r: RecordRow): LineRecordRef {
   return {
     chainId: r.chain_id,
-    txHash: hex(r.tx_hash),
+    txHash: toHex(r.tx_hash),
     logIndex: r.log_index,
     recordIndex: r.record_index,
-    commitment: hex(r.commitment),
+    commitment: toHex(r.commitment),
     blockNumber: r.block_number,
     meterId: r.meter_id,
     periodStart: r.period_start.toISOString(),

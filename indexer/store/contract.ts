@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Address, Hex } from "viem";
+import { fromHex, toHex } from "../../chain/hex";
 
 /** The (chain, contract) the indexer writes for: its row id and where indexing starts. */
 export interface ContractRef {
@@ -16,9 +17,6 @@ export interface Checkpoint {
   time: bigint;
 }
 
-export const hexToBytes = (h: Hex | string): Buffer => Buffer.from(h.startsWith("0x") ? h.slice(2) : h, "hex");
-export const bytesToHex = (b: Buffer): Hex => `0x${b.toString("hex")}`;
-
 /** Registers the chain and contract (idempotent) and returns the contract's row. */
 export async function ensureContract(
   pool: pg.Pool,
@@ -32,7 +30,7 @@ export async function ensureContract(
        SET min_reveal_delay = COALESCE(EXCLUDED.min_reveal_delay, contracts.min_reveal_delay),
            max_reveal_delay = COALESCE(EXCLUDED.max_reveal_delay, contracts.max_reveal_delay)
      RETURNING id, deploy_block`,
-    [args.chainId, hexToBytes(args.address), args.deployBlock.toString(), args.minRevealDelay, args.maxRevealDelay],
+    [args.chainId, fromHex(args.address), args.deployBlock.toString(), args.minRevealDelay, args.maxRevealDelay],
   );
   const row = rows[0]!;
   // The first registration fixes the deploy block: a later, different setting must not silently
@@ -46,7 +44,7 @@ export async function readCheckpoint(db: pg.Pool | pg.PoolClient, contractId: nu
     [contractId],
   );
   const r = rows[0];
-  return r ? { number: BigInt(r.block_number), hash: bytesToHex(r.block_hash), time: BigInt(r.t) } : null;
+  return r ? { number: BigInt(r.block_number), hash: toHex(r.block_hash), time: BigInt(r.t) } : null;
 }
 
 /** The stored recent blocks, newest first (the reorg walk-back compares these with the chain). */
@@ -56,7 +54,7 @@ export async function readRecentBlocks(pool: pg.Pool, contractId: number): Promi
      WHERE contract_id = $1 ORDER BY number DESC`,
     [contractId],
   );
-  return rows.map((r) => ({ number: BigInt(r.number), hash: bytesToHex(r.hash), time: BigInt(r.t) }));
+  return rows.map((r) => ({ number: BigInt(r.number), hash: toHex(r.hash), time: BigInt(r.t) }));
 }
 
 /**
@@ -71,6 +69,6 @@ export async function initCheckpoint(pool: pg.Pool, contractId: number, start: C
      )
      INSERT INTO checkpoints (contract_id, block_number, block_hash, block_time)
      VALUES ($1, $2, $3, to_timestamp($5)) ON CONFLICT (contract_id) DO NOTHING`,
-    [contractId, start.number.toString(), hexToBytes(start.hash), Buffer.alloc(32), Number(start.time)],
+    [contractId, start.number.toString(), fromHex(start.hash), Buffer.alloc(32), Number(start.time)],
   );
 }

@@ -1,14 +1,13 @@
 import type pg from "pg";
+import { CHANNELS, encodeNotice } from "../../db/channels";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import type { UsageMeterEvent } from "../../chain/events";
-import { bytes32ToText } from "../../chain/events";
+import { bytes32ToText } from "../../chain/hex";
 import type { FetchedBatch } from "../fetch";
 import type { ContractRef } from "./contract";
 
-/** Channel the API's subscriptions and the billing worker LISTEN on. */
-export const USAGE_CHANNEL = "meterline_usage";
 
 const h = (x: string): string => (x.startsWith("0x") ? x.slice(2) : x).toLowerCase();
 
@@ -301,8 +300,8 @@ export async function writeBatch(
 
   if (result.tenants.length > 0) {
     await client.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [
-      USAGE_CHANNEL,
-      result.tenants.map((t) => JSON.stringify({ tenantId: t.tenantId, records: t.records, toBlock: batch.to.toString() })),
+      CHANNELS.usage,
+      result.tenants.map((t) => encodeNotice(CHANNELS.usage, { tenantId: t.tenantId, records: t.records, toBlock: batch.to.toString() })),
     ]);
   }
   return result;

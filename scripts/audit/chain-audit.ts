@@ -11,6 +11,7 @@ import { LOCAL_CHAIN_IDS, type Deployment } from "../../chain/deployment";
 import { ROLES, roleLabel } from "../../chain/roles";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import { decodeRecordWord } from "../../chain/record";
+import { bytes32ToText } from "../../chain/hex";
 
 // ------------------------------------------------------------------ report
 
@@ -129,12 +130,6 @@ export function roleHoldersFromEvents(events: readonly MeterEvent[]): Map<string
   return new Map([...holders].map(([role, set]) => [role, [...set].sort()]));
 }
 
-export function bytes32Text(value: string): string {
-  const bytes = Buffer.from(value.replace(/^0x/, ""), "hex");
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  return bytes.subarray(0, end).toString("utf8");
-}
 
 // ------------------------------------------------------------------ state replay
 
@@ -193,10 +188,10 @@ export function replayMeterEvents(events: readonly MeterEvent[]): Replay {
     const a = e.args;
     switch (e.name) {
       case "TenantRegistered":
-        tenant(Number(a.tenantId)).name = bytes32Text(String(a.name));
+        tenant(Number(a.tenantId)).name = bytes32ToText(String(a.name) as `0x${string}`);
         break;
       case "MeterRegistered":
-        tenant(Number(a.tenantId)).meters.set(Number(a.meterId), bytes32Text(String(a.name)));
+        tenant(Number(a.tenantId)).meters.set(Number(a.meterId), bytes32ToText(String(a.name) as `0x${string}`));
         break;
       case "ReporterAuthorized":
         tenant(Number(a.tenantId)).reporters.add(String(a.reporter));

@@ -4,7 +4,8 @@ import type { AuditItem, AuditSection } from "./chain-audit";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import { decodeRecordWord } from "../../chain/record";
 import { invoiceContentHash } from "../../rating/content-hash";
-import { hex, loadInvoiceContent } from "../../billing/store/invoice-store";
+import { toHex } from "../../chain/hex";
+import { loadInvoiceContent } from "../../billing/store/invoice-store";
 import { recomputeInvoice } from "../../rating/recompute";
 
 /**
@@ -154,7 +155,7 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
   );
   const rpcChain = BigInt(await client.getChainId());
   for (const c of contracts) {
-    const address = hex(c.address) as Address;
+    const address = toHex(c.address) as Address;
     const label = `${address} on chain ${c.chain_id}`;
     if (BigInt(c.chain_id) !== rpcChain) {
       chainItems.push(attention(`contract ${label}`, `the RPC endpoint serves chain ${rpcChain}; skipped`));
@@ -189,7 +190,7 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
          FROM usage_records WHERE contract_id = $1 AND block_number <= $2`,
       [c.id, to.toString()],
     );
-    const dbRecords = new Map(recs.map((r) => [`${hex(r.tx_hash)}:${r.log_index}:${r.record_index}`, r]));
+    const dbRecords = new Map(recs.map((r) => [`${toHex(r.tx_hash)}:${r.log_index}:${r.record_index}`, r]));
     const recordsResult = reconcile(events.records, dbRecords, (a, b) => {
       const diffs: string[] = [];
       if (onchainOf.get(b.tenant_id) !== a.tenant) diffs.push(`tenant ${onchainOf.get(b.tenant_id)} != ${a.tenant}`);
@@ -197,9 +198,9 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
       if (BigInt(b.quantity) !== a.quantity) diffs.push(`quantity ${b.quantity} != ${a.quantity}`);
       if (BigInt(b.sequence) !== a.sequence) diffs.push(`sequence ${b.sequence} != ${a.sequence}`);
       if (b.period_start.getTime() !== a.periodStart * 1000 || b.period_end.getTime() !== a.periodEnd * 1000) diffs.push("period differs");
-      if (hex(b.reporter) !== a.reporter) diffs.push("reporter differs");
-      if (hex(b.commitment) !== a.commitment) diffs.push("commitment differs");
-      if (hex(b.ref) !== a.ref) diffs.push("ref differs");
+      if (toHex(b.reporter) !== a.reporter) diffs.push("reporter differs");
+      if (toHex(b.commitment) !== a.commitment) diffs.push("commitment differs");
+      if (toHex(b.ref) !== a.ref) diffs.push("ref differs");
       if (BigInt(b.block_number) !== a.blockNumber) diffs.push(`block ${b.block_number} != ${a.blockNumber}`);
       return diffs.length ? diffs.join(", ") : null;
     });
@@ -223,11 +224,11 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
     const sameCommit = (a: ChainCommit, b: { tenant_id: string; reporter: Buffer; commitment: Buffer }) => {
       const diffs: string[] = [];
       if (onchainOf.get(b.tenant_id) !== a.tenant) diffs.push("tenant differs");
-      if (hex(b.reporter) !== a.reporter) diffs.push("reporter differs");
-      if (hex(b.commitment) !== a.commitment) diffs.push("commitment differs");
+      if (toHex(b.reporter) !== a.reporter) diffs.push("reporter differs");
+      if (toHex(b.commitment) !== a.commitment) diffs.push("commitment differs");
       return diffs.length ? diffs.join(", ") : null;
     };
-    const dbCommitted = new Map(commits.map((r) => [`${hex(r.tx_hash)}:${r.log_index}`, r]));
+    const dbCommitted = new Map(commits.map((r) => [`${toHex(r.tx_hash)}:${r.log_index}`, r]));
     chainItems.push(
       reconcileItem(`Committed events of ${label}`, "commitments", { chain: events.committed.size, db: dbCommitted.size }, reconcile(events.committed, dbCommitted, sameCommit), max),
     );
@@ -235,14 +236,14 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
     const dbExpired = new Map(
       commits
         .filter((r) => r.status === "expired" && r.resolved_tx_hash && resolvedAtOrBelow(r))
-        .map((r) => [`${hex(r.resolved_tx_hash as Buffer)}:${r.resolved_log_index}`, r]),
+        .map((r) => [`${toHex(r.resolved_tx_hash as Buffer)}:${r.resolved_log_index}`, r]),
     );
     chainItems.push(
       reconcileItem(`CommitmentExpired events of ${label}`, "expiries", { chain: events.expired.size, db: dbExpired.size }, reconcile(events.expired, dbExpired, sameCommit), max),
     );
     const badReveals = commits
-      .filter((r) => r.status === "revealed" && r.resolved_tx_hash && resolvedAtOrBelow(r) && !events.revealed.has(`${hex(r.resolved_tx_hash)}:${r.resolved_log_index}`))
-      .map((r) => `${hex(r.tx_hash)}:${r.log_index}`);
+      .filter((r) => r.status === "revealed" && r.resolved_tx_hash && resolvedAtOrBelow(r) && !events.revealed.has(`${toHex(r.resolved_tx_hash)}:${r.resolved_log_index}`))
+      .map((r) => `${toHex(r.tx_hash)}:${r.log_index}`);
     chainItems.push(
       badReveals.length === 0
         ? ok(`reveals of ${label}`, "every revealed commitment points at a UsageRevealed log")
@@ -293,7 +294,7 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
     if (!check.totalOk) lineProblems.push({ invoiceId: inv.id, lineNo: 0, problems: [`total ${loaded.content.totalMinor} != sum of lines ${check.expectedTotalMinor}`] });
     if (inv.status === "finalized") {
       const recomputed = invoiceContentHash(loaded.content);
-      const stored = loaded.row.content_hash ? hex(loaded.row.content_hash) : null;
+      const stored = loaded.row.content_hash ? toHex(loaded.row.content_hash) : null;
       if (stored !== recomputed) hashProblems.push({ invoiceId: inv.id, stored, recomputed });
     }
   }

@@ -1,13 +1,13 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { ContractFactory, getAddress, type Interface } from "ethers";
+import { ContractFactory, getAddress } from "ethers";
 import type { UsageMeter } from "../typechain-types";
 import { abiHash, deploymentPath, LOCAL_CHAIN_IDS, findDeployment, writeDeployment, type Deployment } from "../../chain/deployment";
 import { ROLES } from "../../chain/roles";
 import { resolveSigner } from "./lib/signer";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import { addressSchema, parseParam, uintSchema } from "./lib/params";
-import { describeRevert } from "./lib/revert";
+import { describeRevert } from "../../chain/revert";
 
 interface DeployArgs {
   admin?: string;
@@ -67,7 +67,7 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
   try {
     meter = (await factory.deploy(...ctorArgs)) as unknown as UsageMeter;
   } catch (err) {
-    throw new TaskChainError(`deployment failed: ${describeRevert(err, factory.interface as Interface)}`);
+    throw new TaskChainError(`deployment failed: ${describeRevert(err)}`);
   }
   const deployTx = meter.deploymentTransaction();
   const receipt = deployTx ? await deployTx.wait() : null;

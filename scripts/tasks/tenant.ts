@@ -1,7 +1,7 @@
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Interface } from "ethers";
-import { bytes32Text } from "../audit/chain-audit";
+import { bytes32ToText } from "../../chain/hex";
 import { ROLES } from "../../chain/roles";
 import { reportingErrors, TaskInputError } from "./lib/errors";
 import {
@@ -46,7 +46,7 @@ async function resolveTenant(ctx: SigningMeterContext, ref: TenantRef): Promise<
   }
   const [name] = await ctx.meter.getTenant(ref.id);
   if (/^0x0{64}$/.test(name)) throw new TaskInputError(`--tenant: tenant ${ref.id} does not exist`);
-  return { id: ref.id, name: bytes32Text(name) };
+  return { id: ref.id, name: bytes32ToText(name as `0x${string}`) };
 }
 
 async function register(ctx: SigningMeterContext, args: TenantArgs): Promise<TenantResult> {
@@ -107,7 +107,7 @@ async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promi
   const meterIds = outcome.events
     .filter((e) => e.name === "MeterRegistered")
     .map((e) => ({
-      name: bytes32Text(String(e.args.name)),
+      name: bytes32ToText(String(e.args.name) as `0x${string}`),
       meterId: Number(e.args.meterId),
     }));
   for (const m of meterIds) console.log(`tenant ${tenant.id} meter ${m.meterId} "${m.name}" registered`);

@@ -8,6 +8,9 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Signer, TransactionReceipt } from "ethers";
 import type { UsageMeter } from "../../scripts/typechain-types";
 import { encodeRecordWord, type PackedRecord, type UsageRecordFields } from "../../chain/record";
+import { COMMIT_TYPES, EIP712_NAME, EIP712_VERSION } from "../../chain/eip712";
+
+export { COMMIT_TYPES };
 
 /** Small windows keep block mining cheap while leaving distinct boundaries to test. */
 export const MIN_DELAY = 2;
@@ -156,15 +159,6 @@ export async function commitAndAge(
   return committed;
 }
 
-export const COMMIT_TYPES = {
-  Commit: [
-    { name: "reporter", type: "address" },
-    { name: "tenantId", type: "uint32" },
-    { name: "commitment", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
 
 export interface CommitMessage {
   reporter: string;
@@ -182,8 +176,8 @@ export async function signCommit(
   message: CommitMessage,
   domainOverride: Partial<{ name: string; version: string; chainId: bigint; verifyingContract: string }> = {},
 ): Promise<string> {
-  const domain = { name: "UsageMeter", version: "1", chainId, verifyingContract, ...domainOverride };
-  return signer.signTypedData(domain, COMMIT_TYPES, message);
+  const domain = { name: EIP712_NAME, version: EIP712_VERSION, chainId, verifyingContract, ...domainOverride };
+  return signer.signTypedData(domain, { Commit: [...COMMIT_TYPES.Commit] }, message);
 }
 
 /** The decoded `records` of every UsageRevealed log in a receipt. */

@@ -165,7 +165,7 @@ describe("UsageMeter signed commits (EIP-712)", function () {
       expect(twin).to.not.equal(sig);
       // The twin is a working signature for plain ecrecover; only the contract's low-s rule stops it.
       const domain = { name: "UsageMeter", version: "1", chainId, verifyingContract: await meter.getAddress() };
-      const digest = ethers.TypedDataEncoder.hash(domain, COMMIT_TYPES, m) as `0x${string}`;
+      const digest = ethers.TypedDataEncoder.hash(domain, { Commit: [...COMMIT_TYPES.Commit] }, m) as `0x${string}`;
       expect(await recoverAddress({ hash: digest, signature: twin as `0x${string}` })).to.equal(reporter.address);
       await expect(submit(meter, relayer, m, twin))
         .to.be.revertedWithCustomError(meter, "InvalidSignature")

@@ -72,7 +72,7 @@ describe("indexer: configuration and decoding", function () {
           deployBlockHash: `0x${"11".repeat(32)}`,
           txHash: `0x${"22".repeat(32)}`,
           constructorArgs: { adminDelay: 0, admin: "0x0000000000000000000000000000000000000001", minRevealDelay: 1, maxRevealDelay: 10 },
-          abiHash: "0xabc",
+          abiHash: `0x${"33".repeat(32)}`,
         }),
       );
       const env = { RPC_URL: base.RPC_URL, CHAIN_ID: "31337", DEPLOYMENTS_DIR: dir };

@@ -11,7 +11,7 @@ import { resolveSigner, type ResolvedSigner } from "./signer";
 import { usageMeterAbi } from "../../../chain/abi.generated";
 import { EXIT, TaskChainError } from "./errors";
 import { renderProposal, type Proposal } from "./proposal";
-import { describeRevert } from "./revert";
+import { describeRevert } from "../../../chain/revert";
 
 export interface MeterContext {
   chainId: number;
@@ -128,7 +128,7 @@ export async function executeOrPropose(ctx: SigningMeterContext, call: PlannedCa
   try {
     await signer.signer.call({ to, data, from: signer.address });
   } catch (err) {
-    throw new TaskChainError(`${call.fn} would revert: ${describeRevert(err, meter.interface)}; nothing was sent`);
+    throw new TaskChainError(`${call.fn} would revert: ${describeRevert(err)}; nothing was sent`);
   }
 
   let receipt: TransactionReceipt | null;
@@ -136,7 +136,7 @@ export async function executeOrPropose(ctx: SigningMeterContext, call: PlannedCa
     const tx = await signer.signer.sendTransaction({ to, data, value: 0n });
     receipt = await tx.wait();
   } catch (err) {
-    throw new TaskChainError(`${call.fn} failed: ${describeRevert(err, meter.interface)}`);
+    throw new TaskChainError(`${call.fn} failed: ${describeRevert(err)}`);
   }
   if (!receipt || receipt.status !== 1) throw new TaskChainError(`${call.fn} reverted (tx ${receipt?.hash ?? "?"})`);
   const events: LogDescription[] = [];

@@ -3,7 +3,7 @@
  * validated here, before any transaction, so bad input changes nothing and fails with one line
  * naming the flag.
  */
-import { getAddress, isAddress, isHexString, toUtf8Bytes, toUtf8String, ZeroAddress } from "ethers";
+import { getAddress, isAddress, isHexString, toUtf8Bytes, ZeroAddress } from "ethers";
 import { z } from "zod";
 import { TaskInputError } from "./errors";
 
@@ -89,18 +89,3 @@ export const bytes32Schema = text
   .refine((s) => isHexString(s, 32), (s) => ({ message: `"${s}" is not a 0x-prefixed 32-byte hex value` }))
   .transform((s) => s.toLowerCase());
 
-/** Renders a bytes32 name for people: its text when it is a printable short string, else hex. */
-export function displayBytes32(value: string): string {
-  const hex = value.replace(/^0x/, "");
-  const bytes = Buffer.from(hex, "hex");
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  if (end === 0 || end === bytes.length) return value;
-  try {
-    const s = toUtf8String(bytes.subarray(0, end));
-    if (/^[\p{L}\p{N}\p{P}\p{S} ]+$/u.test(s)) return s;
-  } catch {
-    // not UTF-8: fall through to hex
-  }
-  return value;
-}

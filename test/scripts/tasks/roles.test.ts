@@ -3,7 +3,7 @@ import hre from "hardhat";
 import { encodeBytes32String, Interface } from "ethers";
 import { ROLES } from "../../../chain/roles";
 import { usageMeterAbi } from "../../../chain/abi.generated";
-import { describeRevert } from "../../../scripts/tasks/lib/revert";
+import { describeRevert } from "../../../chain/revert";
 import type { RolesResult } from "../../../scripts/tasks/roles";
 import { blockNumber, deployMeter, fundedWallet, runTask, signAs, useTaskEnvironment } from "./support";
 
@@ -138,7 +138,7 @@ describe("meter:roles", function () {
     } catch (err) {
       caught = err;
     }
-    expect(describeRevert(caught, meter.interface)).to.equal(
+    expect(describeRevert(caught)).to.equal(
       `AccessControlUnauthorizedAccount(account=${outsider.address}, neededRole=${ROLES.TENANT_MANAGER_ROLE})`,
     );
   });
