@@ -8,6 +8,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
+import {IUsageMeter} from "./IUsageMeter.sol";
 
 /// @title UsageMeter
 /// @notice Records tenants' usage on chain through commit-reveal.
@@ -20,24 +21,10 @@ import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
 ///      reporter revocation (both only remove privilege) and unpause.
 ///      {multicall} lets a live reporter pipeline `reveal(batch k)` and `commit(batch k+1)` in one
 ///      transaction; each inner call keeps its own pause and role checks.
-contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
+contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
     // ---------------------------------------------------------------- types
 
-    /// @notice One usage record: `packed` holds meter, period, sequence and quantity
-    ///         (see {UsageRecordCodec}); `ref` is the reporter's own 32-byte reference
-    ///         (e.g. a hash of its internal event ids) so a tenant can tie the record to its books.
-    struct PackedRecord {
-        uint256 packed;
-        bytes32 ref;
-    }
-
-    /// @notice Lifecycle of a commitment. `Revealed` is a tombstone: it is never overwritten.
-    enum CommitmentStatus {
-        None,
-        Committed,
-        Revealed,
-        Expired
-    }
+    // {PackedRecord} and {CommitmentStatus} are declared in {IUsageMeter}: they appear in its API.
 
     /// @dev One storage slot: everything reveal and expiry need.
     struct Commitment {
@@ -91,53 +78,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
     mapping(uint32 tenantId => mapping(address reporter => ReporterState)) private _reporters;
     mapping(address reporter => mapping(bytes32 commitment => Commitment)) private _commitments;
 
-    // --------------------------------------------------------------- events
-
-    /// @notice A pauser stopped the system and said why.
-    event PauseReason(address indexed account, string reason);
-    event TenantRegistered(uint32 indexed tenantId, bytes32 indexed name);
-    event MeterRegistered(uint32 indexed tenantId, uint32 indexed meterId, bytes32 name);
-    event ReporterAuthorized(uint32 indexed tenantId, address indexed reporter);
-    event ReporterRevoked(uint32 indexed tenantId, address indexed reporter);
-    /// @notice `relayer` is the submitter when the commit was signed by `reporter` (else equal to it).
-    event Committed(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment, address relayer);
-    /// @notice Every record of a reveal, in order; decode `packed` with {decodeRecord} or {UsageRecordCodec}.
-    event UsageRevealed(
-        uint32 indexed tenantId,
-        address indexed reporter,
-        bytes32 indexed commitment,
-        PackedRecord[] records
-    );
-    /// @notice A commitment passed its maximum age unrevealed: its usage was withheld.
-    event CommitmentExpired(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment);
-
-    // --------------------------------------------------------------- errors
-
-    error InvalidRevealWindow(uint32 minDelay, uint32 maxDelay);
-    error InvalidName();
-    error TenantNameTaken(bytes32 name, uint32 tenantId);
-    error UnknownTenant(uint32 tenantId);
-    error MeterNameTaken(uint32 tenantId, bytes32 name, uint32 meterId);
-    error InvalidReporter(address reporter);
-    error ReporterAlreadyAuthorized(uint32 tenantId, address reporter);
-    error ReporterNotAuthorized(uint32 tenantId, address reporter);
-    error InvalidCommitment();
-    error CommitmentPending(address reporter, bytes32 commitment, uint64 expiresAfterBlock);
-    error CommitmentAlreadyRevealed(address reporter, bytes32 commitment);
-    error CommitmentNotFound(address reporter, bytes32 commitment);
-    error CommitmentTenantMismatch(bytes32 commitment, uint32 committedTenantId, uint32 revealedTenantId);
-    error RevealTooEarly(bytes32 commitment, uint64 revealableAtBlock);
-    error RevealTooLate(bytes32 commitment, uint64 expiredAfterBlock);
-    error CommitmentNotExpired(bytes32 commitment, uint64 expiresAfterBlock);
-    error SignatureExpired(uint256 deadline);
-    error InvalidSignature(address reporter);
-    error EmptyReveal();
-    error TooManyRecords(uint256 count, uint256 max);
-    error UnknownMeter(uint256 index, uint32 meterId);
-    error InvalidPeriod(uint256 index, uint40 periodStart, uint40 periodEnd);
-    error PeriodInFuture(uint256 index, uint40 periodEnd);
-    error ZeroQuantity(uint256 index);
-    error SequenceNotIncreasing(uint256 index, uint64 sequence, uint64 previous);
+    // Events and custom errors are declared, and documented, in {IUsageMeter}.
 
     // ---------------------------------------------------------- constructor
 
