@@ -342,8 +342,9 @@ interface IUsageMeter {
 
     /// @notice Stops `reporter` from committing or revealing for `tenantId`, including commitments it
     ///         already made (the response to a compromised reporter key).
-    /// @dev Requires {TENANT_MANAGER_ROLE}; allowed while paused, since it only removes privilege.
-    ///      Emits {ReporterRevoked}.
+    /// @dev Requires {TENANT_MANAGER_ROLE}. Allowed while paused, like role administration: it only
+    ///      removes privilege, and revoking a leaked reporter key is part of handling the incident the
+    ///      pause is for. Emits {ReporterRevoked}.
     /// @param tenantId The tenant.
     /// @param reporter A reporter currently authorized for the tenant.
     function revokeReporter(uint32 tenantId, address reporter) external;

@@ -43,6 +43,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         uint32 knownMeterCount;
     }
 
+    /// @dev One storage slot per tenant: its name (zero: no such tenant) and meter count.
     struct Tenant {
         bytes32 name;
         uint32 meterCount;
@@ -50,23 +51,21 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // ------------------------------------------------------------ constants
 
-    /// @notice May pause. Only the default admin unpauses.
+    /// @inheritdoc IUsageMeter
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-    /// @notice Registers tenants and meters, authorizes and revokes reporters.
+    /// @inheritdoc IUsageMeter
     bytes32 public constant TENANT_MANAGER_ROLE = keccak256("TENANT_MANAGER_ROLE");
 
-    /// @notice Upper bound on records per reveal; 1,000 records cost about 2.7M gas, a sixth of the
-    ///         16,777,216 per-transaction cap, leaving room for calldata-heavy refs.
+    /// @inheritdoc IUsageMeter
     uint256 public constant MAX_RECORDS_PER_REVEAL = 1000;
 
+    /// @inheritdoc IUsageMeter
     bytes32 public constant COMMIT_TYPEHASH =
         keccak256("Commit(address reporter,uint32 tenantId,bytes32 commitment,uint256 nonce,uint256 deadline)");
 
-    /// @notice Blocks a commitment must age before it can be revealed (>= 1, so a commitment and
-    ///         its reveal never share a block).
+    /// @inheritdoc IUsageMeter
     uint32 public immutable MIN_REVEAL_DELAY;
-    /// @notice Blocks after which an unrevealed commitment can no longer be revealed and may be
-    ///         marked expired by anyone. Immutable so no role can shorten it to expire others' work.
+    /// @inheritdoc IUsageMeter
     uint32 public immutable MAX_REVEAL_DELAY;
 
     // -------------------------------------------------------------- storage
@@ -82,6 +81,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // ---------------------------------------------------------- constructor
 
+    /// @notice Deploys the meter with `admin` as default admin and a fixed reveal window.
     /// @param adminDelay Delay (seconds) of a default-admin transfer; the admin is meant to be a multisig.
     /// @param admin Initial default admin.
     /// @param minRevealDelay See {MIN_REVEAL_DELAY}.
@@ -101,22 +101,20 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // ---------------------------------------------------------------- pause
 
-    /// @notice Stops every state-changing entry point except role administration and unpause.
-    /// @param reason Free text recorded on chain for the incident log.
+    /// @inheritdoc IUsageMeter
     function pause(string calldata reason) external onlyRole(PAUSER_ROLE) {
         _pause();
         emit PauseReason(_msgSender(), reason);
     }
 
-    /// @notice Resumes the system. Only the default admin may unpause, so a compromised pauser
-    ///         key can at worst stop the system, never restart it mid-incident.
+    /// @inheritdoc IUsageMeter
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
     }
 
     // -------------------------------------------------------------- tenants
 
-    /// @notice Registers a tenant under a unique non-zero name and returns its compact id (from 1).
+    /// @inheritdoc IUsageMeter
     function registerTenant(bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 tenantId) {
         if (name == bytes32(0)) revert InvalidName();
         uint32 existing = _tenantIdByName[name];
@@ -127,7 +125,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         emit TenantRegistered(tenantId, name);
     }
 
-    /// @notice Registers a meter of a tenant under a name unique within the tenant; returns its id (from 1).
+    /// @inheritdoc IUsageMeter
     function registerMeter(uint32 tenantId, bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 meterId) {
         Tenant storage tenant = _requireTenant(tenantId);
         if (name == bytes32(0)) revert InvalidName();
@@ -138,8 +136,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         emit MeterRegistered(tenantId, meterId, name);
     }
 
-    /// @notice Lets `reporter` report usage for `tenantId`. Its sequence high-water mark is kept
-    ///         across revocation, so re-authorizing never reopens old sequence numbers.
+    /// @inheritdoc IUsageMeter
     function authorizeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused {
         Tenant storage tenant = _requireTenant(tenantId);
         if (reporter == address(0)) revert InvalidReporter(reporter);
@@ -150,10 +147,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         emit ReporterAuthorized(tenantId, reporter);
     }
 
-    /// @notice Stops `reporter` from committing or revealing for `tenantId`, including commitments
-    ///         it already made (the response to a compromised reporter key).
-    /// @dev Allowed while paused, like role administration: it only removes privilege, and revoking a
-    ///      leaked reporter key is part of handling the incident the pause is for.
+    /// @inheritdoc IUsageMeter
     function revokeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) {
         ReporterState storage state = _reporters[tenantId][reporter];
         if (!state.authorized) revert ReporterNotAuthorized(tenantId, reporter);
@@ -163,16 +157,12 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // --------------------------------------------------------------- commit
 
-    /// @notice Commits to a batch of usage records for `tenantId`, as `msg.sender`.
-    /// @param commitment {commitmentHash} of the records that will be revealed.
+    /// @inheritdoc IUsageMeter
     function commit(uint32 tenantId, bytes32 commitment) external whenNotPaused {
         _commit(_msgSender(), tenantId, commitment);
     }
 
-    /// @notice Submits a commit that `reporter` signed with EIP-712 (EOA or ERC-1271 wallet).
-    ///         Consumes the reporter's current nonce, so a signature is used at most once.
-    /// @param deadline Unix time after which the signature is void.
-    /// @param signature Over `Commit(reporter, tenantId, commitment, nonces(reporter), deadline)`.
+    /// @inheritdoc IUsageMeter
     function commitWithSignature(
         address reporter,
         uint32 tenantId,
@@ -192,11 +182,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // --------------------------------------------------------------- reveal
 
-    /// @notice Reveals the records behind a commitment of `reporter` and records them as usage.
-    ///         Anyone may submit the reveal: the commitment binds the reporter.
-    /// @param salt The 32-byte salt used in the commitment.
-    /// @param records 1 to {MAX_RECORDS_PER_REVEAL} records of `tenantId` with strictly increasing
-    ///        sequence numbers above the reporter's high-water mark.
+    /// @inheritdoc IUsageMeter
     function reveal(
         uint32 tenantId,
         address reporter,
@@ -225,8 +211,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // --------------------------------------------------------------- expiry
 
-    /// @notice Marks a commitment that passed its maximum age unrevealed as expired. Anyone may
-    ///         call it: a withheld reveal is a way to under-report, and audits must see it.
+    /// @inheritdoc IUsageMeter
     function expire(address reporter, bytes32 commitment) external whenNotPaused {
         Commitment storage c = _commitments[reporter][commitment];
         if (c.status != CommitmentStatus.Committed) revert CommitmentNotFound(reporter, commitment);
@@ -238,9 +223,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The commitment a reporter must commit for `records` under `salt`.
-    /// @dev `abi.encode` (never `encodePacked`) over chain id, this contract, reporter, tenant, salt
-    ///      and the records, so a commitment can't be replayed on another chain or deployment.
+    /// @inheritdoc IUsageMeter
     function commitmentHash(
         address reporter,
         uint32 tenantId,
@@ -250,7 +233,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         return keccak256(abi.encode(block.chainid, address(this), reporter, tenantId, salt, records));
     }
 
-    /// @notice A commitment's status, tenant and commit block.
+    /// @inheritdoc IUsageMeter
     function getCommitment(
         address reporter,
         bytes32 commitment
@@ -259,34 +242,34 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         return (c.status, c.tenantId, c.committedAt);
     }
 
-    /// @notice Whether `reporter` may report for `tenantId`, and its sequence high-water mark.
+    /// @inheritdoc IUsageMeter
     function getReporter(uint32 tenantId, address reporter) external view returns (bool authorized, uint64 lastSequence) {
         ReporterState memory s = _reporters[tenantId][reporter];
         return (s.authorized, s.lastSequence);
     }
 
-    /// @notice A tenant's name and number of meters (a tenant with a zero name does not exist).
+    /// @inheritdoc IUsageMeter
     function getTenant(uint32 tenantId) external view returns (bytes32 name, uint32 meterCount) {
         Tenant memory t = _tenants[tenantId];
         return (t.name, t.meterCount);
     }
 
-    /// @notice Number of registered tenants; ids run from 1 to this number.
+    /// @inheritdoc IUsageMeter
     function tenantCount() external view returns (uint32) {
         return _tenantCount;
     }
 
-    /// @notice Id of the tenant registered under `name`, or 0.
+    /// @inheritdoc IUsageMeter
     function tenantIdByName(bytes32 name) external view returns (uint32) {
         return _tenantIdByName[name];
     }
 
-    /// @notice Id of a tenant's meter registered under `name`, or 0.
+    /// @inheritdoc IUsageMeter
     function meterIdByName(uint32 tenantId, bytes32 name) external view returns (uint32) {
         return _meterIdByName[tenantId][name];
     }
 
-    /// @notice Decodes a record's packed word; clients use it to check their own encoder.
+    /// @inheritdoc IUsageMeter
     function decodeRecord(
         uint256 packed
     ) external pure returns (uint32 meterId, uint40 periodStart, uint40 periodEnd, uint64 sequence, uint80 quantity) {
@@ -294,7 +277,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         return (f.meterId, f.periodStart, f.periodEnd, f.sequence, f.quantity);
     }
 
-    /// @notice Packs record fields into the word {reveal} expects.
+    /// @inheritdoc IUsageMeter
     function encodeRecord(
         uint32 meterId,
         uint40 periodStart,
@@ -305,7 +288,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         return UsageRecordCodec.encode(UsageRecordCodec.Fields(meterId, periodStart, periodEnd, sequence, quantity));
     }
 
-    /// @notice The EIP-712 domain separator of this deployment.
+    /// @inheritdoc IUsageMeter
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
@@ -313,6 +296,8 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
 
     // ------------------------------------------------------------ internals
 
+    /// @dev Records `commitment` as `reporter`'s pending commitment for `tenantId` (see {commit}); the
+    ///      relayer in {Committed} is the caller.
     function _commit(address reporter, uint32 tenantId, bytes32 commitment) private {
         if (commitment == bytes32(0)) revert InvalidCommitment();
         if (!_reporters[tenantId][reporter].authorized) revert ReporterNotAuthorized(tenantId, reporter);
@@ -402,6 +387,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         }
     }
 
+    /// @dev Reverts unless `c` is a pending commitment of `tenantId` inside its reveal window.
     function _requireRevealable(
         Commitment storage c,
         address reporter,
@@ -419,6 +405,7 @@ contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EI
         if (block.number > lastRevealBlock) revert RevealTooLate(commitment, lastRevealBlock);
     }
 
+    /// @dev The tenant's storage; reverts {UnknownTenant} if it does not exist.
     function _requireTenant(uint32 tenantId) private view returns (Tenant storage tenant) {
         tenant = _tenants[tenantId];
         if (tenant.name == bytes32(0)) revert UnknownTenant(tenantId);
