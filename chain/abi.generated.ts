@@ -864,7 +864,7 @@ export const usageMeterAbi = [
           }
         ],
         "indexed": false,
-        "internalType": "struct UsageMeter.PackedRecord[]",
+        "internalType": "struct IUsageMeter.PackedRecord[]",
         "name": "records",
         "type": "tuple[]"
       }
@@ -1115,7 +1115,7 @@ export const usageMeterAbi = [
             "type": "bytes32"
           }
         ],
-        "internalType": "struct UsageMeter.PackedRecord[]",
+        "internalType": "struct IUsageMeter.PackedRecord[]",
         "name": "records",
         "type": "tuple[]"
       }
@@ -1325,7 +1325,7 @@ export const usageMeterAbi = [
     "name": "getCommitment",
     "outputs": [
       {
-        "internalType": "enum UsageMeter.CommitmentStatus",
+        "internalType": "enum IUsageMeter.CommitmentStatus",
         "name": "status",
         "type": "uint8"
       },
@@ -1685,7 +1685,7 @@ export const usageMeterAbi = [
             "type": "bytes32"
           }
         ],
-        "internalType": "struct UsageMeter.PackedRecord[]",
+        "internalType": "struct IUsageMeter.PackedRecord[]",
         "name": "records",
         "type": "tuple[]"
       }

@@ -8,6 +8,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
+import {IUsageMeter} from "./IUsageMeter.sol";
 
 /// @title UsageMeter
 /// @notice Records tenants' usage on chain through commit-reveal.
@@ -20,24 +21,10 @@ import {UsageRecordCodec} from "./lib/UsageRecordCodec.sol";
 ///      reporter revocation (both only remove privilege) and unpause.
 ///      {multicall} lets a live reporter pipeline `reveal(batch k)` and `commit(batch k+1)` in one
 ///      transaction; each inner call keeps its own pause and role checks.
-contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
+contract UsageMeter is IUsageMeter, AccessControlDefaultAdminRules, Pausable, EIP712, Nonces, Multicall {
     // ---------------------------------------------------------------- types
 
-    /// @notice One usage record: `packed` holds meter, period, sequence and quantity
-    ///         (see {UsageRecordCodec}); `ref` is the reporter's own 32-byte reference
-    ///         (e.g. a hash of its internal event ids) so a tenant can tie the record to its books.
-    struct PackedRecord {
-        uint256 packed;
-        bytes32 ref;
-    }
-
-    /// @notice Lifecycle of a commitment. `Revealed` is a tombstone: it is never overwritten.
-    enum CommitmentStatus {
-        None,
-        Committed,
-        Revealed,
-        Expired
-    }
+    // {PackedRecord} and {CommitmentStatus} are declared in {IUsageMeter}: they appear in its API.
 
     /// @dev One storage slot: everything reveal and expiry need.
     struct Commitment {
@@ -56,6 +43,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         uint32 knownMeterCount;
     }
 
+    /// @dev One storage slot per tenant: its name (zero: no such tenant) and meter count.
     struct Tenant {
         bytes32 name;
         uint32 meterCount;
@@ -63,23 +51,21 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // ------------------------------------------------------------ constants
 
-    /// @notice May pause. Only the default admin unpauses.
+    /// @inheritdoc IUsageMeter
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-    /// @notice Registers tenants and meters, authorizes and revokes reporters.
+    /// @inheritdoc IUsageMeter
     bytes32 public constant TENANT_MANAGER_ROLE = keccak256("TENANT_MANAGER_ROLE");
 
-    /// @notice Upper bound on records per reveal; 1,000 records cost about 2.7M gas, a sixth of the
-    ///         16,777,216 per-transaction cap, leaving room for calldata-heavy refs.
+    /// @inheritdoc IUsageMeter
     uint256 public constant MAX_RECORDS_PER_REVEAL = 1000;
 
+    /// @inheritdoc IUsageMeter
     bytes32 public constant COMMIT_TYPEHASH =
         keccak256("Commit(address reporter,uint32 tenantId,bytes32 commitment,uint256 nonce,uint256 deadline)");
 
-    /// @notice Blocks a commitment must age before it can be revealed (>= 1, so a commitment and
-    ///         its reveal never share a block).
+    /// @inheritdoc IUsageMeter
     uint32 public immutable MIN_REVEAL_DELAY;
-    /// @notice Blocks after which an unrevealed commitment can no longer be revealed and may be
-    ///         marked expired by anyone. Immutable so no role can shorten it to expire others' work.
+    /// @inheritdoc IUsageMeter
     uint32 public immutable MAX_REVEAL_DELAY;
 
     // -------------------------------------------------------------- storage
@@ -91,56 +77,11 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
     mapping(uint32 tenantId => mapping(address reporter => ReporterState)) private _reporters;
     mapping(address reporter => mapping(bytes32 commitment => Commitment)) private _commitments;
 
-    // --------------------------------------------------------------- events
-
-    /// @notice A pauser stopped the system and said why.
-    event PauseReason(address indexed account, string reason);
-    event TenantRegistered(uint32 indexed tenantId, bytes32 indexed name);
-    event MeterRegistered(uint32 indexed tenantId, uint32 indexed meterId, bytes32 name);
-    event ReporterAuthorized(uint32 indexed tenantId, address indexed reporter);
-    event ReporterRevoked(uint32 indexed tenantId, address indexed reporter);
-    /// @notice `relayer` is the submitter when the commit was signed by `reporter` (else equal to it).
-    event Committed(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment, address relayer);
-    /// @notice Every record of a reveal, in order; decode `packed` with {decodeRecord} or {UsageRecordCodec}.
-    event UsageRevealed(
-        uint32 indexed tenantId,
-        address indexed reporter,
-        bytes32 indexed commitment,
-        PackedRecord[] records
-    );
-    /// @notice A commitment passed its maximum age unrevealed: its usage was withheld.
-    event CommitmentExpired(uint32 indexed tenantId, address indexed reporter, bytes32 indexed commitment);
-
-    // --------------------------------------------------------------- errors
-
-    error InvalidRevealWindow(uint32 minDelay, uint32 maxDelay);
-    error InvalidName();
-    error TenantNameTaken(bytes32 name, uint32 tenantId);
-    error UnknownTenant(uint32 tenantId);
-    error MeterNameTaken(uint32 tenantId, bytes32 name, uint32 meterId);
-    error InvalidReporter(address reporter);
-    error ReporterAlreadyAuthorized(uint32 tenantId, address reporter);
-    error ReporterNotAuthorized(uint32 tenantId, address reporter);
-    error InvalidCommitment();
-    error CommitmentPending(address reporter, bytes32 commitment, uint64 expiresAfterBlock);
-    error CommitmentAlreadyRevealed(address reporter, bytes32 commitment);
-    error CommitmentNotFound(address reporter, bytes32 commitment);
-    error CommitmentTenantMismatch(bytes32 commitment, uint32 committedTenantId, uint32 revealedTenantId);
-    error RevealTooEarly(bytes32 commitment, uint64 revealableAtBlock);
-    error RevealTooLate(bytes32 commitment, uint64 expiredAfterBlock);
-    error CommitmentNotExpired(bytes32 commitment, uint64 expiresAfterBlock);
-    error SignatureExpired(uint256 deadline);
-    error InvalidSignature(address reporter);
-    error EmptyReveal();
-    error TooManyRecords(uint256 count, uint256 max);
-    error UnknownMeter(uint256 index, uint32 meterId);
-    error InvalidPeriod(uint256 index, uint40 periodStart, uint40 periodEnd);
-    error PeriodInFuture(uint256 index, uint40 periodEnd);
-    error ZeroQuantity(uint256 index);
-    error SequenceNotIncreasing(uint256 index, uint64 sequence, uint64 previous);
+    // Events and custom errors are declared, and documented, in {IUsageMeter}.
 
     // ---------------------------------------------------------- constructor
 
+    /// @notice Deploys the meter with `admin` as default admin and a fixed reveal window.
     /// @param adminDelay Delay (seconds) of a default-admin transfer; the admin is meant to be a multisig.
     /// @param admin Initial default admin.
     /// @param minRevealDelay See {MIN_REVEAL_DELAY}.
@@ -160,22 +101,20 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // ---------------------------------------------------------------- pause
 
-    /// @notice Stops every state-changing entry point except role administration and unpause.
-    /// @param reason Free text recorded on chain for the incident log.
+    /// @inheritdoc IUsageMeter
     function pause(string calldata reason) external onlyRole(PAUSER_ROLE) {
         _pause();
         emit PauseReason(_msgSender(), reason);
     }
 
-    /// @notice Resumes the system. Only the default admin may unpause, so a compromised pauser
-    ///         key can at worst stop the system, never restart it mid-incident.
+    /// @inheritdoc IUsageMeter
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
     }
 
     // -------------------------------------------------------------- tenants
 
-    /// @notice Registers a tenant under a unique non-zero name and returns its compact id (from 1).
+    /// @inheritdoc IUsageMeter
     function registerTenant(bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 tenantId) {
         if (name == bytes32(0)) revert InvalidName();
         uint32 existing = _tenantIdByName[name];
@@ -186,7 +125,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         emit TenantRegistered(tenantId, name);
     }
 
-    /// @notice Registers a meter of a tenant under a name unique within the tenant; returns its id (from 1).
+    /// @inheritdoc IUsageMeter
     function registerMeter(uint32 tenantId, bytes32 name) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused returns (uint32 meterId) {
         Tenant storage tenant = _requireTenant(tenantId);
         if (name == bytes32(0)) revert InvalidName();
@@ -197,8 +136,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         emit MeterRegistered(tenantId, meterId, name);
     }
 
-    /// @notice Lets `reporter` report usage for `tenantId`. Its sequence high-water mark is kept
-    ///         across revocation, so re-authorizing never reopens old sequence numbers.
+    /// @inheritdoc IUsageMeter
     function authorizeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) whenNotPaused {
         Tenant storage tenant = _requireTenant(tenantId);
         if (reporter == address(0)) revert InvalidReporter(reporter);
@@ -209,10 +147,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         emit ReporterAuthorized(tenantId, reporter);
     }
 
-    /// @notice Stops `reporter` from committing or revealing for `tenantId`, including commitments
-    ///         it already made (the response to a compromised reporter key).
-    /// @dev Allowed while paused, like role administration: it only removes privilege, and revoking a
-    ///      leaked reporter key is part of handling the incident the pause is for.
+    /// @inheritdoc IUsageMeter
     function revokeReporter(uint32 tenantId, address reporter) external onlyRole(TENANT_MANAGER_ROLE) {
         ReporterState storage state = _reporters[tenantId][reporter];
         if (!state.authorized) revert ReporterNotAuthorized(tenantId, reporter);
@@ -222,16 +157,12 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // --------------------------------------------------------------- commit
 
-    /// @notice Commits to a batch of usage records for `tenantId`, as `msg.sender`.
-    /// @param commitment {commitmentHash} of the records that will be revealed.
+    /// @inheritdoc IUsageMeter
     function commit(uint32 tenantId, bytes32 commitment) external whenNotPaused {
         _commit(_msgSender(), tenantId, commitment);
     }
 
-    /// @notice Submits a commit that `reporter` signed with EIP-712 (EOA or ERC-1271 wallet).
-    ///         Consumes the reporter's current nonce, so a signature is used at most once.
-    /// @param deadline Unix time after which the signature is void.
-    /// @param signature Over `Commit(reporter, tenantId, commitment, nonces(reporter), deadline)`.
+    /// @inheritdoc IUsageMeter
     function commitWithSignature(
         address reporter,
         uint32 tenantId,
@@ -251,11 +182,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // --------------------------------------------------------------- reveal
 
-    /// @notice Reveals the records behind a commitment of `reporter` and records them as usage.
-    ///         Anyone may submit the reveal: the commitment binds the reporter.
-    /// @param salt The 32-byte salt used in the commitment.
-    /// @param records 1 to {MAX_RECORDS_PER_REVEAL} records of `tenantId` with strictly increasing
-    ///        sequence numbers above the reporter's high-water mark.
+    /// @inheritdoc IUsageMeter
     function reveal(
         uint32 tenantId,
         address reporter,
@@ -284,8 +211,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // --------------------------------------------------------------- expiry
 
-    /// @notice Marks a commitment that passed its maximum age unrevealed as expired. Anyone may
-    ///         call it: a withheld reveal is a way to under-report, and audits must see it.
+    /// @inheritdoc IUsageMeter
     function expire(address reporter, bytes32 commitment) external whenNotPaused {
         Commitment storage c = _commitments[reporter][commitment];
         if (c.status != CommitmentStatus.Committed) revert CommitmentNotFound(reporter, commitment);
@@ -297,9 +223,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The commitment a reporter must commit for `records` under `salt`.
-    /// @dev `abi.encode` (never `encodePacked`) over chain id, this contract, reporter, tenant, salt
-    ///      and the records, so a commitment can't be replayed on another chain or deployment.
+    /// @inheritdoc IUsageMeter
     function commitmentHash(
         address reporter,
         uint32 tenantId,
@@ -309,7 +233,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         return keccak256(abi.encode(block.chainid, address(this), reporter, tenantId, salt, records));
     }
 
-    /// @notice A commitment's status, tenant and commit block.
+    /// @inheritdoc IUsageMeter
     function getCommitment(
         address reporter,
         bytes32 commitment
@@ -318,34 +242,34 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         return (c.status, c.tenantId, c.committedAt);
     }
 
-    /// @notice Whether `reporter` may report for `tenantId`, and its sequence high-water mark.
+    /// @inheritdoc IUsageMeter
     function getReporter(uint32 tenantId, address reporter) external view returns (bool authorized, uint64 lastSequence) {
         ReporterState memory s = _reporters[tenantId][reporter];
         return (s.authorized, s.lastSequence);
     }
 
-    /// @notice A tenant's name and number of meters (a tenant with a zero name does not exist).
+    /// @inheritdoc IUsageMeter
     function getTenant(uint32 tenantId) external view returns (bytes32 name, uint32 meterCount) {
         Tenant memory t = _tenants[tenantId];
         return (t.name, t.meterCount);
     }
 
-    /// @notice Number of registered tenants; ids run from 1 to this number.
+    /// @inheritdoc IUsageMeter
     function tenantCount() external view returns (uint32) {
         return _tenantCount;
     }
 
-    /// @notice Id of the tenant registered under `name`, or 0.
+    /// @inheritdoc IUsageMeter
     function tenantIdByName(bytes32 name) external view returns (uint32) {
         return _tenantIdByName[name];
     }
 
-    /// @notice Id of a tenant's meter registered under `name`, or 0.
+    /// @inheritdoc IUsageMeter
     function meterIdByName(uint32 tenantId, bytes32 name) external view returns (uint32) {
         return _meterIdByName[tenantId][name];
     }
 
-    /// @notice Decodes a record's packed word; clients use it to check their own encoder.
+    /// @inheritdoc IUsageMeter
     function decodeRecord(
         uint256 packed
     ) external pure returns (uint32 meterId, uint40 periodStart, uint40 periodEnd, uint64 sequence, uint80 quantity) {
@@ -353,7 +277,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         return (f.meterId, f.periodStart, f.periodEnd, f.sequence, f.quantity);
     }
 
-    /// @notice Packs record fields into the word {reveal} expects.
+    /// @inheritdoc IUsageMeter
     function encodeRecord(
         uint32 meterId,
         uint40 periodStart,
@@ -364,7 +288,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         return UsageRecordCodec.encode(UsageRecordCodec.Fields(meterId, periodStart, periodEnd, sequence, quantity));
     }
 
-    /// @notice The EIP-712 domain separator of this deployment.
+    /// @inheritdoc IUsageMeter
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
@@ -372,6 +296,8 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
 
     // ------------------------------------------------------------ internals
 
+    /// @dev Records `commitment` as `reporter`'s pending commitment for `tenantId` (see {commit}); the
+    ///      relayer in {Committed} is the caller.
     function _commit(address reporter, uint32 tenantId, bytes32 commitment) private {
         if (commitment == bytes32(0)) revert InvalidCommitment();
         if (!_reporters[tenantId][reporter].authorized) revert ReporterNotAuthorized(tenantId, reporter);
@@ -461,6 +387,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         }
     }
 
+    /// @dev Reverts unless `c` is a pending commitment of `tenantId` inside its reveal window.
     function _requireRevealable(
         Commitment storage c,
         address reporter,
@@ -478,6 +405,7 @@ contract UsageMeter is AccessControlDefaultAdminRules, Pausable, EIP712, Nonces,
         if (block.number > lastRevealBlock) revert RevealTooLate(commitment, lastRevealBlock);
     }
 
+    /// @dev The tenant's storage; reverts {UnknownTenant} if it does not exist.
     function _requireTenant(uint32 tenantId) private view returns (Tenant storage tenant) {
         tenant = _tenants[tenantId];
         if (tenant.name == bytes32(0)) revert UnknownTenant(tenantId);
