@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "artifacts/", "cache/", "scripts/typechain-types/", "**/dist/", "coverage/", "dist/", ".meterline/"] },
+  { ignores: ["node_modules/", "artifacts/", "cache/", "scripts/typechain-types/", "**/dist/", ".ci/", "coverage/", "dist/", ".meterline/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

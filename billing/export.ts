@@ -1,42 +1,42 @@
-import type { InvoiceContent } from "../rating/content-hash";
+/**
+ * Billing documents as a tenant receives them: self-contained JSON that says which deployment and
+ * tenant it is for, carries its content exactly as hashed, and the hash stored when it was issued.
+ */
 import { toHex } from "../chain/hex";
+import { CREDIT_NOTE_EXPORT_FORMAT, INVOICE_EXPORT_FORMAT, type CreditNoteExport, type InvoiceExport } from "../verifier/document";
+import { BillingNotFoundError } from "./errors";
+import { creditNoteIdsOf, loadCreditNote } from "./store/credit-notes";
 import { loadInvoiceContent, type Queryable } from "./store/invoice-store";
-import { INVOICE_EXPORT_FORMAT, type InvoiceExport } from "../verifier/document";
+import { loadTenantParties } from "./store/tenants";
 
-export class InvoiceNotFoundError extends Error {
-  override name = "InvoiceNotFoundError";
-}
+/** @deprecated name kept for callers that catch it; it is a BillingNotFoundError. */
+export const InvoiceNotFoundError = BillingNotFoundError;
 
 /**
- * A self-contained invoice document: the deployment it was metered on, the plan snapshot it was
- * priced with, and every line's on-chain records, so a tenant can verify it with only an RPC
- * endpoint (verifyInvoice / meter:verify-invoice).
+ * An invoice document with the credit notes issued against it. The content hash is the one stored
+ * at finalization, not one recomputed now: were the rows altered since, the document would no
+ * longer match its hash and verification would say so.
  */
-export async function exportInvoice(
-  db: { pool: Queryable } | Queryable,
-  tenantId: string,
-  invoiceId: string,
-): Promise<InvoiceExport> {
+export async function exportInvoice(db: { pool: Queryable } | Queryable, tenantId: string, invoiceId: string): Promise<InvoiceExport> {
   // A pool, or a client already in a transaction (e.g. the API's, under row-level security).
   const q: Queryable = "pool" in db ? db.pool : db;
-  const { rows } = await q.query<{ slug: string; onchain_id: number; chain_id: string; address: Buffer }>(
-    `SELECT t.slug, t.onchain_id, c.chain_id, c.address
-       FROM invoices i JOIN tenants t ON t.id = i.tenant_id JOIN contracts c ON c.id = t.contract_id
-      WHERE i.id = $1 AND i.tenant_id = $2`,
-    [invoiceId, tenantId],
-  );
-  const t = rows[0];
-  const loaded = t ? await loadInvoiceContent(q, invoiceId) : null;
-  if (!t || !loaded) throw new InvoiceNotFoundError(`invoice ${invoiceId} of tenant ${tenantId} not found`);
-  const content: InvoiceContent = loaded.content;
+  const parties = await loadTenantParties(q, tenantId);
+  const loaded = parties ? await loadInvoiceContent(q, invoiceId, parties) : null;
+  if (!parties || !loaded || loaded.row.tenant_id !== tenantId) throw new BillingNotFoundError(`invoice ${invoiceId} of tenant ${tenantId} not found`);
+  const creditNotes: CreditNoteExport[] = [];
+  for (const id of await creditNoteIdsOf(q, invoiceId)) creditNotes.push(await exportCreditNote(q, tenantId, id));
   return {
     format: INVOICE_EXPORT_FORMAT,
-    deployment: { chainId: t.chain_id, address: toHex(t.address) },
-    tenant: { id: tenantId, slug: t.slug, onchainId: t.onchain_id },
     status: loaded.row.status,
-    // The hash stored at finalization, not one recomputed now: if the rows were altered since,
-    // the document no longer matches its hash and verification says so.
     contentHash: loaded.row.status === "finalized" && loaded.row.content_hash ? toHex(loaded.row.content_hash) : null,
-    invoice: content,
+    invoice: loaded.content,
+    creditNotes,
   };
+}
+
+export async function exportCreditNote(db: { pool: Queryable } | Queryable, tenantId: string, creditNoteId: string): Promise<CreditNoteExport> {
+  const q: Queryable = "pool" in db ? db.pool : db;
+  const note = await loadCreditNote(q, creditNoteId);
+  if (!note || note.tenantId !== tenantId) throw new BillingNotFoundError(`credit note ${creditNoteId} of tenant ${tenantId} not found`);
+  return { format: CREDIT_NOTE_EXPORT_FORMAT, contentHash: note.contentHash, creditNote: note.content };
 }

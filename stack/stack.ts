@@ -7,6 +7,7 @@ import type { EIP1193Provider, Hex, RpcBlock } from "viem";
 import { openDatabase, type Database } from "../db/connection";
 import { migrate } from "../db/migrate";
 import { applySeed, loadSeedFile } from "./seed/apply-seed";
+import { periodContaining } from "../rating/periods";
 import { parseIndexerConfig, startIndexer, type IndexerHandle } from "../indexer";
 import { billingConfigFromEnv, startBillingWorker, type BillingWorker } from "../billing";
 import { parseApiConfig } from "../api/config";
@@ -44,6 +45,17 @@ function rpc<T>(provider: Provider, method: string, params: unknown[] = []): Pro
   return (provider.request as (a: { method: string; params: unknown[] }) => Promise<T>)({ method, params });
 }
 
+/** The first billing period of the demo tenants: last month, in each tenant's time zone. */
+export function demoFirstPeriod(now: Date, timeZone: string): Date {
+  return periodContaining(new Date(periodContaining(now, timeZone).start.getTime() - 86_400_000), timeZone).start;
+}
+
+/** Genesis of a new demo chain: three days before the earliest first period in any time zone. */
+export function demoGenesisDate(now: Date): Date {
+  const lastMonthUtc = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return new Date(lastMonthUtc.getTime() - 3 * 86_400_000);
+}
+
 /** `--fresh`: forget the recorded chain, database, journals and the local deployment record. */
 export async function resetStackState(config: Pick<StackConfig, "home" | "deploymentsDir">): Promise<void> {
   await rm(config.home, { recursive: true, force: true });
@@ -72,7 +84,10 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     // 1. Chain: same genesis date as the recorded chain, then replay its blocks.
     const meta = await chainJournal.meta();
     const networkConfig = hre.config.networks.hardhat;
-    if (meta) networkConfig.initialDate = meta.initialDate;
+    // A new demo chain starts before last month, so the platform configures plans and subscriptions
+    // ahead of the periods they bill (as it must: versions only take effect in the future); once the
+    // demo is seeded, chain time jumps to the wall clock.
+    networkConfig.initialDate = meta ? meta.initialDate : demoGenesisDate(new Date()).toISOString();
     const provider = hre.network.provider as unknown as Provider;
     const genesis = await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["0x0", false]);
     const chainId = Number(await rpc<Hex>(provider, "eth_chainId"));
@@ -195,8 +210,16 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     stops.push(() => api.close());
     const graphql = `${api.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql");
 
-    // 7. Billing configuration, once the indexer has seen the tenants and meters.
-    await applySeed(db, seed, { waitMs: 45_000, pollMs: 250 });
+    // 7. Billing configuration, once the indexer has seen the tenants and meters, as of chain time;
+    // then chain time catches up with the wall clock.
+    const chainNow = new Date(Number((await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["latest", false])).timestamp) * 1000);
+    await applySeed(db, seed, { now: chainNow, firstPeriodStart: (tz) => demoFirstPeriod(new Date(), tz), waitMs: 45_000, pollMs: 250 });
+    const wallClock = Math.floor(Date.now() / 1000);
+    if (wallClock > chainNow.getTime() / 1000 + 60) {
+      await rpc(recorded, "evm_setNextBlockTimestamp", [wallClock]);
+      await rpc(recorded, "evm_mine");
+      await chainJournal.sync(provider);
+    }
 
     // 8. Demo reporter.
     const demo: DemoReporter = await startDemoReporter({

@@ -1,7 +1,8 @@
 import { createPublicClient, decodeEventLog, http, type Hex, type TransactionReceipt } from "viem";
 import { usageMeterAbi } from "../chain/abi.generated";
 import { decodeRecordWord } from "../chain/record";
-import { invoiceContentHash, type InvoiceContent } from "../rating/content-hash";
+import { citationKey } from "../rating/citation";
+import { invoiceContentHash, type InvoiceContent } from "../rating/invoice";
 import { invoiceExportSchema, type InvoiceExport } from "./document";
 import { recomputeInvoice } from "../rating/recompute";
 
@@ -44,12 +45,13 @@ export async function verifyInvoice(invoiceJson: unknown, rpcUrl: string): Promi
     };
   }
   const doc: InvoiceExport = parsed.data;
-  const inv = doc.invoice as InvoiceContent;
+  const inv: InvoiceContent = doc.invoice;
+  const { deployment, tenant } = inv;
   const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2 }) });
   const problems: string[] = [];
 
   const chainId = await client.getChainId();
-  if (BigInt(chainId) !== BigInt(doc.deployment.chainId)) problems.push(`RPC chain id ${chainId} != invoice deployment chain id ${doc.deployment.chainId}`);
+  if (BigInt(chainId) !== BigInt(deployment.chainId)) problems.push(`RPC chain id ${chainId} != invoice deployment chain id ${deployment.chainId}`);
   if (doc.status !== "finalized") problems.push("invoice is a draft, not finalized");
   if (doc.contentHash !== null && invoiceContentHash(inv) !== doc.contentHash) {
     problems.push(`content hash ${doc.contentHash} does not match the invoice content (${invoiceContentHash(inv)})`);
@@ -66,30 +68,26 @@ export async function verifyInvoice(invoiceJson: unknown, rpcUrl: string): Promi
   };
 
   const recomputed = recomputeInvoice(inv);
-  const deployment = doc.deployment.address.toLowerCase();
+  const address = deployment.address.toLowerCase();
   const lines: LineVerification[] = [];
   for (const line of inv.lines) {
     const lineProblems = [...(recomputed.lines.find((c) => c.lineNo === line.lineNo)?.problems ?? ["line not recomputed"])];
     for (const r of line.records) {
-      const where = `record ${r.txHash}#${r.logIndex}[${r.recordIndex}]`;
-      if (r.chainId !== doc.deployment.chainId) {
-        lineProblems.push(`${where}: chain id ${r.chainId} is not the deployment's`);
-        continue;
-      }
-      const rc = await receipt(r.txHash);
+      const where = `record ${citationKey(r)}`;
+      const rc = await receipt(r.seenAt.txHash);
       if (!rc) {
-        lineProblems.push(`${where}: transaction not found on chain`);
+        lineProblems.push(`${where}: transaction ${r.seenAt.txHash} not found on chain`);
         continue;
       }
       if (rc.status !== "success") lineProblems.push(`${where}: transaction reverted`);
-      if (rc.blockNumber.toString() !== r.blockNumber) lineProblems.push(`${where}: mined in block ${rc.blockNumber}, invoice says ${r.blockNumber}`);
-      const log = rc.logs.find((l) => l.logIndex === r.logIndex);
+      if (rc.blockNumber.toString() !== r.seenAt.blockNumber) lineProblems.push(`${where}: mined in block ${rc.blockNumber}, invoice says ${r.seenAt.blockNumber}`);
+      const log = rc.logs.find((l) => l.logIndex === r.seenAt.logIndex);
       if (!log) {
-        lineProblems.push(`${where}: no log ${r.logIndex} in the transaction`);
+        lineProblems.push(`${where}: no log ${r.seenAt.logIndex} in the transaction`);
         continue;
       }
-      if (log.address.toLowerCase() !== deployment) {
-        lineProblems.push(`${where}: emitted by ${log.address}, not the deployment ${doc.deployment.address}`);
+      if (log.address.toLowerCase() !== address) {
+        lineProblems.push(`${where}: emitted by ${log.address}, not the deployment ${deployment.address}`);
         continue;
       }
       let decoded;
@@ -104,14 +102,17 @@ export async function verifyInvoice(invoiceJson: unknown, rpcUrl: string): Promi
         continue;
       }
       const args = decoded.args;
-      if (args.tenantId !== doc.tenant.onchainId) lineProblems.push(`${where}: tenant ${args.tenantId}, invoice is for ${doc.tenant.onchainId}`);
-      if (args.commitment.toLowerCase() !== r.commitment) lineProblems.push(`${where}: commitment ${args.commitment} != ${r.commitment}`);
-      const rec = args.records[r.recordIndex];
+      if (args.tenantId !== tenant.onchainId) lineProblems.push(`${where}: tenant ${args.tenantId}, invoice is for ${tenant.onchainId}`);
+      if (args.reporter.toLowerCase() !== r.reporter) lineProblems.push(`${where}: revealed by ${args.reporter}`);
+      if (args.commitment.toLowerCase() !== r.seenAt.commitment) lineProblems.push(`${where}: commitment ${args.commitment} != ${r.seenAt.commitment}`);
+      const rec = args.records[r.seenAt.recordIndex];
       if (!rec) {
         lineProblems.push(`${where}: the log has only ${args.records.length} records`);
         continue;
       }
       const f = decodeRecordWord(rec.packed);
+      if (f.sequence.toString() !== r.sequence) lineProblems.push(`${where}: sequence ${f.sequence} on chain`);
+      if (rec.ref.toLowerCase() !== r.ref) lineProblems.push(`${where}: ref ${rec.ref} on chain`);
       if (f.meterId !== r.meterId) lineProblems.push(`${where}: meter ${f.meterId} on chain, ${r.meterId} in invoice`);
       if (f.quantity.toString() !== r.quantity) lineProblems.push(`${where}: quantity ${f.quantity} on chain, ${r.quantity} in invoice`);
       if (f.periodStart !== toSeconds(r.periodStart) || f.periodEnd !== toSeconds(r.periodEnd)) {
@@ -126,19 +127,19 @@ export async function verifyInvoice(invoiceJson: unknown, rpcUrl: string): Promi
     }
     const seen = new Set<string>();
     for (const r of line.records) {
-      const k = `${r.txHash}:${r.logIndex}:${r.recordIndex}`;
+      const k = citationKey(r);
       if (seen.has(k)) lineProblems.push(`record ${k} is cited twice`);
       seen.add(k);
     }
     lines.push({ lineNo: line.lineNo, kind: line.kind, description: line.description, amountMinor: line.amountMinor, ok: lineProblems.length === 0, problems: lineProblems });
   }
-  const all = inv.lines.flatMap((l) => l.records.map((r) => `${r.txHash}:${r.logIndex}:${r.recordIndex}`));
+  const all = inv.lines.flatMap((l) => l.records.map(citationKey));
   if (new Set(all).size !== all.length) problems.push("a record is cited by more than one line");
 
   return {
     ok: problems.length === 0 && recomputed.totalOk && lines.every((l) => l.ok),
     invoice: { number: inv.number, periodStart: inv.periodStart, periodEnd: inv.periodEnd, currency: inv.currency, totalMinor: inv.totalMinor },
-    deployment: doc.deployment,
+    deployment: deployment,
     lines,
     total: { stated: inv.totalMinor, recomputed: recomputed.expectedTotalMinor, ok: recomputed.totalOk },
     problems,

@@ -1,18 +1,35 @@
-import type pg from "pg";
 import { BillingError } from "../errors";
 import { DEFAULT_AGGREGATION, type Aggregation } from "../../rating/aggregation";
 import type { PriceSpec } from "../../rating/pricing";
-import type { PlanSnapshot } from "../../rating/snapshot";
+import { fromHex } from "../../chain/hex";
+import { documentHash } from "../../rating/document-hash";
+import { planSnapshotSchema, type PlanSnapshot } from "../../rating/snapshot";
 
-type Queryable = Pick<pg.Pool, "query">;
+import type { Queryable } from "./records";
 
 /** Strips PostgreSQL's numeric padding ("0.010000000000000000" -> "0.01") so snapshots read well. */
 function trimDecimal(v: string): string {
   return v.includes(".") ? v.replace(/0+$/, "").replace(/\.$/, "") : v;
 }
 
-/** Builds the snapshot of a plan version from the tables, with the tenant's meter configuration. */
+/**
+ * The frozen snapshot of a plan version. Versions created before snapshots were frozen (migration
+ * 030) get theirs built from the tables and frozen on first use; every later read returns it.
+ */
 export async function loadPlanSnapshot(db: Queryable, tenantId: string, planVersionId: string): Promise<PlanSnapshot> {
+  const { rows } = await db.query<{ snapshot: unknown }>("SELECT snapshot FROM rate_plan_versions WHERE id = $1 AND tenant_id = $2", [planVersionId, tenantId]);
+  if (rows[0]?.snapshot) return planSnapshotSchema.parse(rows[0].snapshot);
+  const snapshot = await snapshotFromTables(db, tenantId, planVersionId);
+  await db.query("UPDATE rate_plan_versions SET snapshot = $2, snapshot_hash = $3 WHERE id = $1 AND snapshot IS NULL", [
+    planVersionId,
+    JSON.stringify(snapshot),
+    fromHex(documentHash(snapshot)),
+  ]);
+  return snapshot;
+}
+
+/** Builds a version's snapshot from its price rows; meters take their aggregation from the price, else the meter's configuration. */
+export async function snapshotFromTables(db: Queryable, tenantId: string, planVersionId: string): Promise<PlanSnapshot> {
   const { rows: versions } = await db.query<{
     plan_id: string;
     name: string;
@@ -49,10 +66,12 @@ export async function loadPlanSnapshot(db: Queryable, tenantId: string, planVers
     [planVersionId],
   );
   const { rows: meters } = await db.query<{ meter_id: number; name: string; aggregation: string | null; unit: string | null; display_name: string | null }>(
-    `SELECT m.meter_id, m.name, c.aggregation, c.unit, c.display_name
-       FROM meters m LEFT JOIN meter_configs c ON c.tenant_id = m.tenant_id AND c.meter_id = m.meter_id
+    `SELECT m.meter_id, m.name, coalesce(p.aggregation, c.aggregation) AS aggregation, c.unit, c.display_name
+       FROM meters m
+       LEFT JOIN meter_configs c ON c.tenant_id = m.tenant_id AND c.meter_id = m.meter_id
+       LEFT JOIN plan_prices p ON p.plan_version_id = $2 AND p.meter_id = m.meter_id
       WHERE m.tenant_id = $1 ORDER BY m.meter_id`,
-    [tenantId],
+    [tenantId, planVersionId],
   );
   return {
     planId: v.plan_id,

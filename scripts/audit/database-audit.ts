@@ -3,7 +3,8 @@ import { createPublicClient, http, parseEventLogs, type Address, type PublicClie
 import type { AuditItem, AuditSection } from "./chain-audit";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import { decodeRecordWord } from "../../chain/record";
-import { invoiceContentHash } from "../../rating/content-hash";
+import { invoiceContentHash } from "../../rating/invoice";
+import { loadTenantParties } from "../../billing/store/tenants";
 import { toHex } from "../../chain/hex";
 import { loadInvoiceContent } from "../../billing/store/invoice-store";
 import { recomputeInvoice } from "../../rating/recompute";
@@ -283,11 +284,14 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
   });
 
   // Invoices: lines vs their records; cited records vs usage_records; finalized content hashes.
-  const { rows: invoices } = await pool.query<{ id: string; status: string }>("SELECT id, status FROM invoices ORDER BY tenant_id, period_start");
+  const { rows: invoices } = await pool.query<{ id: string; tenant_id: string; status: string }>(
+    "SELECT id::text AS id, tenant_id::text AS tenant_id, status FROM invoices ORDER BY tenant_id, period_start, id",
+  );
   const lineProblems: Array<{ invoiceId: string; lineNo: number; problems: string[] }> = [];
   const hashProblems: Array<{ invoiceId: string; stored: string | null; recomputed: string }> = [];
   for (const inv of invoices) {
-    const loaded = await loadInvoiceContent(pool, inv.id);
+    const parties = await loadTenantParties(pool, inv.tenant_id);
+    const loaded = parties ? await loadInvoiceContent(pool, inv.id, parties) : null;
     if (!loaded) continue;
     const check = recomputeInvoice(loaded.content);
     for (const l of check.lines) if (!l.ok) lineProblems.push({ invoiceId: inv.id, lineNo: l.lineNo, problems: l.problems });
@@ -298,25 +302,33 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
       if (stored !== recomputed) hashProblems.push({ invoiceId: inv.id, stored, recomputed });
     }
   }
+  // A record a credit note took back may be gone (that is what a reorg credit is for); every
+  // record a finalized invoice still charges must be indexed, by identity, with the cited content.
+  const CHARGED_LR = `NOT EXISTS (SELECT 1 FROM credit_note_records cr JOIN credit_notes c ON c.id = cr.credit_note_id
+                        WHERE c.invoice_id = i.id AND cr.reporter = lr.reporter AND cr.sequence = lr.sequence)
+      AND NOT EXISTS (SELECT 1 FROM credit_note_lines cl JOIN credit_notes c ON c.id = cl.credit_note_id
+                       WHERE c.invoice_id = i.id AND cl.invoice_line_no = l.line_no AND cl.whole_line)`;
   const { rows: orphans } = await pool.query<{ invoice_id: string; line_no: number; key: string; problem: string }>(
-    `SELECT l.invoice_id, l.line_no, '0x' || encode(lr.tx_hash, 'hex') || ':' || lr.log_index || ':' || lr.record_index AS key,
-            CASE WHEN r.tx_hash IS NULL THEN 'record not in usage_records'
+    `SELECT l.invoice_id::text AS invoice_id, l.line_no, '0x' || encode(lr.reporter, 'hex') || ':' || lr.sequence AS key,
+            CASE WHEN r.reporter IS NULL THEN 'record not in usage_records'
+                 WHEN r.is_duplicate THEN 'record is a duplicate of an earlier idempotency key'
                  ELSE format('record differs: quantity %s/%s, meter %s/%s', lr.quantity, r.quantity, lr.meter_id, r.meter_id) END AS problem
        FROM invoice_line_records lr
        JOIN invoice_lines l ON l.id = lr.line_id
        -- drafts are rebuilt on every billing pass, so between a reorg and the next pass they may
        -- cite records the indexer just removed; only finalized invoices must stay backed.
        JOIN invoices i ON i.id = l.invoice_id AND i.status = 'finalized'
-       LEFT JOIN usage_records r ON r.chain_id = lr.chain_id AND r.tx_hash = lr.tx_hash AND r.log_index = lr.log_index
-                                AND r.record_index = lr.record_index
-      WHERE r.tx_hash IS NULL OR r.quantity <> lr.quantity OR r.meter_id <> lr.meter_id OR r.tenant_id <> lr.tenant_id
+       LEFT JOIN usage_records r ON r.tenant_id = lr.tenant_id AND r.reporter = lr.reporter AND r.sequence = lr.sequence
+      WHERE ${CHARGED_LR}
+        AND (r.reporter IS NULL OR r.is_duplicate OR r.quantity <> lr.quantity OR r.meter_id <> lr.meter_id OR r.ref <> lr.ref
+             OR r.period_start <> lr.period_start OR r.period_end <> lr.period_end)
       ORDER BY 1, 2 LIMIT 1000`,
   );
   const { rows: doubles } = await pool.query<{ key: string; n: string }>(
-    `SELECT '0x' || encode(lr.tx_hash, 'hex') || ':' || lr.log_index || ':' || lr.record_index AS key, count(*) AS n
+    `SELECT '0x' || encode(lr.reporter, 'hex') || ':' || lr.sequence AS key, count(*)::text AS n
        FROM invoice_line_records lr JOIN invoice_lines l ON l.id = lr.line_id JOIN invoices i ON i.id = l.invoice_id
-      WHERE i.status = 'finalized'
-      GROUP BY lr.chain_id, lr.tx_hash, lr.log_index, lr.record_index HAVING count(*) > 1 LIMIT 1000`,
+      WHERE i.status = 'finalized' AND ${CHARGED_LR}
+      GROUP BY lr.tenant_id, lr.reporter, lr.sequence HAVING count(*) > 1 LIMIT 1000`,
   );
   sections.push({
     id: "database-invoices",
@@ -326,12 +338,12 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
         ? ok("invoice lines", `lines of ${invoices.length} invoices equal the aggregates of their records and sum to their totals`)
         : attention("invoice lines", `${lineProblems.length} invoice lines differ from their records`, { lines: lineProblems.slice(0, max) }),
       orphans.length === 0
-        ? ok("cited records", "every record cited by a finalized invoice is indexed with the same quantity")
+        ? ok("cited records", "every record a finalized invoice charges is indexed, by identity, with the content it cites")
         : attention("cited records", `${orphans.length} records cited by finalized invoices are missing or differ in usage_records`, {
             records: orphans.slice(0, max).map((o) => ({ invoiceId: o.invoice_id, lineNo: o.line_no, record: o.key, problem: o.problem })),
           }),
       doubles.length === 0
-        ? ok("billed once", "no record is billed on two finalized lines")
+        ? ok("billed once", "no record is charged by two finalized lines (net of credit notes)")
         : attention("billed once", `${doubles.length} records are billed more than once`, { records: doubles.slice(0, max) }),
       hashProblems.length === 0
         ? ok("finalized invoices", `${invoices.filter((i) => i.status === "finalized").length} finalized invoices match their content hash`)

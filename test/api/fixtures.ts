@@ -113,9 +113,10 @@ export async function seed(db: TestDatabase): Promise<Record<TestTenant, string>
       [tenantId, inv[0].id],
     );
     await q(
-      `INSERT INTO invoice_line_records (tenant_id, line_id, chain_id, tx_hash, log_index, record_index, commitment, block_number, meter_id, period_start, period_end, quantity)
-       VALUES ($1, $2, 31337, $3, 0, 0, $4, 101, 1, '2026-01-02T00:00:00Z', '2026-01-02T00:01:00Z', 10)`,
-      [tenantId, line[0].id, hash32(t * 1000 + 1), hash32(t * 1000 + 1)],
+      `INSERT INTO invoice_line_records (tenant_id, line_id, contract_id, chain_id, reporter, sequence, ref, tx_hash, log_index, record_index,
+                                         commitment, block_number, meter_id, period_start, period_end, quantity)
+       VALUES ($1, $2, $5, 31337, $6, 1, $7, $3, 0, 0, $4, 101, 1, '2026-01-02T00:00:00Z', '2026-01-02T00:01:00Z', 10)`,
+      [tenantId, line[0].id, hash32(t * 1000 + 1), hash32(t * 1000 + 1), contractId, addr20(0xaa00 + t), hash32(1)],
     );
   }
   return ids;

@@ -29,8 +29,6 @@ const tenantSeed = (slug: string) => ({
     name: "standard",
     versions: [
       {
-        version: 1,
-        effectiveFrom: "2020-01-01T00:00:00Z",
         currency: "USD",
         currencyExponent: 2,
         minimumMinor: "100",
@@ -49,7 +47,6 @@ const tenantSeed = (slug: string) => ({
       },
     ],
   },
-  subscription: { startsAt: "2020-01-01T00:00:00Z" },
   quotas: [],
 });
 
@@ -70,6 +67,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
   let w: Workload;
   let db: TestDatabase;
   let invoice: InvoiceExport;
+  let invoiceTenantId: string;
   let dir: string;
 
   before(async function () {
@@ -97,7 +95,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
     } finally {
       await indexer.stop();
     }
-    await applySeed(db, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }));
+    // Configured before any usage: plans and subscriptions start in January 2020.
+    await applySeed(db, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }), { now: new Date("2019-12-15T00:00:00Z") });
     // Bill as of three hours after the period ends: everything indexed is final.
     const billingNow = new Date(periodEnd + 3 * 3_600_000);
     const r = await runBillingOnce(db, billingNow, { confirmations: 0, graceMs: 3_600_000 });
@@ -107,7 +106,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
         WHERE i.status = 'finalized' ORDER BY i.tenant_id, i.period_start LIMIT 1`,
     );
     expect(rows).to.have.length(1);
-    invoice = await exportInvoice(db, rows[0]!.tenant_id, rows[0]!.id);
+    invoiceTenantId = rows[0]!.tenant_id;
+    invoice = await exportInvoice(db, invoiceTenantId, rows[0]!.id);
     dir = await mkdtemp(path.join(tmpdir(), "meterline-invoice-"));
   });
 
@@ -118,8 +118,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
   });
 
   it("exports a self-contained invoice whose every line cites on-chain records", function () {
-    expect(invoice.deployment.address.toLowerCase()).to.equal(w.address.toLowerCase());
-    expect(invoice.deployment.chainId).to.equal(String(w.chainId));
+    expect(invoice.invoice.deployment.address.toLowerCase()).to.equal(w.address.toLowerCase());
+    expect(invoice.invoice.deployment.chainId).to.equal(String(w.chainId));
     const usage = invoice.invoice.lines.filter((l) => l.kind === "usage");
     expect(usage.length).to.be.greaterThan(0);
     for (const l of usage) expect(l.records.length).to.be.greaterThan(0);
@@ -150,9 +150,9 @@ describe("billing on a real chain: invoice verification and database audit", fun
     firstUsage(amount).amountMinor = (BigInt(firstUsage(amount).amountMinor) + 1n).toString();
     amount.invoice.totalMinor = (BigInt(amount.invoice.totalMinor) + 1n).toString();
     const deployment = clone();
-    deployment.deployment.address = "0x000000000000000000000000000000000000dEaD";
+    deployment.invoice.deployment.address = "0x000000000000000000000000000000000000dead";
     const logIndex = clone();
-    firstUsage(logIndex).records[0]!.logIndex += 1;
+    firstUsage(logIndex).records[0]!.seenAt.logIndex += 1;
     const price = clone();
     price.invoice.planSnapshot.plan.prices[0]!.tiers[0]!.unitPrice = "0.0000124";
     const cases: Array<[string, InvoiceExport, RegExp]> = [
@@ -268,8 +268,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
       const line = invoice.invoice.lines.find((l) => l.kind === "usage")!;
       const rec = line.records[0]!;
       const recWhere = `line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = $1 AND line_no = $2)
-                        AND tx_hash = decode($3, 'hex') AND log_index = $4 AND record_index = $5`;
-      const recParams = [id, line.lineNo, rec.txHash.slice(2), rec.logIndex, rec.recordIndex];
+                        AND reporter = decode($3, 'hex') AND sequence = $4`;
+      const recParams = [id, line.lineNo, rec.reporter.slice(2), rec.sequence];
       await tamper(db.pool, `UPDATE invoice_line_records SET quantity = quantity + 1 WHERE ${recWhere}`, recParams);
       const f = await attention();
       expect(f.map((x) => x.label)).to.include.members(["invoice lines", "cited records", "finalized invoices"]);
@@ -284,7 +284,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
       await tamper(db.pool, "UPDATE invoice_lines SET description = 'Discount' WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo]);
       expect((await attention()).map((x) => x.label)).to.deep.equal(["finalized invoices"]);
       // ...and an export of the altered invoice no longer matches the hash stored at finalization
-      const altered = await verifyInvoice(await exportInvoice(db, invoice.tenant.id, id), server.url);
+      const altered = await verifyInvoice(await exportInvoice(db, invoiceTenantId, id), server.url);
       expect(altered.ok).to.equal(false);
       expect(altered.problems.join("\n")).to.match(/content hash/);
       await tamper(db.pool, "UPDATE invoice_lines SET description = $3 WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo, line.description]);

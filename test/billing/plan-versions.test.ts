@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { applySeed, seedSchema, SeedError } from "../../stack/seed/apply-seed";
-import { DecimalError } from "../../rating/decimal";
-import { loadInvoiceContent } from "../../billing/store/invoice-store";
+import { BillingInputError } from "../../billing/errors";
+import { loadInvoiceContent as loadContent } from "../../billing/store/invoice-store";
+import { loadTenantParties } from "../../billing/store/tenants";
 import { recomputeInvoice } from "../../rating/recompute";
 import { runBillingOnce } from "../../billing/run";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
@@ -20,7 +21,6 @@ const seedFor = (prices: { v1: string; v2: string }) =>
           name: "basic",
           versions: [
             {
-              version: 1,
               effectiveFrom: "2026-01-01T00:00:00Z",
               currency: "USD",
               prices: [
@@ -29,7 +29,6 @@ const seedFor = (prices: { v1: string; v2: string }) =>
               ],
             },
             {
-              version: 2,
               effectiveFrom: "2026-02-01T00:00:00Z",
               currency: "USD",
               minimumMinor: "1000",
@@ -40,10 +39,15 @@ const seedFor = (prices: { v1: string; v2: string }) =>
             },
           ],
         },
-        subscription: { startsAt: "2026-01-01T00:00:00Z" },
       },
     ],
   });
+
+const SEEDED_AT = new Date("2025-12-01T00:00:00Z");
+const loadInvoiceContent = async (pool: TestDatabase["pool"], id: string) => {
+  const { rows } = await pool.query<{ tenant_id: string }>("SELECT tenant_id::text AS tenant_id FROM invoices WHERE id = $1", [id]);
+  return loadContent(pool, id, (await loadTenantParties(pool, rows[0]!.tenant_id))!);
+};
 
 describe("billing across plan versions and late usage", function () {
   let db: TestDatabase;
@@ -62,17 +66,18 @@ describe("billing across plan versions and late usage", function () {
   });
 
   it("rejects a seed with a malformed price before touching the database", async function () {
-    const err = await applySeed(db, seedFor({ v1: "0.01.5", v2: "0.02" })).catch((e: Error) => e);
-    expect(err).to.be.instanceOf(DecimalError);
-    expect(String(err)).to.match(/unitPrice: "0.01.5" is not a non-negative decimal/);
+    const err = await applySeed(db, seedFor({ v1: "0.01.5", v2: "0.02" }), { now: SEEDED_AT }).catch((e: Error) => e);
+    expect(err).to.be.instanceOf(BillingInputError);
+    expect((err as BillingInputError).field).to.equal("prices.0.unitPrice");
+    expect(String(err)).to.match(/must be a non-negative decimal/);
     const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM rate_plans");
     expect(rows[0].n).to.equal(0);
-    const missing = await applySeed(db, seedSchema.parse({ tenants: [{ ...seedFor({ v1: "1", v2: "1" }).tenants[0]!, slug: "nobody" }] })).catch((e: Error) => e);
+    const missing = await applySeed(db, seedSchema.parse({ tenants: [{ ...seedFor({ v1: "1", v2: "1" }).tenants[0]!, slug: "nobody" }] }), { now: SEEDED_AT }).catch((e: Error) => e);
     expect(missing).to.be.instanceOf(SeedError);
   });
 
   it("prices late usage with the original period's plan version; every line recomputes from the snapshot", async function () {
-    await applySeed(db, seedFor({ v1: "0.01", v2: "0.02" }));
+    await applySeed(db, seedFor({ v1: "0.01", v2: "0.02" }), { now: SEEDED_AT });
     const jan = (day: number) => new Date(Date.UTC(2026, 0, day, 12));
     await setCheckpoint(db.pool, contractId, 100);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: jan(5), quantity: 100n, blockNumber: 10 });

@@ -36,12 +36,13 @@ describe("startBillingWorker", function () {
             meters: [{ name: "api_calls", aggregation: "SUM", displayName: "API calls" }],
             plan: {
               name: "p",
-              versions: [{ version: 1, effectiveFrom: "2000-01-01T00:00:00Z", currency: "EUR", prices: [{ meter: "api_calls", model: "per_unit", unitPrice: "0.25" }] }],
+              versions: [{ currency: "EUR", prices: [{ meter: "api_calls", model: "per_unit", unitPrice: "0.25" }] }],
             },
-            subscription: { startsAt: "2000-01-01T00:00:00Z" },
           },
         ],
       }),
+      // configured well before the usage below
+      { now: new Date(Date.now() - 100 * 86_400_000) },
     );
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date(Date.now() - 40 * 86_400_000), quantity: 10n, blockNumber: 5 });
     await setCheckpoint(db.pool, contractId, 10);

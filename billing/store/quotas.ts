@@ -1,5 +1,6 @@
+/** quotas and quota_alerts: limits, thresholds, status and exactly-once crossings. */
 import type pg from "pg";
-import { enqueueEvent } from "../webhooks/outbox";
+import { enqueueEvent } from "../../webhooks/outbox";
 
 export interface QuotaAlert {
   tenantId: string;
