@@ -1,7 +1,8 @@
-import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Address, Hex } from "viem";
 import { JournalError } from "./errors";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, assertPrivateTree, ensurePrivateDir } from "./private-files";
 
 /**
  * Where a batch stands as far as this reporter last wrote down. The chain is the source of
@@ -50,6 +51,9 @@ export interface Job {
  * (written once, atomically), `batches/<id>.json` the latest state of each batch. Every write
  * goes to a temporary file that is fsynced, renamed over the target, and followed by an fsync
  * of the directory, so after a crash each file is either the old or the new version.
+ *
+ * Everything is owner-only (directories 0700, files 0600) and {@link Journal.open} refuses a
+ * journal that group or others can access: the files hold the salts of unrevealed commitments.
  */
 export class Journal {
   readonly dir: string;
@@ -60,8 +64,13 @@ export class Journal {
 
   static async open(root: string, scope: { chainId: number; meter: Address; reporter: Address }): Promise<Journal> {
     const dir = path.join(root, `${scope.chainId}-${scope.meter.toLowerCase()}-${scope.reporter.toLowerCase()}`);
-    await mkdir(path.join(dir, "jobs"), { recursive: true });
-    await mkdir(path.join(dir, "batches"), { recursive: true });
+    // Parents above the journal root are created owner-only too, but never checked: they are
+    // the operator's (e.g. a home directory), and the 0700 root already fences the secrets.
+    await mkdir(path.dirname(root), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await ensurePrivateDir(root, root);
+    await ensurePrivateDir(dir, root);
+    for (const sub of ["jobs", "batches"]) await ensurePrivateDir(path.join(dir, sub), root);
+    await assertPrivateTree(dir, root);
     await fsyncDir(root);
     await fsyncDir(dir);
     return new Journal(dir);
@@ -83,7 +92,7 @@ export class Journal {
   }
 
   async writeJob(job: Job): Promise<void> {
-    await writeDurably(path.join(this.dir, "jobs", `${job.id}.json`), job);
+    await writeDurably(path.join(this.dir, "jobs", `${job.id}.json`), job, PRIVATE_FILE_MODE);
   }
 
   async state(batchId: string): Promise<BatchState | undefined> {
@@ -96,7 +105,7 @@ export class Journal {
   }
 
   async writeState(state: BatchState): Promise<void> {
-    await writeDurably(path.join(this.dir, "batches", `${state.id}.json`), { ...state, updatedAt: new Date().toISOString() });
+    await writeDurably(path.join(this.dir, "batches", `${state.id}.json`), { ...state, updatedAt: new Date().toISOString() }, PRIVATE_FILE_MODE);
   }
 
   /** Highest sequence this journal ever planned for a tenant (0n if none). */
@@ -129,11 +138,18 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves. */
+/**
+ * Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves.
+ * The file ends up with exactly `mode` (the rename keeps the temporary file's mode, which is set
+ * with chmod because open's mode is filtered by the umask and ignored for an existing file).
+ */
 export async function writeDurably(file: string, value: unknown, mode = 0o644): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  const handle = await open(tmp, "w", mode);
+  // A temporary file left by a crashed process of the same pid may carry another mode.
+  await rm(tmp, { force: true });
+  const handle = await open(tmp, "wx", mode);
   try {
+    await handle.chmod(mode);
     await handle.writeFile(JSON.stringify(value, null, 1));
     await handle.sync();
   } finally {

@@ -5,6 +5,7 @@ import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
 import { parseUsage } from "./input";
 import { Journal, writeDurably } from "./journal";
+import { PRIVATE_FILE_MODE } from "./private-files";
 import { loadAccount } from "./signer";
 import type { PlannedBatch } from "./journal";
 
@@ -56,7 +57,8 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
   if (config.relayOut) {
     const now = BigInt(Math.floor(Date.now() / 1000));
     const payload: RelayPayload = await reporter.signRelayPayload(now + BigInt(config.relayDeadlineSeconds));
-    await writeDurably(config.relayOut, payload);
+    // Owner-only: until revealed, the salts in it let anyone reveal (or front-run) the usage.
+    await writeDurably(config.relayOut, payload, PRIVATE_FILE_MODE);
     return {
       mode: "relay",
       ...base,
