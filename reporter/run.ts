@@ -17,9 +17,19 @@ export interface RunReporterDeps {
   afterCommitMined?: (batch: PlannedBatch) => Promise<void>;
 }
 
+interface ResultBase {
+  meter: Address;
+  reporter: Address;
+  job?: string;
+  /** Usage lines in the input. */
+  records: number;
+  /** Lines not sent because their ref was already submitted for the tenant (see the log's summary line). */
+  skipped: number;
+}
+
 export type RunReporterResult =
-  | { mode: "submit"; meter: Address; reporter: Address; job?: string; records: number; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number }
-  | { mode: "relay"; meter: Address; reporter: Address; job?: string; records: number; payloadFile: string; items: number; signed: number };
+  | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
+  | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
@@ -46,6 +56,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     pollIntervalMs: config.pollIntervalMs,
     ...(deps.mineWhileWaiting ? { waitForBlock: mineUntil(publicClient) } : {}),
     ...(deps.afterCommitMined ? { afterCommitMined: deps.afterCommitMined } : {}),
+    ...(config.fromBlock !== undefined ? { fromBlock: config.fromBlock } : {}),
   });
   const planned = inputs.length > 0 ? await reporter.plan(inputs, config.input ?? "input") : undefined;
   const base = {
@@ -53,6 +64,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     reporter: account.address,
     ...(planned ? { job: planned.job.id } : {}),
     records: inputs.length,
+    skipped: planned?.job.skippedLines?.length ?? 0,
   };
   if (config.relayOut) {
     const now = BigInt(Math.floor(Date.now() / 1000));

@@ -51,10 +51,11 @@ describe("reporter journal secrets at rest", function () {
       process.umask(previous);
     }
     const { dirs, files } = await modes(journal);
-    // root, scope, jobs, batches
-    expect(dirs.size).to.equal(4);
+    // root, scope, jobs, batches, keys
+    expect(dirs.size).to.equal(5);
     for (const [d, mode] of dirs) expect(mode, d).to.equal(0o700);
     expect([...files.keys()].some((f) => f.includes(`${path.sep}batches${path.sep}`))).to.equal(true);
+    expect([...files.keys()].some((f) => f.endsWith(".jsonl"))).to.equal(true);
     for (const [f, mode] of files) expect(mode, f).to.equal(0o600);
     expect((await stat(path.join(dir, "state"))).mode & 0o777).to.equal(0o700);
   });
@@ -72,6 +73,7 @@ describe("reporter journal secrets at rest", function () {
     for (const [target, mode, restore] of [
       [path.join(scope, "jobs", jobName!), 0o644, 0o600],
       [path.join(scope, "batches"), 0o755, 0o700],
+      [path.join(scope, "keys"), 0o720, 0o700],
       [journal, 0o750, 0o700],
     ] as const) {
       await chmod(target, mode);

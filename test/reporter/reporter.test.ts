@@ -3,47 +3,20 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { createWalletClient, custom } from "viem";
-import {
-  InputValidationError,
-  Journal,
-  Reporter,
-  mineUntil,
-  parseUsage,
-  relayPayload,
-  type UsageInput,
-} from "../../reporter";
+import { InputValidationError, Journal, Reporter, mineUntil, parseUsage, relayPayload, type UsageInput } from "../../reporter";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import {
   MAX_DELAY,
   committedEvents,
   deployWithTenant,
   hardhatAccount,
+  makeReporter,
   revealedUsage,
   silentLogger,
+  sum,
   tempDir,
   usageFile,
-  type MeterSetup,
 } from "./helpers";
-
-async function makeReporter(setup: MeterSetup, accountIndex: number, journalRoot: string, opts: { batchSize?: number; relay?: boolean } = {}) {
-  const account = hardhatAccount(accountIndex);
-  const transport = custom(hre.network.provider);
-  const journal = await Journal.open(journalRoot, { chainId: 31337, meter: setup.meter, reporter: account.address });
-  return new Reporter({
-    publicClient: setup.publicClient,
-    ...(opts.relay ? {} : { walletClient: createWalletClient({ account, transport }) }),
-    account,
-    meter: setup.meter,
-    journal,
-    logger: silentLogger,
-    batchSize: opts.batchSize ?? 500,
-    waitForBlock: mineUntil(setup.publicClient),
-  });
-}
-
-function sum(revealed: Awaited<ReturnType<typeof revealedUsage>>): bigint {
-  return revealed.flatMap((r) => r.records).reduce((acc, r) => acc + r.quantity, 0n);
-}
 
 describe("reporter client", function () {
   describe("input validation", function () {
