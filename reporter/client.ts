@@ -17,7 +17,8 @@ import { commitmentHash, packRecord } from "../chain/record";
 import { COMMIT_TYPES, commitDomain } from "../chain/eip712";
 import { decodeRevert } from "../chain/revert";
 import { describeSkipped, skipSubmittedKeys } from "./dedupe";
-import { InputValidationError, JournalError, ReporterError, TransactionError, type LineIssue } from "./errors";
+import { InputValidationError, ReporterError, TransactionError, type LineIssue } from "./errors";
+import { finalizedBlockNumber } from "./finality";
 import type { UsageInput } from "./input";
 import { Journal, type BatchState, type Job, type PlannedBatch } from "./journal";
 import { batchId, replanBatch } from "./replan";
@@ -76,14 +77,20 @@ export interface RunSummary {
   revealed: number;
   alreadyRevealed: number;
   revealedRecords: number;
-  /** Batches planned again without refs that landed after they were planned. */
+  /** Batches planned again: renumbered after their sequences were passed, or without refs that landed meanwhile. */
   replanned: number;
 }
 
 type ChainView =
   | { kind: "revealed" }
   | { kind: "committed"; committedAt: bigint; state: BatchState }
-  | { kind: "none"; state: BatchState };
+  | { kind: "none"; state: BatchState }
+  /**
+   * The reporter's high-water mark already reached the batch's first sequence while the batch is
+   * not revealed (someone revealed a later batch first): this plan can never land. `final` when
+   * that holds at the finalized block too, i.e. no reorg can make the plan revealable again.
+   */
+  | { kind: "passed"; state: BatchState; final: boolean };
 
 /**
  * Nobody outside this process can know a batch that was never sent, signed for a relayer or
@@ -227,9 +234,14 @@ export class Reporter {
     return { job, resumed: false };
   }
 
-  /** Finishes every journaled batch that is not revealed yet, tenant by tenant, in sequence order. */
+  /**
+   * Finishes every journaled batch that is not revealed yet, tenant by tenant, in sequence order.
+   * A batch whose sequences were passed (a relayer revealed a later batch first) is renumbered
+   * above the mark and submitted again under a new salt; see {@link Reporter.replan}.
+   */
   async run(): Promise<RunSummary> {
     const summary: RunSummary = { revealed: 0, alreadyRevealed: 0, revealedRecords: 0, replanned: 0 };
+    const waiting = new Set<string>();
     for (const queue of (await this.pendingByTenant()).values()) {
       for (let i = 0; i < queue.length; ) {
         const batch = queue[i]!;
@@ -237,6 +249,18 @@ export class Reporter {
         if (view.kind === "revealed") {
           summary.alreadyRevealed += 1;
           i += 1;
+          continue;
+        }
+        if (view.kind === "passed") {
+          if (!view.final) {
+            // Renumbering before finality could let a reorg land both plans.
+            if (!waiting.has(batch.id)) this.o.logger.info({ batch: batch.id }, "batch passed by a later reveal; renumbering it once that is final");
+            waiting.add(batch.id);
+            await this.waitForNextBlock();
+            continue;
+          }
+          this.replace(queue, i, await this.replan(batch, "renumber"));
+          summary.replanned += 1;
           continue;
         }
         if (view.kind === "none") {
@@ -260,7 +284,15 @@ export class Reporter {
             continue;
           }
         }
-        await this.sendReveal(batch, view.state, next && nextView?.kind === "none" ? { batch: next, state: nextView.state } : undefined);
+        try {
+          await this.sendReveal(batch, view.state, next && nextView?.kind === "none" ? { batch: next, state: nextView.state } : undefined);
+        } catch (err) {
+          // The mark moved past this batch since reconcile read it (a reveal raced ours):
+          // reconciling again after a block finds the batch passed and renumbers it.
+          if (!(err instanceof TransactionError && err.sequenceNotIncreasing)) throw err;
+          await this.waitForNextBlock();
+          continue;
+        }
         summary.revealed += 1;
         summary.revealedRecords += batch.records.length;
         i += 1;
@@ -269,7 +301,12 @@ export class Reporter {
     return summary;
   }
 
-  /** EIP-712 payloads for a relayer: one signed commit per batch that still needs a commit. */
+  /**
+   * EIP-712 payloads for a relayer: one signed commit per batch that still needs a commit, and
+   * the salt and records of every unrevealed batch. A relayer may reveal them in any order: a
+   * batch it makes unrevealable (by revealing a later one first) is renumbered here on the next
+   * call and travels in the next payload, so every record still lands once.
+   */
   async signRelayPayload(deadline: bigint): Promise<RelayPayload> {
     const chainId = await this.getChainId();
     let nonce = await this.read("nonces", [this.address]);
@@ -280,6 +317,15 @@ export class Reporter {
         const view = await this.reconcile(batch);
         if (view.kind === "revealed") {
           i += 1;
+          continue;
+        }
+        if (view.kind === "passed") {
+          if (view.final) this.replace(queue, i, await this.replan(batch, "renumber"));
+          else {
+            // Renumbering before finality could let a reorg land both plans; the next payload carries it.
+            this.o.logger.warn({ batch: batch.id }, "batch was passed by a later reveal that is not final yet; run again to renumber it");
+            i += 1;
+          }
           continue;
         }
         let state = view.state;
@@ -378,30 +424,48 @@ export class Reporter {
     if (!isUnreleased(state)) return { replaced: false };
     const landed = await (await this.keys()).revealed(batch.tenantId);
     if (!batch.records.some((r) => landed.has(r.ref.toLowerCase() as Hex))) return { replaced: false };
-    return { replaced: true, by: await this.replan(batch) };
+    return { replaced: true, by: await this.replan(batch, "drop-landed") };
   }
 
   /**
-   * Writes a new plan for `batch` without the records whose ref landed (one atomic job file that
-   * also retires the old plan) and returns it, or undefined when nothing is left. The records
-   * keep their sequences: the batch was never released, and shared sequences would let at most
-   * one of the two plans land in any case.
+   * Writes a new plan for `batch` (one atomic job file that also retires the old plan) and
+   * returns it, or undefined when all its records turned out to be on chain already.
+   *
+   * Relay safety (why renumbering): anyone holding a batch's salt may reveal it, and the
+   * contract takes sequences only upwards, so a relayer that reveals batch k+1 before batch k
+   * makes k's commitment unrevealable forever. The alternatives were worse: commit-only payloads
+   * make the reporter pay for every reveal (the point of relaying is that it holds no gas); an
+   * enforced order binds only relayers that choose to obey it; handing out one batch at a time
+   * costs a round trip per batch. Renumbering needs nothing from the relayer: once the mark has
+   * passed the batch's first sequence at a finalized block, the old plan can never land, so its
+   * records are planned again under fresh sequences above the mark with a new salt and
+   * commitment and the same refs. Records whose ref is on chain by then are dropped, so even a
+   * batch revealed through another journal is not counted twice.
+   *
+   * "drop-landed" keeps the surviving records' sequences: the batch was never released, and
+   * shared sequences would let at most one of the two plans land in any case.
    */
-  private async replan(batch: PlannedBatch): Promise<PlannedBatch | undefined> {
+  private async replan(batch: PlannedBatch, mode: "renumber" | "drop-landed"): Promise<PlannedBatch | undefined> {
     const landed = await (await this.keys()).revealed(batch.tenantId);
+    let renumberAfter: bigint | undefined;
+    if (mode === "renumber") {
+      const [, mark] = await this.read("getReporter", [batch.tenantId, this.address]);
+      const journaled = await this.o.journal.maxPlannedSequence(batch.tenantId);
+      renumberAfter = mark > journaled ? mark : journaled;
+    }
     const tag = toHex(randomBytes(4)).slice(2);
-    const next = replanBatch(batch, { isSubmitted: (ref) => landed.has(ref), salt: randomSalt(), tag });
+    const next = replanBatch(batch, { isSubmitted: (ref) => landed.has(ref), salt: randomSalt(), tag, ...(renumberAfter === undefined ? {} : { renumberAfter }) });
     const job: Job = {
       id: keccak256(stringToHex(`replan:${batch.id}:${tag}`)),
       createdAt: new Date().toISOString(),
-      source: `drop-landed of batch ${batch.id}`,
+      source: `${mode} of batch ${batch.id}`,
       batches: next ? [next] : [],
       replaces: [batch.id],
     };
     await this.o.journal.writeJob(job);
     this.o.logger.warn(
       { batch: batch.id, as: next?.id ?? null, dropped: batch.records.length - (next?.records.length ?? 0), firstSequence: next?.firstSequence ?? null },
-      "refs of an unsent batch landed meanwhile; re-planned without them",
+      mode === "renumber" ? "batch passed by a later reveal; re-planned under new sequence numbers" : "refs of an unsent batch landed meanwhile; re-planned without them",
     );
     return next;
   }
@@ -410,6 +474,10 @@ export class Reporter {
   private replace(queue: PlannedBatch[], i: number, by: PlannedBatch | undefined): void {
     queue.splice(i, 1, ...(by ? [by] : []));
     sortBySequence(queue, i);
+  }
+
+  private async waitForNextBlock(): Promise<void> {
+    await this.waitForBlock((await this.o.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n);
   }
 
   private async resolve(inputs: readonly UsageInput[]): Promise<{ input: UsageInput; tenantId: number; meterId: number }[]> {
@@ -507,20 +575,25 @@ export class Reporter {
     if (state.status === "commit-sent" && state.commitTx) await this.settle(state.commitTx);
     if (state.status === "reveal-sent" && state.revealTx) await this.settle(state.revealTx);
 
-    const [status, , committedAt] = await this.read("getCommitment", [this.address, state.commitment]);
-    if (status === CommitmentStatus.Revealed) {
+    // Every read at one block, so the commitment's status and the mark cannot disagree.
+    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
+    const revealed = async () => {
       if (state.status !== "revealed") await this.o.journal.writeState({ ...state, status: "revealed" });
-      return { kind: "revealed" };
-    }
-    const [, hwm] = await this.read("getReporter", [batch.tenantId, this.address]);
+      return { kind: "revealed" } as const;
+    };
+    const [status, , committedAt] = await this.read("getCommitment", [this.address, state.commitment], head);
+    if (status === CommitmentStatus.Revealed) return revealed();
+    const [, hwm] = await this.read("getReporter", [batch.tenantId, this.address], head);
     if (hwm >= BigInt(batch.firstSequence)) {
-      throw new JournalError(
-        `batch ${batch.id} is not revealed but the reporter's on-chain sequence is already ${hwm}: ` +
-          `another process or journal used these sequence numbers (journal ${this.o.journal.dir})`,
-      );
+      // The batch can never land under this plan. Before anyone renumbers it, make sure it did
+      // not land under a salt given up earlier.
+      for (const salt of state.expiredSalts) {
+        const [old] = await this.read("getCommitment", [this.address, await this.commitmentOf(batch, salt)], head);
+        if (old === CommitmentStatus.Revealed) return revealed();
+      }
+      return { kind: "passed", state, final: await this.passedAtFinalizedBlock(batch) };
     }
     const { max } = await this.getDelays();
-    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
     // The reveal lands in block head+1 at the earliest; past the window it can never land.
     if (status === CommitmentStatus.Committed && head + 1n <= committedAt + max) {
       if (state.status !== "committed") {
@@ -546,6 +619,18 @@ export class Reporter {
       return { kind: "none", state: next };
     }
     return { kind: "none", state };
+  }
+
+  /** Whether the mark had passed the batch's first sequence already at the finalized block. */
+  private async passedAtFinalizedBlock(batch: PlannedBatch): Promise<boolean> {
+    const finalized = await finalizedBlockNumber(this.o.publicClient);
+    try {
+      const [, mark] = await this.read("getReporter", [batch.tenantId, this.address], finalized);
+      return mark >= BigInt(batch.firstSequence);
+    } catch {
+      // No state at that block (before the deployment, or pruned): not provably final yet.
+      return false;
+    }
   }
 
   private async settle(hash: Hex): Promise<void> {

@@ -54,8 +54,14 @@ export class TransactionError extends ReporterError {
   constructor(
     message: string,
     readonly reason: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
+  }
+
+  /** The contract refused because the reporter's high-water mark already passed a record's sequence. */
+  get sequenceNotIncreasing(): boolean {
+    return this.reason?.startsWith("SequenceNotIncreasing(") ?? false;
   }
 }
 

@@ -7,8 +7,11 @@ import type { Chain, PublicClient, Transport } from "viem";
 export const FALLBACK_CONFIRMATIONS = 64n;
 
 /**
- * The newest block the chain will not reorganise. The cached scan of submitted refs stops there:
- * a ref cached from an orphaned block would skip usage that never landed.
+ * The newest block the chain will not reorganise. Two reporter decisions depend on it, because
+ * a reorg would turn them into double counting or lost usage: the cached scan of submitted refs
+ * (a ref cached from an orphaned block would skip usage that never landed) and renumbering a
+ * batch whose sequences were passed (an orphaned reveal would bring the old batch back to life
+ * beside its renumbered copy).
  */
 export async function finalizedBlockNumber(client: PublicClient<Transport, Chain | undefined>): Promise<bigint> {
   try {

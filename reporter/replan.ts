@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { decodeRecordWord } from "../chain/record";
+import { decodeRecordWord, encodeRecordWord } from "../chain/record";
 import type { PlannedBatch } from "./journal";
 import { ZERO_REF } from "./revealed-refs";
 
@@ -10,16 +10,24 @@ export function batchId(tenantId: number, firstSequence: bigint): string {
 
 /**
  * A new plan for `batch` under a new salt: records whose non-zero ref `isSubmitted` are dropped,
- * the rest keep their sequences. Undefined when no record is left. The id ends in `tag` (random, never
+ * and with `renumberAfter` the rest take consecutive sequences above it (same meters, periods,
+ * quantities and refs). Undefined when no record is left. The id ends in `tag` (random, never
  * derived from the salt: ids are logged) because a plan that keeps its sequences may keep its
  * first one too.
  */
 export function replanBatch(
   batch: PlannedBatch,
-  o: { isSubmitted: (ref: Hex) => boolean; salt: Hex; tag: string },
+  o: { isSubmitted: (ref: Hex) => boolean; renumberAfter?: bigint; salt: Hex; tag: string },
 ): PlannedBatch | undefined {
   const keep = batch.records.map((r) => r.ref.toLowerCase() === ZERO_REF || !o.isSubmitted(r.ref.toLowerCase() as Hex));
-  const records = batch.records.filter((_, i) => keep[i]);
+  let sequence = o.renumberAfter;
+  const records = batch.records
+    .filter((_, i) => keep[i])
+    .map((r) => {
+      if (sequence === undefined) return r;
+      sequence += 1n;
+      return { packed: encodeRecordWord({ ...decodeRecordWord(BigInt(r.packed)), sequence }).toString(), ref: r.ref };
+    });
   if (records.length === 0) return undefined;
   const first = decodeRecordWord(BigInt(records[0]!.packed)).sequence;
   const last = decodeRecordWord(BigInt(records.at(-1)!.packed)).sequence;

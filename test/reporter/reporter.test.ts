@@ -178,12 +178,12 @@ describe("reporter client", function () {
 
       const walletClient = createWalletClient({ account: relayer, transport: custom(hre.network.provider) });
       const opts = { publicClient: setup.publicClient, walletClient, logger: silentLogger, waitForBlock: mineUntil(setup.publicClient) };
-      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 3, revealed: 3 });
+      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 3, revealed: 3, stale: 0 });
       const commits = await committedEvents(setup);
       expect(commits.map((c) => c.args.relayer)).to.deep.equal([relayer.address, relayer.address, relayer.address]);
       expect(commits.map((c) => c.args.reporter)).to.deep.equal([reporterAccount.address, reporterAccount.address, reporterAccount.address]);
       expect(sum(await revealedUsage(setup))).to.equal(total);
-      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 0, revealed: 0 });
+      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 0, revealed: 0, stale: 0 });
 
       // A tampered payload (signature for another commitment) is rejected on chain.
       const tampered = { ...parsed, items: [{ ...parsed.items[0]!, commitment: `0x${"11".repeat(32)}` as const }] };
