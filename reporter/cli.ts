@@ -1,11 +1,12 @@
 /**
  * `npm run reporter -- <usage.jsonl|csv>`: submits usage through commit-reveal from a wallet,
- * resuming whatever a previous run left in its journal. Exit codes: 0 done, 2 bad config or
- * input (nothing submitted), 1 anything else (the journal lets a rerun finish the work).
+ * resuming whatever a previous run left in its journal. Exit codes: 0 done, 2 bad config, input
+ * or journal permissions (nothing submitted), 1 anything else (the journal lets a rerun finish
+ * the work).
  */
 import pino from "pino";
 import { http } from "viem";
-import { InputValidationError, ReporterConfigError, parseReporterConfig, runReporter } from ".";
+import { ReporterConfigError, exitCodeOf, parseReporterConfig, runReporter } from ".";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -46,12 +47,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof InputValidationError || err instanceof ReporterConfigError) {
-      console.error(`reporter: ${err.message}`);
-      return 2;
-    }
     console.error(`reporter: ${(err as Error).message}`);
-    return 1;
+    return exitCodeOf(err);
   }
 }
 

@@ -16,9 +16,14 @@ import { usageMeterAbi } from "../chain/abi.generated";
 import { commitmentHash, packRecord } from "../chain/record";
 import { COMMIT_TYPES, commitDomain } from "../chain/eip712";
 import { decodeRevert } from "../chain/revert";
-import { InputValidationError, JournalError, ReporterError, TransactionError, type LineIssue } from "./errors";
+import { describeSkipped, skipSubmittedKeys } from "./dedupe";
+import { InputValidationError, ReporterError, TransactionError, type LineIssue } from "./errors";
+import { finalizedBlockNumber } from "./finality";
 import type { UsageInput } from "./input";
 import { Journal, type BatchState, type Job, type PlannedBatch } from "./journal";
+import { batchId, replanBatch } from "./replan";
+import { ZERO_REF } from "./revealed-refs";
+import { SubmittedKeys, scanStartBlock } from "./submitted-keys";
 
 /** Minimal structured logger (pino satisfies it). */
 export interface Logger {
@@ -50,11 +55,19 @@ export interface ReporterOptions {
   pollIntervalMs?: number;
   /** Called after each commit is mined; tests use it to crash at the worst moment. */
   afterCommitMined?: (batch: PlannedBatch) => Promise<void>;
+  /**
+   * First block to scan for the tenants' submitted refs: the contract's deploy block. Default:
+   * from deployments/<chainId>.json when it names this contract, else 0.
+   */
+  fromBlock?: bigint;
 }
 
 export interface SubmitSummary {
   job: Hex;
+  /** Usage lines in the input. */
   records: number;
+  /** Of those, lines not sent because their ref was already submitted for the tenant or repeated. */
+  skipped: number;
   batches: number;
   /** True when this exact input had been journaled before (the call only resumed it). */
   resumed: boolean;
@@ -64,12 +77,34 @@ export interface RunSummary {
   revealed: number;
   alreadyRevealed: number;
   revealedRecords: number;
+  /** Batches planned again: renumbered after their sequences were passed, or without refs that landed meanwhile. */
+  replanned: number;
 }
 
 type ChainView =
   | { kind: "revealed" }
   | { kind: "committed"; committedAt: bigint; state: BatchState }
-  | { kind: "none"; state: BatchState };
+  | { kind: "none"; state: BatchState }
+  /**
+   * The reporter's high-water mark already reached the batch's first sequence while the batch is
+   * not revealed (someone revealed a later batch first): this plan can never land. `final` when
+   * that holds at the finalized block too, i.e. no reorg can make the plan revealable again.
+   */
+  | { kind: "passed"; state: BatchState; final: boolean };
+
+/**
+ * Nobody outside this process can know a batch that was never sent, signed for a relayer or
+ * expired: its plan may change freely. Any other batch may still be committed or revealed by
+ * someone holding its salt, so only the chain may retire it.
+ */
+function isUnreleased(state: BatchState): boolean {
+  return state.status === "planned" && !state.commitTx && state.expiredSalts.length === 0 && !state.signedForRelay;
+}
+
+function sortBySequence(batches: PlannedBatch[], from = 0): void {
+  const tail = batches.splice(from).sort((a, b) => (BigInt(a.firstSequence) < BigInt(b.firstSequence) ? -1 : 1));
+  batches.push(...tail);
+}
 
 export function randomSalt(): Hex {
   return toHex(randomBytes(32));
@@ -96,6 +131,7 @@ export class Reporter {
   private readonly waitForBlock: (block: bigint) => Promise<void>;
   private chainId?: number;
   private delays?: { min: bigint; max: bigint };
+  private submittedKeys?: SubmittedKeys;
 
   constructor(private readonly o: ReporterOptions) {
     this.address = o.account.address;
@@ -117,13 +153,19 @@ export class Reporter {
   async submit(inputs: readonly UsageInput[], source = "input"): Promise<SubmitSummary & RunSummary> {
     const { job, resumed } = await this.plan(inputs, source);
     const run = await this.run();
-    return { job: job.id, records: inputs.length, batches: job.batches.length, resumed, ...run };
+    return { job: job.id, records: inputs.length, skipped: job.skippedLines?.length ?? 0, batches: job.batches.length, resumed, ...run };
   }
 
   /**
-   * Resolves names, checks every record against the chain, assigns sequence numbers above both
+   * Resolves names, checks every record against the chain, leaves out records whose ref (the
+   * idempotency key) is already submitted for the tenant, assigns sequence numbers above both
    * the on-chain high-water mark and everything this journal ever planned, splits into batches
    * and writes the job durably. The same input planned twice yields the same job.
+   *
+   * "Already submitted" means revealed on chain by any reporter of the tenant (so it holds
+   * after the journal is lost) or pending in this journal. Another reporter's committed but
+   * unrevealed batch cannot be seen (a commitment hides its records); each batch is checked
+   * again just before its first commit, which narrows that window to one reveal delay.
    */
   async plan(inputs: readonly UsageInput[], source = "input"): Promise<{ job: Job; resumed: boolean }> {
     const chainId = await this.getChainId();
@@ -138,8 +180,12 @@ export class Reporter {
     if (existing) return { job: existing, resumed: true };
 
     const resolved = await this.resolve(inputs);
+    const submitted = new Map<number, ReadonlySet<Hex>>();
+    for (const tenantId of new Set(resolved.map((r) => r.tenantId))) submitted.set(tenantId, await this.submittedKeysOf(tenantId));
+    const { kept, skipped } = skipSubmittedKeys(resolved, (tenantId, ref) => submitted.get(tenantId)!.has(ref));
+    if (skipped.length > 0) this.o.logger.warn({ skipped: skipped.length }, describeSkipped(skipped));
     const byTenant = new Map<number, { input: UsageInput; meterId: number }[]>();
-    for (const r of resolved) {
+    for (const r of kept) {
       const list = byTenant.get(r.tenantId) ?? [];
       list.push(r);
       byTenant.set(r.tenantId, list);
@@ -165,7 +211,7 @@ export class Reporter {
           return { packed: p.packed.toString(), ref: p.ref };
         });
         batches.push({
-          id: `${tenantId}-${first.toString().padStart(20, "0")}`,
+          id: batchId(tenantId, first),
           tenantId,
           firstSequence: first.toString(),
           lastSequence: sequence.toString(),
@@ -175,15 +221,27 @@ export class Reporter {
         });
       }
     }
-    const job: Job = { id, createdAt: new Date().toISOString(), source, batches };
+    const job: Job = {
+      id,
+      createdAt: new Date().toISOString(),
+      source,
+      batches,
+      ...(skipped.length > 0 ? { skippedLines: skipped.map((s) => s.line) } : {}),
+    };
+    // Written even when every line was skipped, so a rerun of the file resumes without a scan.
     await this.o.journal.writeJob(job);
-    this.o.logger.info({ job: id, batches: batches.length, records: inputs.length }, "usage journaled");
+    this.o.logger.info({ job: id, batches: batches.length, records: kept.length, skipped: skipped.length }, "usage journaled");
     return { job, resumed: false };
   }
 
-  /** Finishes every journaled batch that is not revealed yet, tenant by tenant, in sequence order. */
+  /**
+   * Finishes every journaled batch that is not revealed yet, tenant by tenant, in sequence order.
+   * A batch whose sequences were passed (a relayer revealed a later batch first) is renumbered
+   * above the mark and submitted again under a new salt; see {@link Reporter.replan}.
+   */
   async run(): Promise<RunSummary> {
-    const summary: RunSummary = { revealed: 0, alreadyRevealed: 0, revealedRecords: 0 };
+    const summary: RunSummary = { revealed: 0, alreadyRevealed: 0, revealedRecords: 0, replanned: 0 };
+    const waiting = new Set<string>();
     for (const queue of (await this.pendingByTenant()).values()) {
       for (let i = 0; i < queue.length; ) {
         const batch = queue[i]!;
@@ -193,14 +251,48 @@ export class Reporter {
           i += 1;
           continue;
         }
+        if (view.kind === "passed") {
+          if (!view.final) {
+            // Renumbering before finality could let a reorg land both plans.
+            if (!waiting.has(batch.id)) this.o.logger.info({ batch: batch.id }, "batch passed by a later reveal; renumbering it once that is final");
+            waiting.add(batch.id);
+            await this.waitForNextBlock();
+            continue;
+          }
+          this.replace(queue, i, await this.replan(batch, "renumber"));
+          summary.replanned += 1;
+          continue;
+        }
         if (view.kind === "none") {
+          const checked = await this.dropLandedKeys(batch, view.state);
+          if (checked.replaced) {
+            this.replace(queue, i, checked.by);
+            summary.replanned += 1;
+            continue;
+          }
           await this.sendCommit(batch, view.state);
           continue; // reconcile again: the chain now says committed
         }
         await this.waitRevealable(view.committedAt);
         const next = queue[i + 1];
         const nextView = next ? await this.reconcile(next) : undefined;
-        await this.sendReveal(batch, view.state, next && nextView?.kind === "none" ? { batch: next, state: nextView.state } : undefined);
+        if (next && nextView?.kind === "none") {
+          const checked = await this.dropLandedKeys(next, nextView.state);
+          if (checked.replaced) {
+            this.replace(queue, i + 1, checked.by);
+            summary.replanned += 1;
+            continue;
+          }
+        }
+        try {
+          await this.sendReveal(batch, view.state, next && nextView?.kind === "none" ? { batch: next, state: nextView.state } : undefined);
+        } catch (err) {
+          // The mark moved past this batch since reconcile read it (a reveal raced ours):
+          // reconciling again after a block finds the batch passed and renumbers it.
+          if (!(err instanceof TransactionError && err.sequenceNotIncreasing)) throw err;
+          await this.waitForNextBlock();
+          continue;
+        }
         summary.revealed += 1;
         summary.revealedRecords += batch.records.length;
         i += 1;
@@ -209,34 +301,66 @@ export class Reporter {
     return summary;
   }
 
-  /** EIP-712 payloads for a relayer: one signed commit per batch that still needs a commit. */
+  /**
+   * EIP-712 payloads for a relayer: one signed commit per batch that still needs a commit, and
+   * the salt and records of every unrevealed batch. A relayer may reveal them in any order: a
+   * batch it makes unrevealable (by revealing a later one first) is renumbered here on the next
+   * call and travels in the next payload, so every record still lands once.
+   */
   async signRelayPayload(deadline: bigint): Promise<RelayPayload> {
     const chainId = await this.getChainId();
     let nonce = await this.read("nonces", [this.address]);
     const items: RelayItem[] = [];
     for (const queue of (await this.pendingByTenant()).values()) {
-      for (const batch of queue) {
+      for (let i = 0; i < queue.length; ) {
+        const batch = queue[i]!;
         const view = await this.reconcile(batch);
-        if (view.kind === "revealed") continue;
+        if (view.kind === "revealed") {
+          i += 1;
+          continue;
+        }
+        if (view.kind === "passed") {
+          if (view.final) this.replace(queue, i, await this.replan(batch, "renumber"));
+          else {
+            // Renumbering before finality could let a reorg land both plans; the next payload carries it.
+            this.o.logger.warn({ batch: batch.id }, "batch was passed by a later reveal that is not final yet; run again to renumber it");
+            i += 1;
+          }
+          continue;
+        }
+        let state = view.state;
+        if (view.kind === "none") {
+          const checked = await this.dropLandedKeys(batch, state);
+          if (checked.replaced) {
+            this.replace(queue, i, checked.by);
+            continue;
+          }
+        }
         const item: RelayItem = {
           batchId: batch.id,
           tenantId: batch.tenantId,
-          salt: view.state.salt,
-          commitment: view.state.commitment,
+          salt: state.salt,
+          commitment: state.commitment,
           records: batch.records,
         };
         if (view.kind === "none") {
+          // Written down before the signature exists: from here on the plan is someone else's too.
+          if (!state.signedForRelay) {
+            state = { ...state, signedForRelay: true };
+            await this.o.journal.writeState(state);
+          }
           item.nonce = nonce.toString();
           item.deadline = deadline.toString();
           item.signature = await this.o.account.signTypedData({
             domain: commitDomain(chainId, this.o.meter),
             types: COMMIT_TYPES,
             primaryType: "Commit",
-            message: { reporter: this.address, tenantId: batch.tenantId, commitment: view.state.commitment, nonce, deadline },
+            message: { reporter: this.address, tenantId: batch.tenantId, commitment: state.commitment, nonce, deadline },
           });
           nonce += 1n;
         }
         items.push(item);
+        i += 1;
       }
     }
     return { version: 1, chainId, meter: this.o.meter, reporter: this.address, items };
@@ -261,13 +385,99 @@ export class Reporter {
   private async read<F extends "getReporter" | "getCommitment" | "nonces" | "MIN_REVEAL_DELAY" | "MAX_REVEAL_DELAY" | "tenantIdByName" | "meterIdByName" | "getTenant">(
     functionName: F,
     args: readonly unknown[],
+    blockNumber?: bigint,
   ) {
     return this.o.publicClient.readContract({
       address: this.o.meter,
       abi: usageMeterAbi,
       functionName,
       args: args as never,
+      ...(blockNumber === undefined ? {} : { blockNumber }),
     }) as Promise<ReadResult[F]>;
+  }
+
+  private async keys(): Promise<SubmittedKeys> {
+    this.submittedKeys ??= new SubmittedKeys({
+      publicClient: this.o.publicClient,
+      meter: this.o.meter,
+      journal: this.o.journal,
+      fromBlock: this.o.fromBlock ?? scanStartBlock(await this.getChainId(), this.o.meter),
+    });
+    return this.submittedKeys;
+  }
+
+  /** Refs that must not be planned again for `tenantId`: revealed on chain, or pending in this journal. */
+  private async submittedKeysOf(tenantId: number): Promise<ReadonlySet<Hex>> {
+    const keys = new Set(await (await this.keys()).revealed(tenantId));
+    for (const batch of (await this.pendingByTenant()).get(tenantId) ?? []) {
+      for (const r of batch.records) if (r.ref.toLowerCase() !== ZERO_REF) keys.add(r.ref.toLowerCase() as Hex);
+    }
+    return keys;
+  }
+
+  /**
+   * Before a batch's first commit: drops records whose ref landed since the batch was planned
+   * (another reporter of the tenant submitted the same event meanwhile). Only for a batch nobody
+   * else can know ({@link isUnreleased}); a released one goes out as planned.
+   */
+  private async dropLandedKeys(batch: PlannedBatch, state: BatchState): Promise<{ replaced: false } | { replaced: true; by: PlannedBatch | undefined }> {
+    if (!isUnreleased(state)) return { replaced: false };
+    const landed = await (await this.keys()).revealed(batch.tenantId);
+    if (!batch.records.some((r) => landed.has(r.ref.toLowerCase() as Hex))) return { replaced: false };
+    return { replaced: true, by: await this.replan(batch, "drop-landed") };
+  }
+
+  /**
+   * Writes a new plan for `batch` (one atomic job file that also retires the old plan) and
+   * returns it, or undefined when all its records turned out to be on chain already.
+   *
+   * Relay safety (why renumbering): anyone holding a batch's salt may reveal it, and the
+   * contract takes sequences only upwards, so a relayer that reveals batch k+1 before batch k
+   * makes k's commitment unrevealable forever. The alternatives were worse: commit-only payloads
+   * make the reporter pay for every reveal (the point of relaying is that it holds no gas); an
+   * enforced order binds only relayers that choose to obey it; handing out one batch at a time
+   * costs a round trip per batch. Renumbering needs nothing from the relayer: once the mark has
+   * passed the batch's first sequence at a finalized block, the old plan can never land, so its
+   * records are planned again under fresh sequences above the mark with a new salt and
+   * commitment and the same refs. Records whose ref is on chain by then are dropped, so even a
+   * batch revealed through another journal is not counted twice.
+   *
+   * "drop-landed" keeps the surviving records' sequences: the batch was never released, and
+   * shared sequences would let at most one of the two plans land in any case.
+   */
+  private async replan(batch: PlannedBatch, mode: "renumber" | "drop-landed"): Promise<PlannedBatch | undefined> {
+    const landed = await (await this.keys()).revealed(batch.tenantId);
+    let renumberAfter: bigint | undefined;
+    if (mode === "renumber") {
+      const [, mark] = await this.read("getReporter", [batch.tenantId, this.address]);
+      const journaled = await this.o.journal.maxPlannedSequence(batch.tenantId);
+      renumberAfter = mark > journaled ? mark : journaled;
+    }
+    const tag = toHex(randomBytes(4)).slice(2);
+    const next = replanBatch(batch, { isSubmitted: (ref) => landed.has(ref), salt: randomSalt(), tag, ...(renumberAfter === undefined ? {} : { renumberAfter }) });
+    const job: Job = {
+      id: keccak256(stringToHex(`replan:${batch.id}:${tag}`)),
+      createdAt: new Date().toISOString(),
+      source: `${mode} of batch ${batch.id}`,
+      batches: next ? [next] : [],
+      replaces: [batch.id],
+    };
+    await this.o.journal.writeJob(job);
+    this.o.logger.warn(
+      { batch: batch.id, as: next?.id ?? null, dropped: batch.records.length - (next?.records.length ?? 0), firstSequence: next?.firstSequence ?? null },
+      mode === "renumber" ? "batch passed by a later reveal; re-planned under new sequence numbers" : "refs of an unsent batch landed meanwhile; re-planned without them",
+    );
+    return next;
+  }
+
+  /** Puts `by` (or nothing) where `queue[i]` was, keeping the rest of the queue in sequence order. */
+  private replace(queue: PlannedBatch[], i: number, by: PlannedBatch | undefined): void {
+    queue.splice(i, 1, ...(by ? [by] : []));
+    sortBySequence(queue, i);
+  }
+
+  private async waitForNextBlock(): Promise<void> {
+    await this.waitForBlock((await this.o.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n);
   }
 
   private async resolve(inputs: readonly UsageInput[]): Promise<{ input: UsageInput; tenantId: number; meterId: number }[]> {
@@ -325,8 +535,11 @@ export class Reporter {
 
   private async pendingByTenant(): Promise<Map<number, PlannedBatch[]>> {
     const byTenant = new Map<number, PlannedBatch[]>();
-    for (const job of await this.o.journal.jobs()) {
+    const jobs = await this.o.journal.jobs();
+    const replaced = new Set(jobs.flatMap((j) => j.replaces ?? []));
+    for (const job of jobs) {
       for (const batch of job.batches) {
+        if (replaced.has(batch.id)) continue;
         const state = await this.o.journal.state(batch.id);
         if (state?.status === "revealed") continue;
         const list = byTenant.get(batch.tenantId) ?? [];
@@ -334,7 +547,7 @@ export class Reporter {
         byTenant.set(batch.tenantId, list);
       }
     }
-    for (const list of byTenant.values()) list.sort((a, b) => (BigInt(a.firstSequence) < BigInt(b.firstSequence) ? -1 : 1));
+    for (const list of byTenant.values()) sortBySequence(list);
     return byTenant;
   }
 
@@ -362,20 +575,25 @@ export class Reporter {
     if (state.status === "commit-sent" && state.commitTx) await this.settle(state.commitTx);
     if (state.status === "reveal-sent" && state.revealTx) await this.settle(state.revealTx);
 
-    const [status, , committedAt] = await this.read("getCommitment", [this.address, state.commitment]);
-    if (status === CommitmentStatus.Revealed) {
+    // Every read at one block, so the commitment's status and the mark cannot disagree.
+    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
+    const revealed = async () => {
       if (state.status !== "revealed") await this.o.journal.writeState({ ...state, status: "revealed" });
-      return { kind: "revealed" };
-    }
-    const [, hwm] = await this.read("getReporter", [batch.tenantId, this.address]);
+      return { kind: "revealed" } as const;
+    };
+    const [status, , committedAt] = await this.read("getCommitment", [this.address, state.commitment], head);
+    if (status === CommitmentStatus.Revealed) return revealed();
+    const [, hwm] = await this.read("getReporter", [batch.tenantId, this.address], head);
     if (hwm >= BigInt(batch.firstSequence)) {
-      throw new JournalError(
-        `batch ${batch.id} is not revealed but the reporter's on-chain sequence is already ${hwm}: ` +
-          `another process or journal used these sequence numbers (journal ${this.o.journal.dir})`,
-      );
+      // The batch can never land under this plan. Before anyone renumbers it, make sure it did
+      // not land under a salt given up earlier.
+      for (const salt of state.expiredSalts) {
+        const [old] = await this.read("getCommitment", [this.address, await this.commitmentOf(batch, salt)], head);
+        if (old === CommitmentStatus.Revealed) return revealed();
+      }
+      return { kind: "passed", state, final: await this.passedAtFinalizedBlock(batch) };
     }
     const { max } = await this.getDelays();
-    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
     // The reveal lands in block head+1 at the earliest; past the window it can never land.
     if (status === CommitmentStatus.Committed && head + 1n <= committedAt + max) {
       if (state.status !== "committed") {
@@ -401,6 +619,18 @@ export class Reporter {
       return { kind: "none", state: next };
     }
     return { kind: "none", state };
+  }
+
+  /** Whether the mark had passed the batch's first sequence already at the finalized block. */
+  private async passedAtFinalizedBlock(batch: PlannedBatch): Promise<boolean> {
+    const finalized = await finalizedBlockNumber(this.o.publicClient);
+    try {
+      const [, mark] = await this.read("getReporter", [batch.tenantId, this.address], finalized);
+      return mark >= BigInt(batch.firstSequence);
+    } catch {
+      // No state at that block (before the deployment, or pruned): not provably final yet.
+      return false;
+    }
   }
 
   private async settle(hash: Hex): Promise<void> {

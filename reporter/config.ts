@@ -21,6 +21,8 @@ export interface ReporterConfig {
   relayDeadlineSeconds: number;
   /** Only finish journaled batches (no input). */
   resumeOnly: boolean;
+  /** `--from-block`: first block scanned for submitted refs (default: the deployment file's deploy block, else 0). */
+  fromBlock?: bigint;
 }
 
 const envSchema = z.object({
@@ -48,6 +50,7 @@ function firstIssue(error: z.ZodError): string {
 
 export const REPORTER_USAGE = `usage: npm run reporter -- [--input] <usage.jsonl|usage.csv> [--format jsonl|csv]
          [--meter 0x...] [--rpc URL] [--journal DIR] [--batch-size N] [--relay payload.json]
+         [--from-block N]   first block scanned for already submitted refs (default: deploy block)
        npm run reporter -- --resume      finish journaled batches only
 signer: METERLINE_REPORTER_KEY, or METERLINE_REPORTER_KEYSTORE + METERLINE_REPORTER_KEYSTORE_PASSWORD`;
 
@@ -70,6 +73,7 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
         "batch-size": { type: "string" },
         relay: { type: "string" },
         "deadline-seconds": { type: "string" },
+        "from-block": { type: "string" },
         resume: { type: "boolean" },
       },
     }));
@@ -89,6 +93,9 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 500) throw new ReporterConfigError(`--batch-size must be 1..500`);
   const deadline = values["deadline-seconds"] === undefined ? 86_400 : Number(values["deadline-seconds"]);
   if (!Number.isInteger(deadline) || deadline < 60) throw new ReporterConfigError(`--deadline-seconds must be an integer >= 60`);
+
+  const fromBlock = values["from-block"] as string | undefined;
+  if (fromBlock !== undefined && !/^\d+$/.test(fromBlock)) throw new ReporterConfigError("--from-block must be a block number");
 
   let signer: SignerSource;
   if (e.data.METERLINE_REPORTER_KEY) {
@@ -115,5 +122,6 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
     ...(values.relay ? { relayOut: path.resolve(values.relay as string) } : {}),
     relayDeadlineSeconds: deadline,
     resumeOnly,
+    ...(fromBlock !== undefined ? { fromBlock: BigInt(fromBlock) } : {}),
   };
 }

@@ -29,20 +29,50 @@ export class JournalError extends ReporterError {
   override name = "JournalError";
 }
 
+/**
+ * A journal file or directory is open to group or others. The journal holds the salts and
+ * records of unrevealed commitments (whoever reads them can reveal early or front-run), so the
+ * reporter refuses to run rather than fix the mode silently: the leak may already have happened.
+ */
+export class JournalPermissionError extends JournalError {
+  override name = "JournalPermissionError";
+  constructor(
+    readonly path: string,
+    readonly mode: number,
+    readonly fixDir: string,
+  ) {
+    super(
+      `journal path ${path} is accessible to group/others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
+        `it holds unrevealed salts and records: run chmod -R go-rwx ${fixDir}`,
+    );
+  }
+}
+
 /** A transaction reverted or was refused by the node; `reason` is the decoded error name if known. */
 export class TransactionError extends ReporterError {
   override name = "TransactionError";
   constructor(
     message: string,
     readonly reason: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
+  }
+
+  /** The contract refused because the reporter's high-water mark already passed a record's sequence. */
+  get sequenceNotIncreasing(): boolean {
+    return this.reason?.startsWith("SequenceNotIncreasing(") ?? false;
   }
 }
 
 /** Configuration given to the reporter CLI or task is wrong; the message names the setting. */
 export class ReporterConfigError extends ReporterError {
   override name = "ReporterConfigError";
+}
+
+/** Exit code for a reporter failure: 2 when the input or the settings (journal modes included) must change, else 1. */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof InputValidationError || err instanceof ReporterConfigError || err instanceof JournalPermissionError ? 2 : 1;
 }
 
 /**
@@ -55,7 +85,7 @@ export async function reportingErrors<T>(name: string, fn: () => Promise<T>): Pr
   } catch (err) {
     if (!(err instanceof ReporterError)) throw err;
     console.error(`${name}: ${err.message.split("\n\nRequest Arguments:")[0]}`);
-    process.exitCode = err instanceof InputValidationError || err instanceof ReporterConfigError ? 2 : 1;
+    process.exitCode = exitCodeOf(err);
     return undefined;
   }
 }

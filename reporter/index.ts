@@ -7,3 +7,4 @@ export * from "./client";
 export * from "./relay";
 export * from "./config";
 export * from "./run";
+export { ZERO_REF } from "./revealed-refs";

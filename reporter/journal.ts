@@ -1,7 +1,8 @@
-import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Address, Hex } from "viem";
 import { JournalError } from "./errors";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, assertPrivateTree, ensurePrivateDir } from "./private-files";
 
 /**
  * Where a batch stands as far as this reporter last wrote down. The chain is the source of
@@ -35,6 +36,11 @@ export interface BatchState {
   committedAt?: string;
   revealTx?: Hex;
   revealedAt?: string;
+  /**
+   * Set before the batch's commit is signed into a relay payload: from then on someone outside
+   * this process may commit and reveal it, so it must not be re-planned as if nobody knew it.
+   */
+  signedForRelay?: boolean;
   updatedAt: string;
 }
 
@@ -43,13 +49,31 @@ export interface Job {
   createdAt: string;
   source: string;
   batches: PlannedBatch[];
+  /** Input lines left out because their ref was already submitted for the tenant (or repeated). */
+  skippedLines?: number[];
+  /**
+   * Batches this job re-plans. Writing the job is the one atomic step that retires them, so a
+   * crash can never leave both the old and the new plan pending.
+   */
+  replaces?: string[];
+}
+
+/** One scanned block range of a tenant's `UsageRevealed` logs and the non-zero refs found in it. */
+export interface KeyScanSegment {
+  from: string;
+  to: string;
+  refs: Hex[];
 }
 
 /**
  * A directory per (chain, contract, reporter): `jobs/<id>.json` holds a planned submission
- * (written once, atomically), `batches/<id>.json` the latest state of each batch. Every write
- * goes to a temporary file that is fsynced, renamed over the target, and followed by an fsync
- * of the directory, so after a crash each file is either the old or the new version.
+ * (written once, atomically), `batches/<id>.json` the latest state of each batch, and
+ * `keys/<tenant>.jsonl` the cache of the tenant's submitted refs scanned from the chain. Every
+ * write goes to a temporary file that is fsynced, renamed over the target, and followed by an
+ * fsync of the directory, so after a crash each file is either the old or the new version.
+ *
+ * Everything is owner-only (directories 0700, files 0600) and {@link Journal.open} refuses a
+ * journal that group or others can access: the files hold the salts of unrevealed commitments.
  */
 export class Journal {
   readonly dir: string;
@@ -60,8 +84,13 @@ export class Journal {
 
   static async open(root: string, scope: { chainId: number; meter: Address; reporter: Address }): Promise<Journal> {
     const dir = path.join(root, `${scope.chainId}-${scope.meter.toLowerCase()}-${scope.reporter.toLowerCase()}`);
-    await mkdir(path.join(dir, "jobs"), { recursive: true });
-    await mkdir(path.join(dir, "batches"), { recursive: true });
+    // Parents above the journal root are created owner-only too, but never checked: they are
+    // the operator's (e.g. a home directory), and the 0700 root already fences the secrets.
+    await mkdir(path.dirname(root), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await ensurePrivateDir(root, root);
+    await ensurePrivateDir(dir, root);
+    for (const sub of ["jobs", "batches", "keys"]) await ensurePrivateDir(path.join(dir, sub), root);
+    await assertPrivateTree(dir, root);
     await fsyncDir(root);
     await fsyncDir(dir);
     return new Journal(dir);
@@ -83,7 +112,7 @@ export class Journal {
   }
 
   async writeJob(job: Job): Promise<void> {
-    await writeDurably(path.join(this.dir, "jobs", `${job.id}.json`), job);
+    await writeDurably(path.join(this.dir, "jobs", `${job.id}.json`), job, PRIVATE_FILE_MODE);
   }
 
   async state(batchId: string): Promise<BatchState | undefined> {
@@ -96,7 +125,64 @@ export class Journal {
   }
 
   async writeState(state: BatchState): Promise<void> {
-    await writeDurably(path.join(this.dir, "batches", `${state.id}.json`), { ...state, updatedAt: new Date().toISOString() });
+    await writeDurably(path.join(this.dir, "batches", `${state.id}.json`), { ...state, updatedAt: new Date().toISOString() }, PRIVATE_FILE_MODE);
+  }
+
+  /**
+   * The cached scan of a tenant's submitted refs, oldest segment first. It is only a cache (the
+   * chain can always be scanned again), so a line torn or garbled by a crash ends the valid part
+   * instead of failing the run; the file is cut back to that part before anything is appended.
+   */
+  async keyScan(tenantId: number): Promise<KeyScanSegment[]> {
+    const file = this.keyScanFile(tenantId);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const lines = text.split("\n");
+    const complete = lines.pop() === "";
+    const segments: KeyScanSegment[] = [];
+    for (const line of lines) {
+      try {
+        segments.push(JSON.parse(line) as KeyScanSegment);
+      } catch {
+        break;
+      }
+    }
+    if (!complete || segments.length < lines.length) await this.rewriteKeyScan(tenantId, segments);
+    return segments;
+  }
+
+  /** Replaces a tenant's cached scan atomically (repair or compaction). */
+  async rewriteKeyScan(tenantId: number, segments: readonly KeyScanSegment[]): Promise<void> {
+    await writeDurably(this.keyScanFile(tenantId), undefined, PRIVATE_FILE_MODE, segments.map((s) => `${JSON.stringify(s)}\n`).join(""));
+  }
+
+  /**
+   * Appends one scanned range. Not fsynced: losing the tail of a cache costs a rescan of those
+   * blocks, while an fsync before every commit would cost every run.
+   */
+  async appendKeyScan(tenantId: number, segment: KeyScanSegment): Promise<void> {
+    const handle = await open(this.keyScanFile(tenantId), "a", PRIVATE_FILE_MODE);
+    try {
+      await handle.chmod(PRIVATE_FILE_MODE);
+      await handle.appendFile(`${JSON.stringify(segment)}\n`);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Drops the cached scan (its start no longer covers the range asked for). */
+  async resetKeyScan(tenantId: number): Promise<void> {
+    await rm(this.keyScanFile(tenantId), { force: true });
+    await fsyncDir(path.join(this.dir, "keys"));
+  }
+
+  private keyScanFile(tenantId: number): string {
+    return path.join(this.dir, "keys", `${tenantId}.jsonl`);
   }
 
   /** Highest sequence this journal ever planned for a tenant (0n if none). */
@@ -116,7 +202,7 @@ async function readJson<T>(file: string): Promise<T> {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new JournalError(`journal file ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new JournalError(`journal file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -129,12 +215,20 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves. */
-export async function writeDurably(file: string, value: unknown, mode = 0o644): Promise<void> {
+/**
+ * Write-fsync-rename-fsync(dir): the file is durable and never half-written once this resolves.
+ * The file ends up with exactly `mode` (the rename keeps the temporary file's mode, which is set
+ * with chmod because open's mode is filtered by the umask and ignored for an existing file).
+ * `text`, when given, is written verbatim instead of `value` as JSON.
+ */
+export async function writeDurably(file: string, value: unknown, mode = 0o644, text?: string): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  const handle = await open(tmp, "w", mode);
+  // A temporary file left by a crashed process of the same pid may carry another mode.
+  await rm(tmp, { force: true });
+  const handle = await open(tmp, "wx", mode);
   try {
-    await handle.writeFile(JSON.stringify(value, null, 1));
+    await handle.chmod(mode);
+    await handle.writeFile(text ?? JSON.stringify(value, null, 1));
     await handle.sync();
   } finally {
     await handle.close();

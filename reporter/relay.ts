@@ -1,8 +1,9 @@
 import { isAddress, isHex, type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
 import { z } from "zod";
 import { usageMeterAbi } from "../chain/abi.generated";
+import { decodeRecordWord } from "../chain/record";
 import { decodeRevert } from "../chain/revert";
-import { CommitmentStatus, type Logger, type RelayPayload } from "./client";
+import { CommitmentStatus, type Logger, type RelayItem, type RelayPayload } from "./client";
 import { ReporterError, TransactionError } from "./errors";
 
 const hex32 = z.string().refine((v) => isHex(v) && v.length === 66, "must be 32 bytes of hex");
@@ -43,17 +44,34 @@ export interface RelayOptions {
   waitForBlock: (block: bigint) => Promise<void>;
 }
 
+export interface RelayResult {
+  committed: number;
+  revealed: number;
+  /**
+   * Items whose reveal can no longer land because a later batch of the same reporter was revealed
+   * first (by another relayer, or an earlier out-of-order run). Nothing is lost: the reporter
+   * renumbers them on its next run and they come back in its next payload.
+   */
+  stale: number;
+}
+
+const firstSequence = (item: RelayItem): bigint => decodeRecordWord(BigInt(item.records[0]!.packed)).sequence;
+
 /**
- * Submits a reporter's signed commits with `commitWithSignature`, then reveals them (anyone may
- * reveal: the commitment binds the reporter). Every step reads the commitment's status first,
- * so relaying the same payload twice does nothing the second time.
+ * Submits a reporter's signed commits with `commitWithSignature`, in payload order (the
+ * signatures carry consecutive nonces), then reveals them (anyone may reveal: the commitment
+ * binds the reporter), lowest sequence first per tenant, the one order in which every batch can
+ * land. Every step reads the chain first, so relaying the same payload twice does nothing the
+ * second time, and an item passed by a reveal made elsewhere is counted as stale, not an error.
  */
-export async function relayPayload(payload: RelayPayload, o: RelayOptions): Promise<{ committed: number; revealed: number }> {
+export async function relayPayload(payload: RelayPayload, o: RelayOptions): Promise<RelayResult> {
   const chainId = await o.publicClient.getChainId();
   if (chainId !== payload.chainId) throw new ReporterError(`payload is for chain ${payload.chainId}, connected to ${chainId}`);
   const address = payload.meter;
   const status = (commitment: Hex) =>
     o.publicClient.readContract({ address, abi: usageMeterAbi, functionName: "getCommitment", args: [payload.reporter, commitment] });
+  const mark = async (tenantId: number) =>
+    (await o.publicClient.readContract({ address, abi: usageMeterAbi, functionName: "getReporter", args: [tenantId, payload.reporter] }))[1];
   const write = async (what: string, request: Parameters<typeof o.publicClient.simulateContract>[0]) => {
     try {
       // "pending": the transaction runs in the next block, which is what the reveal delay counts.
@@ -66,7 +84,7 @@ export async function relayPayload(payload: RelayPayload, o: RelayOptions): Prom
     } catch (err) {
       if (err instanceof TransactionError) throw err;
       const reason = decodeRevert(err);
-      throw new TransactionError(`${what} failed: ${reason ?? (err as Error).message}`, reason);
+      throw new TransactionError(`${what} failed: ${reason ?? (err as Error).message}`, reason, { cause: err });
     }
   };
 
@@ -87,19 +105,34 @@ export async function relayPayload(payload: RelayPayload, o: RelayOptions): Prom
   }
 
   const minDelay = BigInt(await o.publicClient.readContract({ address, abi: usageMeterAbi, functionName: "MIN_REVEAL_DELAY" }));
+  const inOrder = [...payload.items].sort((a, b) => a.tenantId - b.tenantId || (firstSequence(a) < firstSequence(b) ? -1 : 1));
   let revealed = 0;
-  for (const item of payload.items) {
+  let stale = 0;
+  for (const item of inOrder) {
     const [s, , committedAt] = await status(item.commitment);
     if (s === CommitmentStatus.Revealed) continue;
+    if ((await mark(item.tenantId)) >= firstSequence(item)) {
+      stale += 1;
+      o.logger.warn({ batch: item.batchId }, "batch passed by a later reveal; the reporter renumbers it on its next run");
+      continue;
+    }
     if (s !== CommitmentStatus.Committed) throw new ReporterError(`batch ${item.batchId} is not committed (status ${s})`);
     await o.waitForBlock(committedAt + minDelay - 1n);
-    await write(`relayed reveal of batch ${item.batchId}`, {
-      address,
-      abi: usageMeterAbi,
-      functionName: "reveal",
-      args: [item.tenantId, payload.reporter, item.salt, item.records.map((r) => ({ packed: BigInt(r.packed), ref: r.ref }))],
-    });
+    try {
+      await write(`relayed reveal of batch ${item.batchId}`, {
+        address,
+        abi: usageMeterAbi,
+        functionName: "reveal",
+        args: [item.tenantId, payload.reporter, item.salt, item.records.map((r) => ({ packed: BigInt(r.packed), ref: r.ref }))],
+      });
+    } catch (err) {
+      // Another relayer's reveal of a later batch landed between the check above and this one.
+      if (!(err instanceof TransactionError && err.sequenceNotIncreasing)) throw err;
+      stale += 1;
+      o.logger.warn({ batch: item.batchId }, "batch passed by a later reveal; the reporter renumbers it on its next run");
+      continue;
+    }
     revealed += 1;
   }
-  return { committed, revealed };
+  return { committed, revealed, stale };
 }

@@ -5,6 +5,7 @@ import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
 import { parseUsage } from "./input";
 import { Journal, writeDurably } from "./journal";
+import { PRIVATE_FILE_MODE } from "./private-files";
 import { loadAccount } from "./signer";
 import type { PlannedBatch } from "./journal";
 
@@ -16,9 +17,19 @@ export interface RunReporterDeps {
   afterCommitMined?: (batch: PlannedBatch) => Promise<void>;
 }
 
+interface ResultBase {
+  meter: Address;
+  reporter: Address;
+  job?: string;
+  /** Usage lines in the input. */
+  records: number;
+  /** Lines not sent because their ref was already submitted for the tenant (see the log's summary line). */
+  skipped: number;
+}
+
 export type RunReporterResult =
-  | { mode: "submit"; meter: Address; reporter: Address; job?: string; records: number; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number }
-  | { mode: "relay"; meter: Address; reporter: Address; job?: string; records: number; payloadFile: string; items: number; signed: number };
+  | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
+  | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
@@ -45,6 +56,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     pollIntervalMs: config.pollIntervalMs,
     ...(deps.mineWhileWaiting ? { waitForBlock: mineUntil(publicClient) } : {}),
     ...(deps.afterCommitMined ? { afterCommitMined: deps.afterCommitMined } : {}),
+    ...(config.fromBlock !== undefined ? { fromBlock: config.fromBlock } : {}),
   });
   const planned = inputs.length > 0 ? await reporter.plan(inputs, config.input ?? "input") : undefined;
   const base = {
@@ -52,11 +64,13 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     reporter: account.address,
     ...(planned ? { job: planned.job.id } : {}),
     records: inputs.length,
+    skipped: planned?.job.skippedLines?.length ?? 0,
   };
   if (config.relayOut) {
     const now = BigInt(Math.floor(Date.now() / 1000));
     const payload: RelayPayload = await reporter.signRelayPayload(now + BigInt(config.relayDeadlineSeconds));
-    await writeDurably(config.relayOut, payload);
+    // Owner-only: until revealed, the salts in it let anyone reveal (or front-run) the usage.
+    await writeDurably(config.relayOut, payload, PRIVATE_FILE_MODE);
     return {
       mode: "relay",
       ...base,

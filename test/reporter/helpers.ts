@@ -16,7 +16,7 @@ import {
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import { decodeRecordWord } from "../../chain/record";
-import type { Logger } from "../../reporter";
+import { Journal, Reporter, mineUntil, type Logger, type ReporterOptions } from "../../reporter";
 
 /** Hardhat's default accounts, with their keys (the in-process network uses this mnemonic). */
 export const MNEMONIC = "test test test test test test test test test test test junk";
@@ -114,4 +114,51 @@ export async function usageFile(dir: string, tenant: string, count: number, name
   const file = path.join(dir, name);
   await writeFile(file, `${lines.join("\n")}\n`);
   return { file, total };
+}
+
+/** A Reporter for `hardhatAccount(accountIndex)` on the in-process network (no wallet with `relay`). */
+export async function makeReporter(
+  setup: MeterSetup,
+  accountIndex: number,
+  journalRoot: string,
+  opts: { batchSize?: number; relay?: boolean } & Partial<Pick<ReporterOptions, "logger" | "publicClient" | "waitForBlock">> = {},
+): Promise<Reporter> {
+  const account = hardhatAccount(accountIndex);
+  const transport = custom(hre.network.provider);
+  const journal = await Journal.open(journalRoot, { chainId: 31337, meter: setup.meter, reporter: account.address });
+  const publicClient = opts.publicClient ?? setup.publicClient;
+  return new Reporter({
+    publicClient,
+    ...(opts.relay ? {} : { walletClient: createWalletClient({ account, transport }) }),
+    account,
+    meter: setup.meter,
+    journal,
+    logger: opts.logger ?? silentLogger,
+    batchSize: opts.batchSize ?? 500,
+    waitForBlock: opts.waitForBlock ?? mineUntil(publicClient),
+  });
+}
+
+export function sum(revealed: readonly Revealed[]): bigint {
+  return revealed.flatMap((r) => r.records).reduce((acc, r) => acc + r.quantity, 0n);
+}
+
+/** A logger that keeps every message (to check summary lines, and that no secret is logged). */
+export function recordingLogger(): Logger & { messages: { level: string; obj: object; msg: string }[] } {
+  const messages: { level: string; obj: object; msg: string }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void messages.push({ level, obj, msg: msg ?? "" });
+  return { messages, info: at("info"), warn: at("warn"), debug: at("debug") };
+}
+
+/**
+ * JSON Lines of usage for `tenant`, one line per source id `evt-<n>`: the same event always gets
+ * the same line (quantity n, the n-th minute), as a real export would repeat it.
+ */
+export function usageLines(tenant: string, sourceIds: readonly string[]): string {
+  return sourceIds
+    .map((id) => {
+      const n = Number(id.replace(/\D/g, ""));
+      return JSON.stringify({ tenant, meter: "api_calls", period_start: 1_700_000_000 + n * 60, period_end: 1_700_000_060 + n * 60, quantity: n, source_id: id });
+    })
+    .join("\n");
 }

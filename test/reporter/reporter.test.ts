@@ -3,47 +3,20 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { createWalletClient, custom } from "viem";
-import {
-  InputValidationError,
-  Journal,
-  Reporter,
-  mineUntil,
-  parseUsage,
-  relayPayload,
-  type UsageInput,
-} from "../../reporter";
+import { InputValidationError, Journal, Reporter, mineUntil, parseUsage, relayPayload, type UsageInput } from "../../reporter";
 import { usageMeterAbi } from "../../chain/abi.generated";
 import {
   MAX_DELAY,
   committedEvents,
   deployWithTenant,
   hardhatAccount,
+  makeReporter,
   revealedUsage,
   silentLogger,
+  sum,
   tempDir,
   usageFile,
-  type MeterSetup,
 } from "./helpers";
-
-async function makeReporter(setup: MeterSetup, accountIndex: number, journalRoot: string, opts: { batchSize?: number; relay?: boolean } = {}) {
-  const account = hardhatAccount(accountIndex);
-  const transport = custom(hre.network.provider);
-  const journal = await Journal.open(journalRoot, { chainId: 31337, meter: setup.meter, reporter: account.address });
-  return new Reporter({
-    publicClient: setup.publicClient,
-    ...(opts.relay ? {} : { walletClient: createWalletClient({ account, transport }) }),
-    account,
-    meter: setup.meter,
-    journal,
-    logger: silentLogger,
-    batchSize: opts.batchSize ?? 500,
-    waitForBlock: mineUntil(setup.publicClient),
-  });
-}
-
-function sum(revealed: Awaited<ReturnType<typeof revealedUsage>>): bigint {
-  return revealed.flatMap((r) => r.records).reduce((acc, r) => acc + r.quantity, 0n);
-}
 
 describe("reporter client", function () {
   describe("input validation", function () {
@@ -205,12 +178,12 @@ describe("reporter client", function () {
 
       const walletClient = createWalletClient({ account: relayer, transport: custom(hre.network.provider) });
       const opts = { publicClient: setup.publicClient, walletClient, logger: silentLogger, waitForBlock: mineUntil(setup.publicClient) };
-      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 3, revealed: 3 });
+      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 3, revealed: 3, stale: 0 });
       const commits = await committedEvents(setup);
       expect(commits.map((c) => c.args.relayer)).to.deep.equal([relayer.address, relayer.address, relayer.address]);
       expect(commits.map((c) => c.args.reporter)).to.deep.equal([reporterAccount.address, reporterAccount.address, reporterAccount.address]);
       expect(sum(await revealedUsage(setup))).to.equal(total);
-      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 0, revealed: 0 });
+      expect(await relayPayload(parsed, opts)).to.deep.equal({ committed: 0, revealed: 0, stale: 0 });
 
       // A tampered payload (signature for another commitment) is rejected on chain.
       const tampered = { ...parsed, items: [{ ...parsed.items[0]!, commitment: `0x${"11".repeat(32)}` as const }] };

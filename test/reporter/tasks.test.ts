@@ -40,7 +40,7 @@ describe("meter:submit and meter:relay tasks", function () {
     );
     expect(relayOut).to.include({ mode: "relay", items: 1, signed: 1 });
     const relayed = await hre.run("meter:relay", { payload: payloadFile });
-    expect(relayed).to.deep.equal({ committed: 1, revealed: 1 });
+    expect(relayed).to.deep.equal({ committed: 1, revealed: 1, stale: 0 });
 
     const commits = await committedEvents(setup);
     expect(commits.at(-1)!.args.relayer).to.not.equal(reporter.address);
