@@ -1,12 +1,17 @@
+/**
+ * The billing worker: a billing pass every `intervalMs` (quotas, reorg reconciliation, drafts,
+ * finalization). Every pass is idempotent and serialized per tenant by an advisory lock, so a
+ * failed pass is simply retried on the next tick. Webhook delivery is a separate worker
+ * (webhooks/worker.ts), with its own database role.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce } from "../webhooks/delivery";
 import type { BillingConfig } from "./config";
-import { runBillingOnce } from "./run";
+import { runBillingOnce, type BillingRunResult } from "./run";
 
 export { billingConfigFromEnv, BillingConfigError, type BillingConfig } from "./config";
 export { runBillingOnce, type BillingRunOptions, type BillingRunResult } from "./run";
 export { exportInvoice } from "./export";
-export { verifyInvoice } from "../verifier/verify";
 
 /** The subset of a pino logger the worker uses. */
 export interface BillingLogger {
@@ -17,67 +22,36 @@ export interface BillingLogger {
 
 export interface BillingWorker {
   stop(): Promise<void>;
-  /** Settles when both loops have stopped. */
+  /** Settles when the loop has stopped. */
   done: Promise<void>;
 }
 
-/**
- * Runs billing passes every intervalMs and, when an encryption key is configured, the webhook
- * delivery loop. Errors are logged and retried on the next tick: every pass is idempotent.
- */
-export function startBillingWorker(config: BillingConfig, deps: { db: { pool: pg.Pool }; logger: BillingLogger }): BillingWorker {
+export function startBillingWorker(
+  config: BillingConfig,
+  deps: { db: { pool: pg.Pool }; logger: BillingLogger; onPass?: (result: BillingRunResult) => void; clock?: () => Date },
+): BillingWorker {
   const { db, logger } = deps;
-  let stopping = false;
-  // Both loops sleep between passes; stop() wakes every sleeper at once.
-  const wakers = new Set<() => void>();
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      wakers.add(wake);
-    });
-
-  const billingLoop = async () => {
-    while (!stopping) {
+  const stopping = new AbortController();
+  const loop = async () => {
+    while (!stopping.signal.aborted) {
       try {
-        const r = await runBillingOnce(db, new Date(), { confirmations: config.confirmations, graceMs: config.graceMs });
-        if (r.finalized.length > 0 || r.alerts.length > 0) {
-          logger.info({ finalized: r.finalized, alerts: r.alerts.length }, "billing pass");
+        const r = await runBillingOnce(db, (deps.clock ?? (() => new Date()))(), { confirmations: config.confirmations, graceMs: config.graceMs });
+        if (r.finalized.length > 0 || r.alerts.length > 0) logger.info({ finalized: r.finalized, alerts: r.alerts.length }, "billing pass");
+        for (const c of r.reorgCredits) {
+          logger.warn({ tenantId: c.tenantId, invoiceNumber: c.invoiceNumber, creditNoteNumber: c.creditNoteNumber, records: c.records }, "invoiced usage left the canonical chain: credited");
         }
+        deps.onPass?.(r);
       } catch (err) {
-        logger.error({ err }, "billing pass failed");
+        logger.error({ err: (err as Error).message }, "billing pass failed");
       }
-      if (!stopping) await sleep(config.intervalMs);
+      await sleep(config.intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   };
-
-  const webhookLoop = async () => {
-    const wh = config.webhooks;
-    if (!wh) return;
-    const options = { ...DEFAULT_DELIVERY_OPTIONS, encryptionKey: wh.encryptionKey, maxAttempts: wh.maxAttempts, baseBackoffMs: wh.baseBackoffMs };
-    while (!stopping) {
-      let busy = false;
-      try {
-        const outcomes = await deliverDueOnce(db, options, new Date());
-        busy = outcomes.length === options.batchSize;
-        for (const o of outcomes) if (o.status === "dead") logger.warn({ delivery: o.id, error: o.error }, "webhook dead-lettered");
-      } catch (err) {
-        logger.error({ err }, "webhook delivery pass failed");
-      }
-      if (!stopping && !busy) await sleep(wh.intervalMs);
-    }
-  };
-
-  const done = Promise.all([billingLoop(), webhookLoop()]).then(() => undefined);
+  const done = loop();
   return {
     done,
     async stop() {
-      stopping = true;
-      for (const wake of [...wakers]) wake();
+      stopping.abort();
       await done;
     },
   };

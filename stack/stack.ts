@@ -10,6 +10,8 @@ import { applySeed, loadSeedFile } from "./seed/apply-seed";
 import { periodContaining } from "../rating/periods";
 import { parseIndexerConfig, startIndexer, type IndexerHandle } from "../indexer";
 import { billingConfigFromEnv, startBillingWorker, type BillingWorker } from "../billing";
+import { webhookConfigFromEnv } from "../webhooks/config";
+import { startWebhookWorker, type WebhookWorker } from "../webhooks/worker";
 import { parseApiConfig } from "../api/config";
 import { startApi, type RunningApi } from "../api";
 import { startLocalIdp, type LocalIdp } from "./local-idp";
@@ -184,12 +186,14 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     indexer.done.catch((err: unknown) => logger.error({ err: (err as Error).message }, "indexer stopped with an error"));
 
     // A short grace lets the demo finalize last month's invoice right away (the tour verifies it).
-    const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1", WEBHOOK_ENCRYPTION_KEY: webhookKey };
-    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), {
-      db,
-      logger: logger.child({ component: "billing" }),
-    });
+    const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1" };
+    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), { db, logger: logger.child({ component: "billing" }) });
     stops.push(() => billing.stop());
+    const webhooks: WebhookWorker = startWebhookWorker(webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: webhookKey }), {
+      db,
+      logger: logger.child({ component: "webhooks" }),
+    });
+    stops.push(() => webhooks.stop());
 
     // 6. API with GraphiQL.
     const apiConfig = parseApiConfig({

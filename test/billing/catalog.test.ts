@@ -3,7 +3,8 @@ import * as catalog from "../../billing/catalog";
 import { BillingConflictError, BillingInputError } from "../../billing/errors";
 import { withTransaction } from "../../db/connection";
 import { systemActor } from "../../db/audit-log";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { addContract, addMeter, addTenant } from "./helpers/chain-rows";
 
 const NOW = new Date("2026-03-10T12:00:00Z");
@@ -19,11 +20,14 @@ async function snapshot(db: TestDatabase) {
 
 describe("billing catalog: platform-owned configuration", function () {
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let tenantId: string;
-  const run = <T>(fn: (c: Parameters<Parameters<typeof withTransaction>[1]>[0]) => Promise<T>) => withTransaction(db.pool, fn);
+  const run = <T>(fn: (c: Parameters<Parameters<typeof withTransaction>[1]>[0]) => Promise<T>) => withTransaction(billing.pool, fn);
 
   before(async function () {
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     const contractId = await addContract(db.pool);
     tenantId = await addTenant(db.pool, contractId, "acme", 1, "Europe/Berlin");
     await addMeter(db.pool, tenantId, 1, "calls");

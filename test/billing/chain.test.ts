@@ -13,7 +13,8 @@ import { periodContaining } from "../../rating/periods";
 import { runBillingOnce } from "../../billing/run";
 import { verifyInvoice } from "../../verifier/verify";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { serveChain, Workload, type ChainServer } from "../indexer/helpers/chain";
 import { runIndexer, testConfig } from "../indexer/helpers/indexer";
 import { waitForCheckpoint } from "../indexer/helpers/truth";
@@ -66,6 +67,8 @@ describe("billing on a real chain: invoice verification and database audit", fun
   let server: ChainServer;
   let w: Workload;
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let invoice: InvoiceExport;
   let invoiceTenantId: string;
   let dir: string;
@@ -89,6 +92,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
     await w.rpc("evm_setNextBlockTimestamp", [Math.floor(periodEnd / 1000) + 2 * 3600]);
     await w.mine(1);
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     const indexer = await runIndexer(testConfig(w, server.url), db);
     try {
       await waitForCheckpoint(db.pool, await w.head());
@@ -96,10 +100,10 @@ describe("billing on a real chain: invoice verification and database audit", fun
       await indexer.stop();
     }
     // Configured before any usage: plans and subscriptions start in January 2020.
-    await applySeed(db, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }), { now: new Date("2019-12-15T00:00:00Z") });
+    await applySeed(billing, seedSchema.parse({ tenants: [tenantSeed("tenant-1"), tenantSeed("tenant-2")] }), { now: new Date("2019-12-15T00:00:00Z") });
     // Bill as of three hours after the period ends: everything indexed is final.
     const billingNow = new Date(periodEnd + 3 * 3_600_000);
-    const r = await runBillingOnce(db, billingNow, { confirmations: 0, graceMs: 3_600_000 });
+    const r = await runBillingOnce(billing, billingNow, { confirmations: 0, graceMs: 3_600_000 });
     expect(r.finalized.length).to.be.greaterThan(0);
     const { rows } = await db.pool.query<{ id: string; tenant_id: string }>(
       `SELECT i.id, i.tenant_id FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id AND l.kind = 'usage'
@@ -107,7 +111,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
     );
     expect(rows).to.have.length(1);
     invoiceTenantId = rows[0]!.tenant_id;
-    invoice = await exportInvoice(db, invoiceTenantId, rows[0]!.id);
+    invoice = await exportInvoice(billing, invoiceTenantId, rows[0]!.id);
     dir = await mkdtemp(path.join(tmpdir(), "meterline-invoice-"));
   });
 
@@ -284,7 +288,7 @@ describe("billing on a real chain: invoice verification and database audit", fun
       await tamper(db.pool, "UPDATE invoice_lines SET description = 'Discount' WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo]);
       expect((await attention()).map((x) => x.label)).to.deep.equal(["finalized invoices"]);
       // ...and an export of the altered invoice no longer matches the hash stored at finalization
-      const altered = await verifyInvoice(await exportInvoice(db, invoiceTenantId, id), server.url);
+      const altered = await verifyInvoice(await exportInvoice(billing, invoiceTenantId, id), server.url);
       expect(altered.ok).to.equal(false);
       expect(altered.problems.join("\n")).to.match(/content hash/);
       await tamper(db.pool, "UPDATE invoice_lines SET description = $3 WHERE invoice_id = $1 AND line_no = $2", [id, line.lineNo, line.description]);

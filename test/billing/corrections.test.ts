@@ -10,7 +10,8 @@ import { citationKey } from "../../rating/citation";
 import { creditNoteContentHash } from "../../rating/credit-note";
 import { recomputeInvoice } from "../../rating/recompute";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
 
 const opts = { confirmations: 0, graceMs: 3_600_000 };
@@ -45,25 +46,28 @@ const seed = seedSchema.parse({
 
 describe("billing corrections: credit notes, exclusions, void and reissue", function () {
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let tenantId: string;
   let contractId: number;
   let march: string;
 
-  const invoiceOf = async (id: string) => (await exportInvoice(db, tenantId, id)).invoice;
+  const invoiceOf = async (id: string) => (await exportInvoice(billing, tenantId, id)).invoice;
   const marchContent = () => invoiceOf(march);
 
   before(async function () {
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     contractId = await addContract(db.pool);
     tenantId = await addTenant(db.pool, contractId, "acme", 1);
     await addMeter(db.pool, tenantId, 1, "calls");
     await addMeter(db.pool, tenantId, 2, "peak");
-    await applySeed(db, seed, { now: new Date("2026-02-15T00:00:00Z") });
+    await applySeed(billing, seed, { now: new Date("2026-02-15T00:00:00Z") });
     await setCheckpoint(db.pool, contractId, 100);
     // March: 120 calls in three records (10.00 + 1.00 = 11.00) and a peak of 7 (7.00)
     for (const q of [50n, 40n, 30n]) await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date("2026-03-05T00:00:00Z"), quantity: q, blockNumber: 10 });
     for (const q of [7n, 3n]) await addRecord(db.pool, { tenantId, contractId, meterId: 2, at: new Date("2026-03-06T00:00:00Z"), quantity: q, blockNumber: 11 });
-    const r = await runBillingOnce(db, at, opts);
+    const r = await runBillingOnce(billing, at, opts);
     expect(r.finalized).to.have.length(1);
     march = r.finalized[0]!.invoiceId;
     expect((await marchContent()).totalMinor).to.equal("1800");
@@ -76,7 +80,7 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
     const before = await marchContent();
     const calls = before.lines.find((l) => l.meterId === 1)!;
     const key = citationKey(calls.records.find((r) => r.quantity === "50")!);
-    const note = await withTransaction(db.pool, (c) =>
+    const note = await withTransaction(billing.pool, (c) =>
       issueCreditNote(c, { tenantId, invoiceId: march, reason: "dispute", memo: "double-counted batch", scope: { kind: "records", keys: [key] }, actor, now: at }),
     );
     // 120 -> 70 calls: 11.00 -> 7.00, a credit of 4.00 on the calls line; the minimum (10.00) is
@@ -85,24 +89,24 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
     expect(note.totalMinor).to.equal("400");
     expect(note.number).to.equal(1);
     expect(creditNoteContentHash(note)).to.match(/^0x[0-9a-f]{64}$/);
-    const after = await exportInvoice(db, tenantId, march);
+    const after = await exportInvoice(billing, tenantId, march);
     expect(after.invoice).to.deep.equal(before);
     expect(after.creditNotes.map((n) => n.creditNote.number)).to.deep.equal([1]);
     expect(after.creditNotes[0]!.contentHash).to.equal(creditNoteContentHash(after.creditNotes[0]!.creditNote));
     expect(recomputeInvoice(after.invoice).totalOk).to.equal(true);
 
     // The same record again: nothing left to credit.
-    const twice = await withTransaction(db.pool, (c) =>
+    const twice = await withTransaction(billing.pool, (c) =>
       issueCreditNote(c, { tenantId, invoiceId: march, reason: "dispute", memo: "", scope: { kind: "records", keys: [key] }, actor, now: at }),
     ).catch((e: unknown) => e);
     expect(twice).to.be.instanceOf(BillingConflictError);
-    const unknown = await withTransaction(db.pool, (c) =>
+    const unknown = await withTransaction(billing.pool, (c) =>
       issueCreditNote(c, { tenantId, invoiceId: march, reason: "dispute", memo: "", scope: { kind: "records", keys: ["0xabc:1"] }, actor, now: at }),
     ).catch((e: unknown) => e);
     expect((unknown as BillingInputError).field).to.equal("records");
 
     // A disputed record is settled: the April draft does not bill it again.
-    await runBillingOnce(db, new Date("2026-04-03T00:00:00Z"), opts);
+    await runBillingOnce(billing, new Date("2026-04-03T00:00:00Z"), opts);
     const { rows } = await db.pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.status = 'draft' AND l.kind = 'adjustment'",
     );
@@ -113,7 +117,7 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
     const content = await marchContent();
     const peak = content.lines.find((l) => l.meterId === 2)!;
     const top = peak.records.find((r) => r.quantity === "7")!;
-    const r = await withTransaction(db.pool, (c) => excludeRecords(c, { tenantId, keys: [citationKey(top)], reason: "fraudulent reporter key", actor, now: at }));
+    const r = await withTransaction(billing.pool, (c) => excludeRecords(c, { tenantId, keys: [citationKey(top)], reason: "fraudulent reporter key", actor, now: at }));
     expect(r.excluded).to.deep.equal([citationKey(top)]);
     expect(r.creditNotes).to.have.length(1);
     const note = r.creditNotes[0]!;
@@ -121,14 +125,14 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
     expect(note.reason).to.equal("excluded");
     expect(note.number).to.equal(2);
     expect(note.totalMinor).to.equal("400");
-    const bad = await withTransaction(db.pool, (c) => excludeRecords(c, { tenantId, keys: ["0x12:3"], reason: "x", actor, now: at })).catch((e: unknown) => e);
+    const bad = await withTransaction(billing.pool, (c) => excludeRecords(c, { tenantId, keys: ["0x12:3"], reason: "x", actor, now: at })).catch((e: unknown) => e);
     expect((bad as BillingInputError).field).to.equal("records.0");
   });
 
   it("crediting a whole line credits what it charged; no minimum line appears after the fact", async function () {
     const content = await marchContent();
     const calls = content.lines.find((l) => l.meterId === 1)!;
-    const note = await withTransaction(db.pool, (c) =>
+    const note = await withTransaction(billing.pool, (c) =>
       issueCreditNote(c, { tenantId, invoiceId: march, reason: "goodwill", memo: "outage", scope: { kind: "lines", lineNos: [calls.lineNo] }, actor, now: at }),
     );
     // calls 7.00 -> 0, peak 3.00: usage 3.00 < minimum 10.00. The invoice had no minimum line, so
@@ -137,7 +141,7 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
   });
 
   it("voids and reissues in one transaction: the period's billable records go on a new number", async function () {
-    const { creditNote, invoice } = await withTransaction(db.pool, (c) => voidAndReissue(c, { tenantId, invoiceId: march, memo: "wrong plan assignment fixed", actor, now: at, confirmations: 0 }));
+    const { creditNote, invoice } = await withTransaction(billing.pool, (c) => voidAndReissue(c, { tenantId, invoiceId: march, memo: "wrong plan assignment fixed", actor, now: at, confirmations: 0 }));
     expect(creditNote.reason).to.equal("void");
     // What March still charged: peak 3.00 (calls fully credited, 7 excluded).
     expect(creditNote.totalMinor).to.equal("300");
@@ -150,7 +154,7 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
       ["minimum", "700"],
     ]);
     expect(recomputeInvoice(invoice).totalOk).to.equal(true);
-    const again = await withTransaction(db.pool, (c) => voidAndReissue(c, { tenantId, invoiceId: march, memo: "", actor, now: at, confirmations: 0 })).catch((e: unknown) => e);
+    const again = await withTransaction(billing.pool, (c) => voidAndReissue(c, { tenantId, invoiceId: march, memo: "", actor, now: at, confirmations: 0 })).catch((e: unknown) => e);
     expect(again).to.be.instanceOf(BillingConflictError);
     const { rows } = await db.pool.query<{ event_type: string; n: number }>("SELECT event_type, count(*)::int AS n FROM webhook_outbox GROUP BY 1 ORDER BY 1");
     expect(rows).to.deep.include({ event_type: "credit_note.issued", n: 4 });

@@ -5,7 +5,8 @@ import { loadInvoiceContent as loadContent } from "../../billing/store/invoice-s
 import { loadTenantParties } from "../../billing/store/tenants";
 import { recomputeInvoice } from "../../rating/recompute";
 import { runBillingOnce } from "../../billing/run";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
 
 const seedFor = (prices: { v1: string; v2: string }) =>
@@ -51,11 +52,14 @@ const loadInvoiceContent = async (pool: TestDatabase["pool"], id: string) => {
 
 describe("billing across plan versions and late usage", function () {
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let tenantId: string;
   let contractId: number;
 
   before(async function () {
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     contractId = await addContract(db.pool);
     tenantId = await addTenant(db.pool, contractId, "initech", 1);
     await addMeter(db.pool, tenantId, 1, "calls");
@@ -66,18 +70,18 @@ describe("billing across plan versions and late usage", function () {
   });
 
   it("rejects a seed with a malformed price before touching the database", async function () {
-    const err = await applySeed(db, seedFor({ v1: "0.01.5", v2: "0.02" }), { now: SEEDED_AT }).catch((e: Error) => e);
+    const err = await applySeed(billing, seedFor({ v1: "0.01.5", v2: "0.02" }), { now: SEEDED_AT }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(BillingInputError);
     expect((err as BillingInputError).field).to.equal("prices.0.unitPrice");
     expect(String(err)).to.match(/must be a non-negative decimal/);
     const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM rate_plans");
     expect(rows[0].n).to.equal(0);
-    const missing = await applySeed(db, seedSchema.parse({ tenants: [{ ...seedFor({ v1: "1", v2: "1" }).tenants[0]!, slug: "nobody" }] }), { now: SEEDED_AT }).catch((e: Error) => e);
+    const missing = await applySeed(billing, seedSchema.parse({ tenants: [{ ...seedFor({ v1: "1", v2: "1" }).tenants[0]!, slug: "nobody" }] }), { now: SEEDED_AT }).catch((e: Error) => e);
     expect(missing).to.be.instanceOf(SeedError);
   });
 
   it("prices late usage with the original period's plan version; every line recomputes from the snapshot", async function () {
-    await applySeed(db, seedFor({ v1: "0.01", v2: "0.02" }), { now: SEEDED_AT });
+    await applySeed(billing, seedFor({ v1: "0.01", v2: "0.02" }), { now: SEEDED_AT });
     const jan = (day: number) => new Date(Date.UTC(2026, 0, day, 12));
     await setCheckpoint(db.pool, contractId, 100);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: jan(5), quantity: 100n, blockNumber: 10 });
@@ -89,9 +93,9 @@ describe("billing across plan versions and late usage", function () {
 
     // An indexer still behind the end of January (+ grace) holds finalization back.
     await setCheckpoint(db.pool, contractId, 100, new Date("2026-02-01T00:30:00Z"));
-    expect((await runBillingOnce(db, new Date("2026-02-01T02:00:00Z"), opts)).finalized).to.deep.equal([]);
+    expect((await runBillingOnce(billing, new Date("2026-02-01T02:00:00Z"), opts)).finalized).to.deep.equal([]);
     await setCheckpoint(db.pool, contractId, 100);
-    const r1 = await runBillingOnce(db, new Date("2026-02-01T02:00:00Z"), opts);
+    const r1 = await runBillingOnce(billing, new Date("2026-02-01T02:00:00Z"), opts);
     expect(r1.finalized).to.have.length(1);
     const { rows } = await db.pool.query<{ id: string; status: string }>("SELECT id, status FROM invoices ORDER BY period_start");
     const janInv = (await loadInvoiceContent(db.pool, rows[0]!.id))!.content;
@@ -111,7 +115,7 @@ describe("billing across plan versions and late usage", function () {
     // February usage at version 2 prices, then February is finalized with its adjustments
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date("2026-02-10T00:00:00Z"), quantity: 1000n, blockNumber: 150 });
     await setCheckpoint(db.pool, contractId, 200);
-    const r2 = await runBillingOnce(db, new Date("2026-03-01T02:00:00Z"), opts);
+    const r2 = await runBillingOnce(billing, new Date("2026-03-01T02:00:00Z"), opts);
     expect(r2.finalized.map((f) => f.number)).to.deep.equal([2]);
     const febFinal = (await loadInvoiceContent(db.pool, rows[1]!.id))!.content;
     expect(febFinal.lines.map((l) => [l.kind, l.amountMinor])).to.deep.equal([

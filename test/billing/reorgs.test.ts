@@ -9,7 +9,8 @@ import { periodContaining } from "../../rating/periods";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
 import { auditDatabase } from "../../scripts/audit/database-audit";
 import { encodeFunctionData } from "viem";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { COMMIT_GAS, revealGas, serveChain, Workload, type ChainServer } from "../indexer/helpers/chain";
 import { runIndexer, testConfig } from "../indexer/helpers/indexer";
 import { waitForCheckpoint } from "../indexer/helpers/truth";
@@ -36,13 +37,15 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
   let server: ChainServer;
   let w: Workload;
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let indexer: Awaited<ReturnType<typeof runIndexer>>;
   let reporter: Address;
   let billingNow: Date;
   let periodEnd: number;
 
   const sync = async () => waitForCheckpoint(db.pool, await w.head(), 60_000);
-  const bill = async () => runBillingOnce(db, billingNow, { confirmations: CONFIRMATIONS, graceMs: 3_600_000 });
+  const bill = async () => runBillingOnce(billing, billingNow, { confirmations: CONFIRMATIONS, graceMs: 3_600_000 });
   const invoices = async () =>
     (await db.pool.query<{ id: string; number: number | null; status: string }>("SELECT id::text AS id, number, status FROM invoices ORDER BY period_start, id")).rows;
 
@@ -81,9 +84,10 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
     await w.deploy();
     reporter = w.tenantReporters.get(1)![0]!;
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     indexer = await runIndexer(testConfig(w, server.url, { REORG_WINDOW: "128", MAX_BLOCK_RANGE: "500" }), db);
     await sync();
-    await applySeed(db, seed, { now: new Date("2019-12-15T00:00:00Z") });
+    await applySeed(billing, seed, { now: new Date("2019-12-15T00:00:00Z") });
     periodEnd = periodContaining(new Date((await w.latestTimestamp()) * 1000), "UTC").end.getTime();
     billingNow = new Date(periodEnd + 3 * 3_600_000);
   });
@@ -105,7 +109,7 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
     const r = await bill();
     expect(r.finalized).to.have.length(1);
     const invoiceId = r.finalized[0]!.invoiceId;
-    const original = await exportInvoice(db, "1", invoiceId);
+    const original = await exportInvoice(billing, "1", invoiceId);
     const cited = original.invoice.lines[0]!.records;
     expect(cited).to.have.length(5);
     expect(cited.every((c) => c.seenAt.blockNumber === first.toString() && c.seenAt.logIndex === 0)).to.equal(true);
@@ -125,7 +129,7 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
     const again = await bill();
     expect(again.reorgCredits).to.deep.equal([]);
     expect(again.finalized).to.deep.equal([]);
-    const now = await exportInvoice(db, "1", invoiceId);
+    const now = await exportInvoice(billing, "1", invoiceId);
     expect(now.invoice).to.deep.equal(original.invoice);
     expect(now.creditNotes).to.deep.equal([]);
     // The next period's draft bills none of them again.
@@ -150,7 +154,7 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
     const fin = await bill();
     expect(fin.finalized).to.have.length(1);
     const invoiceId = fin.finalized[0]!.invoiceId;
-    const original = await exportInvoice(db, "1", invoiceId);
+    const original = await exportInvoice(billing, "1", invoiceId);
     expect(original.invoice.lines.flatMap((l) => l.records)).to.have.length(3);
 
     // Reorg without the reveal; first sighting is not enough (the chain could still bring it back).
@@ -164,7 +168,7 @@ describe("billing through reorgs: record identity keeps usage billed exactly onc
     const credited = await bill();
     expect(credited.reorgCredits).to.have.length(1);
     expect(credited.reorgCredits[0]).to.deep.include({ invoiceId, records: 3, totalMinor: original.invoice.totalMinor });
-    const doc = await exportInvoice(db, "1", invoiceId);
+    const doc = await exportInvoice(billing, "1", invoiceId);
     expect(doc.invoice).to.deep.equal(original.invoice);
     expect(doc.creditNotes.map((n) => n.creditNote.reason)).to.deep.equal(["reorg"]);
     const { rows: events } = await db.pool.query<{ payload: { creditNoteNumber: number; records: unknown[] } }>(

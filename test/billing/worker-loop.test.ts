@@ -4,26 +4,32 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { billingConfigFromEnv, BillingConfigError, startBillingWorker } from "../../billing";
 import { createEndpoint } from "../../webhooks/endpoints";
+import { webhookConfigFromEnv, WebhookConfigError } from "../../webhooks/config";
+import { startWebhookWorker } from "../../webhooks/worker";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { addContract, addMeter, addRecord, addTenant, setCheckpoint } from "./helpers/chain-rows";
 
-describe("startBillingWorker", function () {
+describe("billing and webhook delivery workers", function () {
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   after(async function () {
     await db?.drop();
   });
 
   it("parses its configuration once and rejects bad values", function () {
     expect(() => billingConfigFromEnv({ BILLING_GRACE_MS: "-1" })).to.throw(BillingConfigError, /BILLING_GRACE_MS/);
-    expect(() => billingConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: "c2hvcnQ=" })).to.throw(BillingConfigError, /32 bytes/);
+    expect(() => webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: "c2hvcnQ=" })).to.throw(WebhookConfigError, /WEBHOOK_ENCRYPTION_KEY.*32 bytes/);
+    expect(() => webhookConfigFromEnv({})).to.throw(WebhookConfigError, /WEBHOOK_ENCRYPTION_KEY: required/);
     const c = billingConfigFromEnv({ CONFIRMATIONS: "3" });
     expect(c.confirmations).to.equal(3);
-    expect(c.webhooks).to.equal(null);
   });
 
   it("finalizes a past period and delivers a signed invoice.finalized webhook, then stops", async function () {
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     const contractId = await addContract(db.pool);
     const tenantId = await addTenant(db.pool, contractId, "acme", 1);
     await addMeter(db.pool, tenantId, 1, "api_calls");
@@ -63,21 +69,19 @@ describe("startBillingWorker", function () {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
       eventTypes: ["invoice.finalized"],
     });
-    const config = billingConfigFromEnv({
-      BILLING_INTERVAL_MS: "100",
-      BILLING_GRACE_MS: "0",
-      CONFIRMATIONS: "0",
-      WEBHOOK_ENCRYPTION_KEY: key.toString("base64"),
-      WEBHOOK_INTERVAL_MS: "50",
-    });
+    const config = billingConfigFromEnv({ BILLING_INTERVAL_MS: "100", BILLING_GRACE_MS: "0", CONFIRMATIONS: "0" });
+    const delivery = webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: key.toString("base64"), WEBHOOK_INTERVAL_MS: "50" });
     const logs: string[] = [];
     const logger = { info: (_: object, m?: string) => logs.push(m ?? ""), warn: () => undefined, error: (o: object) => logs.push(JSON.stringify(o)) };
-    const worker = startBillingWorker(config, { db, logger });
+    // Each worker with its own database role, as in production.
+    const worker = startBillingWorker(config, { db: billing, logger });
+    const webhooks = startWebhookWorker(delivery, { db: await openAsRole(db, "meterline_webhooks"), logger });
     try {
       const deadline = Date.now() + 20_000;
       while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     } finally {
       await worker.stop();
+      await webhooks.stop();
       await new Promise<void>((r) => server.close(() => r()));
     }
     await worker.done;

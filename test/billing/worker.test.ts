@@ -8,7 +8,8 @@ import { periodContaining } from "../../rating/periods";
 import { quotaStatus } from "../../billing/store/quotas";
 import { recomputeInvoice } from "../../rating/recompute";
 import { applySeed, loadSeedFile, seedSchema } from "../../stack/seed/apply-seed";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
 import { addContract, addMeter, addRecord, addTenant, CHAIN_ID, setCheckpoint } from "./helpers/chain-rows";
 
 const BERLIN = "Europe/Berlin";
@@ -53,18 +54,21 @@ const seed = seedSchema.parse({
 
 describe("billing worker", function () {
   let db: TestDatabase;
+  /** The billing service under test runs as its own database role (meterline_billing). */
+  let billing: Database;
   let contractId: number;
   let tenantId: string;
 
   before(async function () {
     db = await createTestDatabase();
+    billing = await openAsRole(db, "meterline_billing");
     contractId = await addContract(db.pool);
     tenantId = await addTenant(db.pool, contractId, "acme", 1);
     await addMeter(db.pool, tenantId, 1, "api_calls");
     await addMeter(db.pool, tenantId, 2, "storage_gb_hours");
     // Configured in December 2025: the plan and subscription start with January 2026 (Berlin).
-    await applySeed(db, seed, { now: SEEDED_AT });
-    await applySeed(db, seed, { now: SEEDED_AT }); // idempotent
+    await applySeed(billing, seed, { now: SEEDED_AT });
+    await applySeed(billing, seed, { now: SEEDED_AT }); // idempotent
   });
   after(async function () {
     await db.drop();
@@ -95,7 +99,7 @@ describe("billing worker", function () {
     await setCheckpoint(db.pool, contractId, 100);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: march(2), quantity: 600n, blockNumber: 10 });
     await addRecord(db.pool, { tenantId, contractId, meterId: 2, at: march(3), quantity: 40n, blockNumber: 11 });
-    await runBillingOnce(db, march(20), opts);
+    await runBillingOnce(billing, march(20), opts);
     let inv = await invoices();
     expect(inv).to.have.length(1);
     expect(inv[0]!.status).to.equal("draft");
@@ -108,14 +112,14 @@ describe("billing worker", function () {
     await addRecord(db.pool, { tenantId, contractId, meterId: 2, at: march(25), quantity: 30n, blockNumber: 20 });
     // this one arrives in a block above the confirmed block at finalization (100 - 5)
     const late = await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: march(31, 21), quantity: 50n, blockNumber: 99 });
-    await runBillingOnce(db, march(28), opts);
+    await runBillingOnce(billing, march(28), opts);
     inv = await invoices();
     // drafts include unconfirmed usage. api 1250: 100 free, 1000*0.01 + 150*0.005 = 10.75; storage 5.00
     expect(inv[0]!.total_minor).to.equal("1575");
 
     // 2026-03-31T22:00Z is April 1st 00:00 in Berlin; finalize an hour after the grace
     const finalizeAt = new Date("2026-03-31T23:30:00Z");
-    const r = await runBillingOnce(db, finalizeAt, opts);
+    const r = await runBillingOnce(billing, finalizeAt, opts);
     expect(r.finalized.map((f) => f.number)).to.deep.equal([1]);
     inv = await invoices();
     expect(inv.map((i) => [i.status, i.number])).to.deep.equal([
@@ -173,7 +177,7 @@ describe("billing worker", function () {
     await db.pool.query("DELETE FROM usage_records WHERE tenant_id = $1 AND block_number >= 11", [tenantId]);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date("2026-04-03T10:00:00Z"), quantity: 300n, blockNumber: 101 });
     await setCheckpoint(db.pool, contractId, 120);
-    await runBillingOnce(db, new Date("2026-04-05T00:00:00Z"), opts);
+    await runBillingOnce(billing, new Date("2026-04-05T00:00:00Z"), opts);
     const after = await loadInvoiceContent(db.pool, march!.id);
     expect(invoiceContentHash(after!.content)).to.equal(invoiceContentHash(before!.content));
     const aprilNow = await loadInvoiceContent(db.pool, april!.id);
@@ -189,7 +193,7 @@ describe("billing worker", function () {
   it("numbers invoices sequentially without gaps", async function () {
     await setCheckpoint(db.pool, contractId, 200);
     await addRecord(db.pool, { tenantId, contractId, meterId: 1, at: new Date("2026-05-10T10:00:00Z"), quantity: 5n, blockNumber: 150 });
-    await runBillingOnce(db, new Date("2026-06-01T12:00:00Z"), opts);
+    await runBillingOnce(billing, new Date("2026-06-01T12:00:00Z"), opts);
     const inv = await invoices();
     expect(inv.filter((i) => i.status === "finalized").map((i) => i.number)).to.deep.equal([1, 2, 3]);
     const { rows } = await db.pool.query("SELECT last_number FROM invoice_counters WHERE tenant_id = $1", [tenantId]);
@@ -203,15 +207,15 @@ describe("billing worker", function () {
     expect((await quotaStatus(db.pool, tenantId, at))[0]!.status).to.equal("ok");
     await july(400n, 301); // 850: warning (soft 800), crosses 50% and 80% of 1000
     expect((await quotaStatus(db.pool, tenantId, at))[0]!.status).to.equal("warning");
-    const r1 = await runBillingOnce(db, at, opts);
+    const r1 = await runBillingOnce(billing, at, opts);
     expect(r1.alerts.map((a) => a.threshold).sort()).to.deep.equal([50, 80]);
-    expect((await runBillingOnce(db, at, opts)).alerts).to.have.length(0);
+    expect((await runBillingOnce(billing, at, opts)).alerts).to.have.length(0);
     // reorg removes the second record, then it comes back plus more: 80% must not alert twice
     await db.pool.query("DELETE FROM usage_records WHERE tenant_id = $1 AND block_number = 301", [tenantId]);
-    await runBillingOnce(db, at, opts);
+    await runBillingOnce(billing, at, opts);
     await july(400n, 302);
     await july(200n, 303); // 1050: exceeded
-    const r2 = await runBillingOnce(db, at, opts);
+    const r2 = await runBillingOnce(billing, at, opts);
     expect(r2.alerts.map((a) => a.threshold)).to.deep.equal([100]);
     expect((await quotaStatus(db.pool, tenantId, at))[0]!.status).to.equal("exceeded");
     const { rows } = await db.pool.query(

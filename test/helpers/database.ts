@@ -50,3 +50,27 @@ export async function createTestDatabase(options: { migrate?: boolean; maxConnec
     },
   };
 }
+
+/** The database roles of the services (db/migrations/035_service_roles.sql). */
+export type ServiceRole = "meterline_indexer" | "meterline_billing" | "meterline_webhooks" | "meterline_api";
+
+/** A connection string for `url` that acts as `role` from its first statement (SET ROLE at startup). */
+export function urlAsRole(url: string, role: ServiceRole): string {
+  const u = new URL(url);
+  u.searchParams.set("options", `-c role=${role}`);
+  return u.toString();
+}
+
+/**
+ * A second pool on the test database acting as a service's role, so tests run each service with
+ * exactly its grants (and no superuser, owner or BYPASSRLS rights). Closed by `drop()` of its parent.
+ */
+export async function openAsRole(db: TestDatabase, role: ServiceRole, maxConnections = 5): Promise<Database> {
+  const opened = await openDatabase({ target: { kind: "postgres", url: urlAsRole(db.url, role) }, maxConnections, applicationName: role });
+  const drop = db.drop.bind(db);
+  db.drop = async () => {
+    await opened.close().catch(() => undefined);
+    await drop();
+  };
+  return opened;
+}
