@@ -1,16 +1,16 @@
 import { defaultFieldResolver, getDirectiveValues, isObjectType, type GraphQLSchema } from "graphql";
 import type { RequestContext } from "../context";
-import { forbidden } from "../errors";
-import { satisfies, type Requirement } from "../auth/roles";
+import { ForbiddenError } from "../errors";
+import { satisfies, type Requirement } from "./roles";
 
 const ROOT_TYPES = ["Query", "Mutation", "Subscription"];
 
 /**
- * Enforces @auth(requires: ROLE) by wrapping the resolver (and subscribe) of every annotated
+ * Enforces the schema's @auth(requires: ROLE) by wrapping the resolver (and subscribe) of every annotated
  * field. Role checks live only here. Every root field must be annotated: an undeclared one
  * would be reachable by any authenticated caller, so it fails startup instead.
  */
-export function applyAuthDirective(schema: GraphQLSchema): GraphQLSchema {
+export function enforceRoles(schema: GraphQLSchema): GraphQLSchema {
   const directive = schema.getDirective("auth");
   if (!directive) throw new Error("schema lacks the @auth directive");
   for (const type of Object.values(schema.getTypeMap())) {
@@ -23,7 +23,7 @@ export function applyAuthDirective(schema: GraphQLSchema): GraphQLSchema {
       }
       const requirement = args.requires as Requirement;
       const guard = (ctx: RequestContext) => {
-        if (!satisfies(ctx.principal.roles, requirement)) throw forbidden();
+        if (!satisfies(ctx.principal.roles, requirement)) throw new ForbiddenError();
       };
       const resolve = field.resolve ?? defaultFieldResolver;
       field.resolve = (source, fieldArgs, ctx: RequestContext, info) => {

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { lowestCheckpoint } from "../read/checkpoints";
 
 export interface Readiness {
   ready: boolean;
@@ -8,8 +9,7 @@ export interface Readiness {
 
 /**
  * Ready when the database answers and, if the chain head is known, every indexed contract's
- * checkpoint is within maxLagBlocks of it. Runs as the pool's login role: checkpoints are not
- * tenant data and the API role cannot read them.
+ * checkpoint is within maxLagBlocks of it.
  */
 export async function readiness(
   pool: pg.Pool,
@@ -18,8 +18,7 @@ export async function readiness(
 ): Promise<Readiness> {
   let lowest: bigint | null;
   try {
-    const { rows } = await pool.query<{ low: string | null }>("SELECT min(block_number)::text AS low FROM checkpoints");
-    lowest = rows[0]?.low ? BigInt(rows[0].low) : null;
+    lowest = await lowestCheckpoint(pool);
   } catch {
     return { ready: false, database: false, indexerLagBlocks: null };
   }

@@ -1,11 +1,36 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type GraphQLSchema } from "graphql";
+import { NoSchemaIntrospectionCustomRule, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import type { ApiConfig } from "./config";
-import type { RequestContext } from "./context";
+import type { Logger } from "pino";
+import type { TokenVerifier } from "../auth/verify-token";
+import type { ApiConfig } from "../config";
+import type { RequestContext } from "../context";
+import { UnauthenticatedError } from "../errors";
+import type { NotificationHub } from "../read/notifications";
+import type { TenantDb } from "../tenancy/tenant-transaction";
+import { useAuthentication } from "./authentication";
+import type { GraphiQL } from "./graphiql";
+import { useGraphiQLPageHeaders } from "./graphiql";
+import { maskError, useRequestErrorStatus, useUnexpectedErrorLog } from "./graphql-errors";
+import type { ApiMetrics } from "./metrics";
+import { useOperationName } from "./operation-name";
+import { usePlatformAudit } from "./platform-audit";
+import { useRequestShape } from "./request-shape";
+import { auditActor, type ServerContext } from "./request-state";
+import { useTenantRateLimit } from "./tenant-rate-limit";
 
-/** What the HTTP layer hands yoga per request; `meta` carries the operation name back for logs. */
-export type ServerContext = Omit<RequestContext, never> & { meta: { operationName?: string } };
+export interface YogaDeps {
+  schema: GraphQLSchema;
+  verifier: TokenVerifier;
+  tenantDb: TenantDb;
+  notifications: NotificationHub;
+  metrics: ApiMetrics;
+  logger: Logger;
+  /** Present when GraphiQL is enabled. */
+  graphiql: GraphiQL | undefined;
+}
+
+export type ApiYoga = YogaServerInstance<ServerContext, RequestContext>;
 
 function blockIntrospection(): Plugin {
   return {
@@ -15,58 +40,76 @@ function blockIntrospection(): Plugin {
   };
 }
 
-// Validation errors (including armor's) answer 400 whatever media type the client accepts.
-function badDocumentIs400(): Plugin {
-  const as400 = (e: GraphQLError, code: string) =>
-    new GraphQLError(e.message, { extensions: { code, http: { status: 400 } } });
-  return {
-    onValidate() {
-      return ({ result, setResult }) => {
-        if (result.length > 0) setResult(result.map((e) => as400(e, "GRAPHQL_VALIDATION_FAILED")));
-      };
-    },
-  };
-}
-
-function captureOperationName(): Plugin<Record<string, unknown>, ServerContext> {
-  return {
-    onParams({ params, context }) {
-      if (typeof params.operationName === "string") context.meta.operationName = params.operationName.slice(0, 100);
-    },
-  };
-}
-
-// Armor's rejections carry no HTTP status and would go out as 200 under application/json; a
-// document the server refuses is the client's error.
+// Armor's rejections carry no HTTP status; a document the server refuses is the client's error.
 const rejectAs400 = (_ctx: unknown, err: GraphQLError) => {
   Object.assign(err.extensions, { code: "GRAPHQL_VALIDATION_FAILED", http: { status: 400 } });
 };
 
-export function createApiYoga(config: ApiConfig, schema: GraphQLSchema): YogaServerInstance<ServerContext, object> {
+/**
+ * The one GraphQL execution path: yoga, served by its own Node adapter. Plugins run in the order
+ * listed, after yoga's own CORS and GraphiQL page handling: request shape (405/406/415) →
+ * authentication (401) → tenant rate limit (429) → platform audit (403) → body limit (413, yoga's)
+ * → parse, document limits, validation → execution with a context built from the verified
+ * principal.
+ */
+export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
   const { limits } = config;
-  return createYoga<ServerContext>({
-    schema,
+  const cors = config.corsOrigins.length > 0;
+  return createYoga<ServerContext, RequestContext>({
+    schema: deps.schema,
     graphqlEndpoint: "/graphql",
-    graphiql: config.graphiql ? { title: "Meterline", subscriptionsProtocol: "SSE" } : false,
+    // Never reached (the Node stages in front of yoga serve /healthz); set so yoga's own check
+    // does not answer some other path ending in /health.
+    healthCheckEndpoint: "/healthz",
+    graphiql: config.graphiql
+      ? {
+          title: "Meterline",
+          subscriptionsProtocol: "SSE",
+          // The header pane opens with the Authorization header to fill in; it is not kept in
+          // the browser's storage.
+          headers: JSON.stringify({ Authorization: "Bearer <access token>" }, null, 2),
+          defaultEditorToolsVisibility: "headers",
+          shouldPersistHeaders: false,
+        }
+      : false,
+    ...(deps.graphiql ? { renderGraphiQL: (options) => deps.graphiql!.render(options) } : {}),
     landingPage: false,
     multipart: false,
     batching: false,
     logging: false,
-    // Unexpected errors (database, bugs) reach the client as "Unexpected error." only; details
-    // are kept for development.
-    maskedErrors: { isDev: config.env === "development" },
-    cors:
-      config.corsOrigins.length > 0
-        ? {
-            origin: config.corsOrigins,
-            credentials: false,
-            methods: ["GET", "POST", "OPTIONS"],
-            allowedHeaders: ["authorization", "content-type", "accept", "meterline-tenant"],
-            exposedHeaders: ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "x-request-id"],
-            maxAge: 600,
-          }
-        : false,
+    maxRequestBodySize: config.bodyLimitBytes,
+    maskedErrors: { isDev: config.env === "development", maskError },
+    cors: cors
+      ? {
+          origin: config.corsOrigins,
+          credentials: false,
+          methods: ["GET", "POST", "OPTIONS"],
+          allowedHeaders: ["authorization", "content-type", "accept", "meterline-tenant"],
+          exposedHeaders: ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "x-request-id"],
+          maxAge: 600,
+        }
+      : false,
+    context: ({ state }): RequestContext => {
+      const principal = state.principal;
+      if (!principal) throw new UnauthenticatedError("missing_token");
+      return {
+        principal,
+        db: deps.tenantDb,
+        notifications: deps.notifications,
+        webhookKey: config.webhookEncryptionKey,
+        actor: auditActor(state, principal),
+        logger: deps.logger,
+      };
+    },
     plugins: [
+      useGraphiQLPageHeaders(),
+      useRequestShape({ cors }),
+      useAuthentication(deps),
+      useTenantRateLimit({ perSecond: config.rateLimit.tenantPerS, burst: config.rateLimit.tenantBurst }, deps.metrics),
+      usePlatformAudit(deps.tenantDb, deps.metrics),
+      useOperationName(),
+      useRequestErrorStatus(),
+      useUnexpectedErrorLog(deps.logger),
       EnvelopArmorPlugin({
         maxDepth: { n: limits.depth, exposeLimits: false, flattenFragments: true, onReject: [rejectAs400] },
         maxAliases: { n: limits.aliases, exposeLimits: false, onReject: [rejectAs400] },
@@ -76,8 +119,6 @@ export function createApiYoga(config: ApiConfig, schema: GraphQLSchema): YogaSer
         blockFieldSuggestion: { enabled: true },
       }),
       ...(config.introspection ? [] : [blockIntrospection()]),
-      badDocumentIs400(),
-      captureOperationName(),
     ],
   });
 }

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Logger } from "pino";
-import { CHANNEL_NAMES, parseNotice, type ChannelName, type NoticeOf } from "../db/channels";
-import type { Database } from "../db/connection";
+import { CHANNEL_NAMES, parseNotice, type ChannelName, type NoticeOf } from "../../db/channels";
+import type { Database } from "../../db/connection";
 
 export type Listener<C extends ChannelName> = (notice: NoticeOf[C]) => void;
 

@@ -1,18 +1,18 @@
-import { badInput } from "../errors";
+import { BadInputError } from "../errors";
 import { decodeCursor, encodeCursor } from "./ids";
 
 export const MAX_PAGE = 200;
 
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? 50;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw new BadInputError(`first must be between 1 and ${MAX_PAGE}`);
   return n;
 }
 
 export function afterKey(after: string | null | undefined, length: number): string[] | null {
   if (after === null || after === undefined) return null;
   const key = decodeCursor(after, length);
-  if (!key) throw badInput("invalid cursor");
+  if (!key) throw new BadInputError("invalid cursor");
   return key;
 }
 
@@ -37,4 +37,8 @@ export function connection<R, T>(
     pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
     totalCount,
   };
+}
+
+export function emptyConnection(): Connection<never> {
+  return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: async () => 0 };
 }

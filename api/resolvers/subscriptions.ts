@@ -1,5 +1,5 @@
-import type { RequestContext } from "../context";
 import { CHANNELS, type ChannelName, type NoticeOf } from "../../db/channels";
+import type { RequestContext } from "../context";
 
 const MAX_QUEUED = 1000;
 

@@ -1,24 +1,10 @@
-import {
-  createEndpoint,
-  deleteEndpoint,
-  rotateEndpointSecret,
-  WebhookEndpointError,
-} from "../../webhooks/endpoints";
+import { createEndpoint, deleteEndpoint, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
 import { WEBHOOK_EVENT_TYPES } from "../../webhooks/events";
-import { recordAudit } from "../audit";
 import type { RequestContext } from "../context";
-import { badInput, notFound } from "../errors";
+import { BadInputError, NotFoundError } from "../errors";
+import { recordAudit } from "../read/audit-log";
+import { findEndpoint, listEndpoints, type EndpointRow } from "../read/webhook-endpoints";
 import { fromGlobalId, toGlobalId } from "./ids";
-
-interface EndpointRow {
-  id: string;
-  url: string;
-  event_types: string[];
-  created_at: Date;
-  rotated_at: Date | null;
-}
-
-const ENDPOINT = "SELECT id::text, url, event_types, created_at, rotated_at FROM webhook_endpoints WHERE tenant_id = $1";
 
 const endpointNode = (r: EndpointRow) => ({
   id: toGlobalId("WebhookEndpoint", r.id),
@@ -35,7 +21,7 @@ function endpointIdOf(id: string): string | null {
 
 function keyOf(ctx: RequestContext): Buffer {
   // Without the dispatcher's key a secret could be shown but never used to sign: refuse.
-  if (!ctx.webhookKey) throw badInput("webhook endpoints are not enabled on this server");
+  if (!ctx.webhookKey) throw new BadInputError("webhook endpoints are not enabled on this server");
   return ctx.webhookKey;
 }
 
@@ -55,55 +41,50 @@ const PREVIOUS_SECRET_OVERLAP_MS = 24 * 3600 * 1000;
 export const webhookResolvers = {
   Query: {
     webhookEndpoints: (_: unknown, __: unknown, ctx: RequestContext) =>
-      ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} ORDER BY created_at, id`, [tenantId]);
-        return rows.map(endpointNode);
-      }),
+      ctx.db.run(ctx.principal, async (c, tenantId) => (await listEndpoints(c, tenantId)).map(endpointNode)),
   },
   Mutation: {
     createWebhookEndpoint: (_: unknown, args: { input: { url: string; eventTypes: string[] } }, ctx: RequestContext) => {
       const { url, eventTypes } = args.input;
       const key = keyOf(ctx);
-      if (!validUrl(url)) throw badInput("url must be an http(s) URL without credentials");
-      if (eventTypes.length > 10) throw badInput("at most 10 event types");
+      if (!validUrl(url)) throw new BadInputError("url must be an http(s) URL without credentials");
+      if (eventTypes.length > 10) throw new BadInputError("at most 10 event types");
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        if (tenantId === null) throw notFound();
+        if (tenantId === null) throw new NotFoundError();
         let created: { id: string; secret: string };
         try {
           created = await createEndpoint(c, key, { tenantId, url, eventTypes });
         } catch (err) {
-          if (err instanceof WebhookEndpointError) throw badInput(`eventTypes must be among ${WEBHOOK_EVENT_TYPES.join(", ")}`);
+          if (err instanceof WebhookEndpointError) throw new BadInputError(`eventTypes must be among ${WEBHOOK_EVENT_TYPES.join(", ")}`, { cause: err });
           throw err;
         }
-        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: created.id, changes: { url, eventTypes } });
-        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} AND id = $2`, [tenantId, created.id]);
-        return { endpoint: endpointNode(rows[0]!), secret: created.secret };
+        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: created.id, changes: { url, eventTypes } });
+        return { endpoint: endpointNode((await findEndpoint(c, tenantId, created.id))!), secret: created.secret };
       });
     },
     rotateWebhookSecret: (_: unknown, args: { id: string }, ctx: RequestContext) => {
       const id = endpointIdOf(args.id);
-      if (id === null) throw notFound();
+      if (id === null) throw new NotFoundError();
       const key = keyOf(ctx);
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        if (tenantId === null) throw notFound();
+        if (tenantId === null) throw new NotFoundError();
         let rotated: { secret: string };
         try {
           rotated = await rotateEndpointSecret(c, key, tenantId, id, PREVIOUS_SECRET_OVERLAP_MS);
         } catch (err) {
-          if (err instanceof WebhookEndpointError) throw notFound();
+          if (err instanceof WebhookEndpointError) throw new NotFoundError({ cause: err });
           throw err;
         }
-        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.rotate_secret", entityType: "webhook_endpoint", entityId: id });
-        const { rows } = await c.query<EndpointRow>(`${ENDPOINT} AND id = $2`, [tenantId, id]);
-        return { endpoint: endpointNode(rows[0]!), secret: rotated.secret };
+        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.rotate_secret", entityType: "webhook_endpoint", entityId: id });
+        return { endpoint: endpointNode((await findEndpoint(c, tenantId, id))!), secret: rotated.secret };
       });
     },
     deleteWebhookEndpoint: (_: unknown, args: { id: string }, ctx: RequestContext) => {
       const id = endpointIdOf(args.id);
-      if (id === null) throw notFound();
+      if (id === null) throw new NotFoundError();
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        if (tenantId === null || !(await deleteEndpoint(c, tenantId, id))) throw notFound();
-        await recordAudit(c, tenantId, ctx, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id });
+        if (tenantId === null || !(await deleteEndpoint(c, tenantId, id))) throw new NotFoundError();
+        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id });
         return true;
       });
     },

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { ConfigError, parseApiConfig } from "../../api/config";
-import { readiness } from "../../api/health";
+import { readiness } from "../../api/http/readiness";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
