@@ -5,13 +5,14 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'no
 
 /**
  * The GraphiQL page and its workers: scripts and styles from this origin only (no inline script,
- * no eval, no CDN). Monaco and React set inline styles, the bundled fonts are data: URLs, and
- * Monaco may start its workers from blob: URLs; queries go to this origin.
+ * no eval, no CDN). Monaco and React set inline styles and the bundled fonts and icons are data:
+ * URLs. Monaco's workers are files of this origin (http/graphiql.ts), not the blob: URLs of the
+ * package's own page, so worker-src needs nothing more; queries go to this origin.
  */
 export const GRAPHIQL_CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "worker-src 'self' blob:",
+  "worker-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   "font-src 'self' data:",
   "img-src 'self' data:",
