@@ -33,10 +33,6 @@ export function useRequestErrorStatus(): Plugin<Record<string, unknown>, ServerC
       if ((single.extensions?.http?.status ?? 0) >= 400) return;
       setResult({ ...single, extensions: { ...single.extensions, http: { ...single.extensions?.http, status: 400 } } });
     },
-    onResponse({ response }) {
-      // A refused body may still be arriving: do not keep reading it to reuse the connection.
-      if (response.status === 413) response.headers.set("connection", "close");
-    },
   };
 }
 

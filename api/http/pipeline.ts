@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { BadRequestError, NotFoundError } from "../errors";
+import { readBody } from "./body-limit";
 import type { GraphiQL } from "./graphiql";
 import { GRAPHIQL_ASSETS_PATH } from "./graphiql";
 import { createIpRateLimit } from "./ip-rate-limit";
@@ -20,6 +21,7 @@ export interface PipelineDeps {
   metrics: ApiMetrics;
   logger: Logger;
   rateLimit: { ipPerS: number; ipBurst: number };
+  bodyLimitBytes: number;
   maxLagBlocks: number;
   chainHead: (() => Promise<bigint>) | undefined;
 }
@@ -27,7 +29,7 @@ export interface PipelineDeps {
 /**
  * The Node request listener: the stages every request passes, in order, before yoga serves the
  * one GraphQL endpoint. request id → security headers → request log → operational routes →
- * unknown paths (404) → IP rate limit → GraphiQL's files → yoga.
+ * unknown paths (404) → IP rate limit → GraphiQL's files → body limit (413) → yoga.
  */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const admit = createIpRateLimit({ perSecond: deps.rateLimit.ipPerS, burst: deps.rateLimit.ipBurst }, deps.metrics);
@@ -49,6 +51,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       if (!deps.graphiql!.serveAsset(pathname, req, res)) sendError(res, new NotFoundError());
       return;
     }
+    const refused = await readBody(req, deps.bodyLimitBytes);
+    if (refused) return sendError(res, refused);
     await deps.yoga(req, res, { state });
   }
 

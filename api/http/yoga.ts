@@ -48,9 +48,8 @@ const rejectAs400 = (_ctx: unknown, err: GraphQLError) => {
 /**
  * The one GraphQL execution path: yoga, served by its own Node adapter. Plugins run in the order
  * listed, after yoga's own CORS and GraphiQL page handling: request shape (405/406/415) →
- * authentication (401) → tenant rate limit (429) → platform audit (403) → body limit (413, yoga's)
- * → parse, document limits, validation → execution with a context built from the verified
- * principal.
+ * authentication (401) → tenant rate limit (429) → platform audit (403) → parse, document limits,
+ * validation → execution with a context built from the verified principal.
  */
 export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
   const { limits } = config;
@@ -77,7 +76,8 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
     multipart: false,
     batching: false,
     logging: false,
-    maxRequestBodySize: config.bodyLimitBytes,
+    // Enforced in front of yoga (http/body-limit.ts), which hands yoga the body it read.
+    maxRequestBodySize: false,
     maskedErrors: { isDev: config.env === "development", maskError },
     cors: cors
       ? {
