@@ -140,7 +140,7 @@ export function toGraphQLError(err: ApiError, wrapper?: GraphQLError): GraphQLEr
     ...(wrapper ? { nodes: wrapper.nodes, source: wrapper.source, positions: wrapper.positions, path: wrapper.path } : {}),
     extensions: {
       code: err.code,
-      ...(beforeExecution && err.status !== 400 && err.status !== 404 ? { http: { status: err.status, headers: err.headers() } } : {}),
+      ...(beforeExecution ? { http: { status: err.status, headers: err.headers() } } : {}),
     },
   });
 }

@@ -5,6 +5,7 @@ import { toGraphQLError, UnauthenticatedError } from "../errors";
 import { errorResponse } from "./json";
 import type { ApiMetrics } from "./metrics";
 import type { ServerContext } from "./request-state";
+import { guarded } from "./unexpected";
 
 /**
  * Every request that reaches GraphQL handling carries a verified bearer token, whatever its method,
@@ -15,7 +16,7 @@ import type { ServerContext } from "./request-state";
  */
 export function useAuthentication(deps: { verifier: TokenVerifier; metrics: ApiMetrics; logger: Logger }): Plugin<Record<string, unknown>, ServerContext> {
   return {
-    async onRequest({ request, serverContext, endResponse, fetchAPI }) {
+    onRequest: guarded(deps.logger, async ({ request, serverContext, endResponse, fetchAPI }) => {
       const { state } = serverContext;
       try {
         state.principal = await deps.verifier.verify(request.headers.get("authorization") ?? undefined, request.headers.get("meterline-tenant") ?? undefined);
@@ -26,7 +27,7 @@ export function useAuthentication(deps: { verifier: TokenVerifier; metrics: ApiM
         deps.metrics.authFailures.inc({ reason: refused.reason });
         endResponse(errorResponse(fetchAPI, refused));
       }
-    },
+    }),
     onParams({ context, setResult }) {
       if (!context.state?.principal) setResult({ errors: [toGraphQLError(new UnauthenticatedError("missing_token"))] });
     },

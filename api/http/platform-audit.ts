@@ -1,18 +1,20 @@
 import type { Plugin } from "graphql-yoga";
+import type { Logger } from "pino";
 import { ForbiddenError } from "../errors";
 import { recordAudit } from "../read/audit-log";
 import type { TenantDb } from "../tenancy/tenant-transaction";
 import { errorResponse } from "./json";
 import type { ApiMetrics } from "./metrics";
 import { auditActor, type ServerContext } from "./request-state";
+import { guarded } from "./unexpected";
 
 /**
  * Every request of a platform operator on a tenant leaves an audit row before anything of it runs;
  * a tenant that does not exist is refused (403), so the operator cannot probe slugs.
  */
-export function usePlatformAudit(tenantDb: TenantDb, metrics: ApiMetrics): Plugin<Record<string, unknown>, ServerContext> {
+export function usePlatformAudit(tenantDb: TenantDb, metrics: ApiMetrics, logger: Logger): Plugin<Record<string, unknown>, ServerContext> {
   return {
-    async onRequest({ serverContext, endResponse, fetchAPI }) {
+    onRequest: guarded(logger, async ({ serverContext, endResponse, fetchAPI }) => {
       const { state } = serverContext;
       const principal = state.principal;
       if (!principal?.platform) return;
@@ -30,6 +32,6 @@ export function usePlatformAudit(tenantDb: TenantDb, metrics: ApiMetrics): Plugi
         metrics.authFailures.inc({ reason: "platform_tenant" });
         endResponse(errorResponse(fetchAPI, new ForbiddenError()));
       }
-    },
+    }),
   };
 }

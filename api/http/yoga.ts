@@ -106,7 +106,7 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
       useRequestShape({ cors }),
       useAuthentication(deps),
       useTenantRateLimit({ perSecond: config.rateLimit.tenantPerS, burst: config.rateLimit.tenantBurst }, deps.metrics),
-      usePlatformAudit(deps.tenantDb, deps.metrics),
+      usePlatformAudit(deps.tenantDb, deps.metrics, deps.logger),
       useOperationName(),
       useRequestErrorStatus(),
       useUnexpectedErrorLog(deps.logger),
