@@ -9,7 +9,7 @@ import { guarded } from "./unexpected";
 
 /**
  * Every request that reaches GraphQL handling carries a verified bearer token, whatever its method,
- * media types or parameters: it is verified before the body is read, and the request ends 401
+ * media types or parameters: it is verified before the body is parsed, and the request ends 401
  * otherwise. The GraphiQL page and CORS preflights never get here (yoga answers them first) and
  * execute nothing. `onParams` is the second lock: no operation is parsed, let alone run, without
  * a principal, should a later change route a request around the first.

@@ -2,12 +2,12 @@ import type { RequestContext } from "../context";
 import { countCommitments, pageCommitments, type CommitmentRow, type CommitmentStatus } from "../read/commitments";
 import { toHex } from "../../chain/hex";
 import { hexArg } from "./args";
-import { toGlobalId } from "./ids";
+import { hashKey, toGlobalId } from "./ids";
 import { onchainRef } from "./nodes";
 import { afterKey, connection, emptyConnection, pageSize } from "./pagination";
 
 const commitmentNode = (r: CommitmentRow) => ({
-  id: toGlobalId("Commitment", r.chain_id, r.tx_hash.toString("hex"), r.log_index),
+  id: toGlobalId("Commitment", r.chain_id, hashKey(r.tx_hash), r.log_index),
   reporter: toHex(r.reporter),
   commitment: toHex(r.commitment),
   relayer: toHex(r.relayer),
@@ -48,7 +48,7 @@ export const commitmentResolvers = {
           rows,
           first,
           commitmentNode,
-          (r) => [r.block_number, r.chain_id, r.tx_hash.toString("hex"), r.log_index],
+          (r) => [r.block_number, r.chain_id, hashKey(r.tx_hash), r.log_index],
           () => ctx.db.run(ctx.principal, (c2, t) => countCommitments(c2, t, status)),
         );
       });

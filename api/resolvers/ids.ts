@@ -1,3 +1,5 @@
+import { fromHex, toHex } from "../../chain/hex";
+
 /**
  * Opaque global ids: base64url("Type:key"). Keys of tenant-scoped composite entities include the
  * tenant id, so a decoded id of another tenant is rejected before any query (and row-level
@@ -35,4 +37,15 @@ export function decodeCursor(cursor: string, length: number): string[] | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A hash as a key part of an id or a cursor: hex without the 0x (base64url of "Type:key" keeps
+ * ids short, and ":" separates the parts).
+ */
+export const hashKey = (bytes: Uint8Array): string => toHex(bytes).slice(2);
+
+/** The bytes of a 32-byte hash key, or null when `key` is not one. */
+export function hashOfKey(key: string): Buffer | null {
+  return /^[0-9a-f]{64}$/.test(key) ? fromHex(key) : null;
 }

@@ -11,7 +11,7 @@ import {
   type UsageRecordRow,
 } from "../read/usage";
 import { hexArg, meterIdOf, requireMeterId } from "./args";
-import { toGlobalId } from "./ids";
+import { hashKey, hashOfKey, toGlobalId } from "./ids";
 import { onchainRef } from "./nodes";
 import { afterKey, connection, emptyConnection, pageSize } from "./pagination";
 
@@ -23,7 +23,7 @@ const MAX_RANGE_MS: Record<Granularity, number> = {
 };
 
 const recordNode = (r: UsageRecordRow) => ({
-  id: toGlobalId("UsageRecord", r.chain_id, r.tx_hash.toString("hex"), r.log_index, r.record_index),
+  id: toGlobalId("UsageRecord", r.chain_id, hashKey(r.tx_hash), r.log_index, r.record_index),
   meterId: r.meter_id,
   periodStart: r.period_start,
   periodEnd: r.period_end,
@@ -69,10 +69,11 @@ export const usageResolvers = {
       let key = null;
       if (after) {
         const [blockNumber, chainId, tx, logIndex, recordIndex] = after as [string, string, string, string, string];
-        if (![blockNumber, chainId, logIndex, recordIndex].every((v) => /^\d{1,20}$/.test(v)) || !/^[0-9a-f]{64}$/.test(tx)) {
+        const txHash = hashOfKey(tx);
+        if (![blockNumber, chainId, logIndex, recordIndex].every((v) => /^\d{1,20}$/.test(v)) || txHash === null) {
           throw new BadInputError("invalid cursor");
         }
-        key = { blockNumber, chainId, txHash: Buffer.from(tx, "hex"), logIndex, recordIndex };
+        key = { blockNumber, chainId, txHash, logIndex, recordIndex };
       }
       const f = args.filter ?? {};
       const filter: UsageRecordFilter = {
@@ -92,7 +93,7 @@ export const usageResolvers = {
           rows,
           first,
           recordNode,
-          (r) => [r.block_number, r.chain_id, r.tx_hash.toString("hex"), r.log_index, r.record_index],
+          (r) => [r.block_number, r.chain_id, hashKey(r.tx_hash), r.log_index, r.record_index],
           () => ctx.db.run(ctx.principal, (c2, t) => countUsageRecords(c2, t, filter)),
         );
       });
