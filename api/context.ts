@@ -1,17 +1,20 @@
 import type { Logger } from "pino";
-import type { Principal } from "./auth/verify-token";
-import type { TenantDb } from "./db/tenant-transaction";
-import type { NotificationHub } from "./notifications";
+import type { Principal } from "./auth/principal";
+import type { NotificationHub } from "./read/notifications";
+import type { AuditActor } from "./read/audit-log";
+import type { TenantDb } from "./tenancy/tenant-transaction";
 
-/** Per-request GraphQL context, built by the HTTP layer after the token is verified. */
+/**
+ * What every resolver gets: built per request by http/ once the token is verified, so a
+ * resolver never runs without a principal.
+ */
 export interface RequestContext {
   principal: Principal;
   db: TenantDb;
   notifications: NotificationHub;
   /** The webhook dispatcher's encryption key; webhook mutations are refused without it. */
   webhookKey: Buffer | undefined;
-  requestId: string;
-  ip: string;
-  userAgent: string;
+  /** The principal and the request, as audit rows record them. */
+  actor: AuditActor;
   logger: Logger;
 }

@@ -1,19 +1,29 @@
 import { GraphQLError } from "graphql";
 
 /**
- * Typed errors of the API and their GraphQL error codes. Anything else thrown by a resolver is
- * unexpected and masked ("Unexpected error.") by yoga in production.
+ * The API's one error hierarchy. Everything thrown on purpose is an ApiError: its message is
+ * written for the client and it maps to one GraphQL error code (and, when it ends a request before
+ * any GraphQL runs, to one HTTP status). Anything else thrown while serving is unexpected and
+ * reaches the client as "Unexpected error." only (yoga's masking, see http/errors.ts).
  */
-export type ApiErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "BAD_USER_INPUT" | "RATE_LIMITED" | "CONFLICT";
+export type ApiErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "BAD_USER_INPUT"
+  | "RATE_LIMITED"
+  | "CONFLICT"
+  | "BAD_REQUEST";
 
-function apiError(code: ApiErrorCode, message: string, http: number): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status: http } } });
+export abstract class ApiError extends Error {
+  abstract readonly code: ApiErrorCode;
+  /** The HTTP status when the error answers the whole request. */
+  abstract readonly status: number;
+  /** Response headers that go with the status (WWW-Authenticate, Retry-After, Allow…). */
+  headers(): Record<string, string> {
+    return {};
+  }
 }
-
-export const forbidden = () => apiError("FORBIDDEN", "Not allowed.", 200);
-export const notFound = () => apiError("NOT_FOUND", "Not found.", 200);
-export const badInput = (message: string) => apiError("BAD_USER_INPUT", message, 200);
-export const conflict = (message: string) => apiError("CONFLICT", message, 200);
 
 /** Why a token was refused; goes to logs and metrics only, never to the client. */
 export type AuthFailureReason =
@@ -35,9 +45,102 @@ export type AuthFailureReason =
   | "platform_tenant"
   | "idp_unavailable";
 
-export class AuthError extends Error {
-  override name = "AuthError";
-  constructor(readonly reason: AuthFailureReason) {
-    super(reason);
+export class UnauthenticatedError extends ApiError {
+  override name = "UnauthenticatedError";
+  readonly code = "UNAUTHENTICATED";
+  readonly status = 401;
+  constructor(
+    readonly reason: AuthFailureReason,
+    options?: ErrorOptions,
+  ) {
+    // Generic on purpose: the reason is for logs and metrics.
+    super("Unauthorized.", options);
   }
+  override headers(): Record<string, string> {
+    // RFC 6750 §3: no error attribute when the request carried no credentials at all.
+    return {
+      "www-authenticate": this.reason === "missing_token" ? 'Bearer realm="meterline"' : 'Bearer realm="meterline", error="invalid_token"',
+    };
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  override name = "ForbiddenError";
+  readonly code = "FORBIDDEN";
+  readonly status = 403;
+  constructor(options?: ErrorOptions) {
+    super("Not allowed.", options);
+  }
+}
+
+/** Unknown and foreign ids alike: nothing tells them apart. */
+export class NotFoundError extends ApiError {
+  override name = "NotFoundError";
+  readonly code = "NOT_FOUND";
+  readonly status = 404;
+  constructor(options?: ErrorOptions) {
+    super("Not found.", options);
+  }
+}
+
+export class BadInputError extends ApiError {
+  override name = "BadInputError";
+  readonly code = "BAD_USER_INPUT";
+  readonly status = 400;
+}
+
+export class ConflictError extends ApiError {
+  override name = "ConflictError";
+  readonly code = "CONFLICT";
+  readonly status = 409;
+}
+
+export class RateLimitedError extends ApiError {
+  override name = "RateLimitedError";
+  readonly code = "RATE_LIMITED";
+  readonly status = 429;
+  constructor(readonly retryAfterS: number) {
+    super("Too many requests.");
+  }
+  override headers(): Record<string, string> {
+    return { "retry-after": String(this.retryAfterS) };
+  }
+}
+
+/** A request the API cannot take as sent: wrong method, media type or size. */
+export class BadRequestError extends ApiError {
+  override name = "BadRequestError";
+  readonly code = "BAD_REQUEST";
+  constructor(
+    message: string,
+    readonly status: 405 | 406 | 413 | 415,
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+  override headers(): Record<string, string> {
+    return this.extraHeaders;
+  }
+}
+
+/** The JSON body of an ApiError that answers the whole request. */
+export function errorBody(err: ApiError): { errors: { message: string; extensions: { code: ApiErrorCode } }[] } {
+  return { errors: [{ message: err.message, extensions: { code: err.code } }] };
+}
+
+/**
+ * An ApiError as a GraphQL error inside a result, keeping where it happened (path, locations) from
+ * the GraphQLError that wraps a resolver's throw. Resolver errors leave the status at 200 (the
+ * result may carry partial data); errors raised before execution carry their HTTP status.
+ */
+export function toGraphQLError(err: ApiError, wrapper?: GraphQLError): GraphQLError {
+  const beforeExecution = wrapper?.path === undefined;
+  // graphql-js prefixes what it wraps with where (`Variable "$from" got invalid value …; `).
+  return new GraphQLError(wrapper?.message ?? err.message, {
+    ...(wrapper ? { nodes: wrapper.nodes, source: wrapper.source, positions: wrapper.positions, path: wrapper.path } : {}),
+    extensions: {
+      code: err.code,
+      ...(beforeExecution ? { http: { status: err.status, headers: err.headers() } } : {}),
+    },
+  });
 }

@@ -8,8 +8,8 @@ import pg from "pg";
 import pino from "pino";
 import { startApi } from "../api";
 import { parseApiConfig } from "../api/config";
-import { toGlobalId } from "../api/schema/ids";
-import { USAGE_SQL } from "../api/schema/usage";
+import { toGlobalId } from "../api/resolvers/ids";
+import { USAGE_SQL } from "../api/read/usage";
 import { startLocalIdp } from "../stack/local-idp";
 import { createTestDatabase } from "../test/helpers/database";
 

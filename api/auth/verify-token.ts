@@ -6,22 +6,12 @@ import {
   type JWTPayload,
 } from "jose";
 import type { ApiConfig } from "../config";
-import { AuthError, type AuthFailureReason } from "../errors";
+import { UnauthenticatedError, type AuthFailureReason } from "../errors";
 import { claimAt, rolesFromClaim, tenantFromClaim } from "./claims";
-import { tenantRoles, type TenantRole } from "./roles";
+import type { Principal } from "./principal";
+import { tenantRoles } from "./roles";
 
-/** A verified caller. `tenant` is the tenant slug every query of the request is confined to. */
-export interface Principal {
-  subject: string;
-  tenant: string;
-  /** The tenant named in the token (differs from `tenant` only for a platform request). */
-  tokenTenant: string;
-  roles: ReadonlySet<TenantRole>;
-  /** True when a platform operator acts on a tenant it named explicitly (audit-logged). */
-  platform: boolean;
-  /** Token expiry, epoch ms: subscriptions close then. */
-  expiresAt: number;
-}
+export type { Principal };
 
 export interface TokenVerifier {
   verify(authorization: string | undefined, actingTenant: string | undefined): Promise<Principal>;
@@ -40,7 +30,7 @@ function normalizeTyp(typ: string): string {
 }
 
 function reasonOf(err: unknown): AuthFailureReason {
-  if (err instanceof AuthError) return err.reason;
+  if (err instanceof UnauthenticatedError) return err.reason;
   if (err instanceof joseErrors.JWTExpired) return err.claim === "iat" ? "too_old" : "expired";
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     switch (err.claim) {
@@ -81,13 +71,13 @@ export function createTokenVerifier(
       const res = await fetch(`${config.issuer}/.well-known/openid-configuration`, {
         signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 5000),
       });
-      if (!res.ok) throw new AuthError("idp_unavailable");
+      if (!res.ok) throw new UnauthenticatedError("idp_unavailable");
       const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
       // The discovery document must describe the configured issuer (mix-up defence).
       if (typeof doc.issuer !== "string" || doc.issuer.replace(/\/$/, "") !== config.issuer) {
-        throw new AuthError("idp_unavailable");
+        throw new UnauthenticatedError("idp_unavailable");
       }
-      if (typeof doc.jwks_uri !== "string") throw new AuthError("idp_unavailable");
+      if (typeof doc.jwks_uri !== "string") throw new UnauthenticatedError("idp_unavailable");
       // Rotation: an unknown kid refetches the set, at most once per cooldown.
       return createRemoteJWKSet(new URL(doc.jwks_uri), {
         cooldownDuration: options.jwksCooldownMs ?? 30_000,
@@ -116,7 +106,7 @@ export function createTokenVerifier(
     if (hit) {
       if (stillValid(hit)) return hit;
       verified.delete(token);
-      throw new AuthError((hit.exp as number) + config.clockToleranceS <= Math.floor(Date.now() / 1000) ? "expired" : "too_old");
+      throw new UnauthenticatedError((hit.exp as number) + config.clockToleranceS <= Math.floor(Date.now() / 1000) ? "expired" : "too_old");
     }
     const payload = await verifyToken(token);
     if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
@@ -125,18 +115,18 @@ export function createTokenVerifier(
   }
 
   async function verifyToken(token: string): Promise<JWTPayload> {
-    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw new AuthError("malformed");
+    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) throw new UnauthenticatedError("malformed");
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
     } catch {
-      throw new AuthError("malformed");
+      throw new UnauthenticatedError("malformed");
     }
-    if (KEY_CARRYING_HEADERS.some((h) => h in header)) throw new AuthError("header_key_injection");
-    if (typeof header.alg !== "string" || !config.algorithms.includes(header.alg)) throw new AuthError("algorithm");
-    if (typeof header.typ !== "string" || !allowedTypes.has(normalizeTyp(header.typ))) throw new AuthError("token_type");
-    if (header.crit !== undefined) throw new AuthError("malformed");
-    if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) throw new AuthError("malformed");
+    if (KEY_CARRYING_HEADERS.some((h) => h in header)) throw new UnauthenticatedError("header_key_injection");
+    if (typeof header.alg !== "string" || !config.algorithms.includes(header.alg)) throw new UnauthenticatedError("algorithm");
+    if (typeof header.typ !== "string" || !allowedTypes.has(normalizeTyp(header.typ))) throw new UnauthenticatedError("token_type");
+    if (header.crit !== undefined) throw new UnauthenticatedError("malformed");
+    if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) throw new UnauthenticatedError("malformed");
     const keys = await keySet();
     const { payload } = await jwtVerify(token, keys, {
       issuer: config.issuer,
@@ -146,32 +136,32 @@ export function createTokenVerifier(
       maxTokenAge: config.maxTokenAgeS,
       requiredClaims: ["exp", "iat", "sub", "iss", "aud"],
     });
-    if (typeof payload.sub !== "string" || payload.sub === "") throw new AuthError("missing_claim");
+    if (typeof payload.sub !== "string" || payload.sub === "") throw new UnauthenticatedError("missing_claim");
     // jose tolerates a future iat within maxTokenAge's lower bound only with clock tolerance; be explicit.
     const now = Math.floor(Date.now() / 1000);
-    if (typeof payload.iat !== "number" || payload.iat > now + config.clockToleranceS) throw new AuthError("issued_in_future");
+    if (typeof payload.iat !== "number" || payload.iat > now + config.clockToleranceS) throw new UnauthenticatedError("issued_in_future");
     return payload;
   }
 
   return {
     async verify(authorization, actingTenant) {
-      if (!authorization) throw new AuthError("missing_token");
+      if (!authorization) throw new UnauthenticatedError("missing_token");
       const match = /^Bearer ([^\s]+)$/i.exec(authorization);
-      if (!match) throw new AuthError("malformed");
+      if (!match) throw new UnauthenticatedError("malformed");
       let payload: JWTPayload;
       try {
         payload = await verifyCached(match[1]!);
       } catch (err) {
-        throw err instanceof AuthError ? err : new AuthError(reasonOf(err));
+        throw err instanceof UnauthenticatedError ? err : new UnauthenticatedError(reasonOf(err), { cause: err });
       }
       const tokenTenant = tenantFromClaim(claimAt(payload, config.tenantClaim));
-      if (!tokenTenant) throw new AuthError("tenant");
+      if (!tokenTenant) throw new UnauthenticatedError("tenant");
       const claimed = rolesFromClaim(claimAt(payload, config.rolesClaim));
       const expiresAt = (payload.exp as number) * 1000;
       if (actingTenant !== undefined) {
         // Only a platform operator may name a tenant, and only explicitly, per request.
-        if (!claimed.includes(config.platformRole)) throw new AuthError("platform_tenant");
-        if (tenantFromClaim(actingTenant) === undefined) throw new AuthError("platform_tenant");
+        if (!claimed.includes(config.platformRole)) throw new UnauthenticatedError("platform_tenant");
+        if (tenantFromClaim(actingTenant) === undefined) throw new UnauthenticatedError("platform_tenant");
         return {
           subject: payload.sub!,
           tenant: actingTenant,

@@ -34,3 +34,10 @@ export function createRateLimiter(options: { perSecond: number; burst: number; n
     },
   };
 }
+
+/** IETF draft RateLimit fields, which the dashboard reads to pace itself. */
+export function setRateHeaders(set: (name: string, value: string) => void, r: ReturnType<RateLimiter["take"]>): void {
+  set("RateLimit-Limit", String(r.limit));
+  set("RateLimit-Remaining", String(r.remaining));
+  set("RateLimit-Reset", String(r.resetS));
+}

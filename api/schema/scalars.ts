@@ -1,12 +1,12 @@
 import { GraphQLScalarType, Kind } from "graphql";
-import { badInput } from "../errors";
+import { BadInputError } from "../errors";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function parseDate(value: unknown): Date {
-  if (typeof value !== "string" || !ISO.test(value)) throw badInput("DateTime must be ISO-8601 with an offset");
+  if (typeof value !== "string" || !ISO.test(value)) throw new BadInputError("DateTime must be ISO-8601 with an offset");
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw badInput("DateTime must be ISO-8601 with an offset");
+  if (Number.isNaN(d.getTime())) throw new BadInputError("DateTime must be ISO-8601 with an offset");
   return d;
 }
 
@@ -19,7 +19,7 @@ export const DateTime = new GraphQLScalarType<Date, string>({
 
 function parseBigInt(value: unknown): string {
   const s = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
-  if (typeof s !== "string" || !/^-?\d{1,78}$/.test(s)) throw badInput("BigInt must be a decimal integer string");
+  if (typeof s !== "string" || !/^-?\d{1,78}$/.test(s)) throw new BadInputError("BigInt must be a decimal integer string");
   return BigInt(s).toString();
 }
 
@@ -29,11 +29,3 @@ export const BigIntScalar = new GraphQLScalarType<string, string>({
   parseValue: parseBigInt,
   parseLiteral: (ast) => parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : undefined),
 });
-
-export const hex = (b: Buffer | null | undefined): string | null => (b ? `0x${b.toString("hex")}` : null);
-
-/** Parses a 0x-prefixed hex string of exactly `bytes` bytes. */
-export function parseHex(value: string, bytes: number, name: string): Buffer {
-  if (!new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`).test(value)) throw badInput(`${name} must be 0x-prefixed ${bytes}-byte hex`);
-  return Buffer.from(value.slice(2), "hex");
-}

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { ConfigError, parseApiConfig } from "../../api/config";
-import { readiness } from "../../api/health";
+import { readiness } from "../../api/http/readiness";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
@@ -153,6 +153,25 @@ describe("api: hardening", function () {
       } finally {
         await ip.close();
       }
+    });
+  });
+
+  describe("failures inside the server", function () {
+    let h: ApiHarness;
+    before(async () => {
+      // A database role that does not exist: every tenant transaction fails.
+      h = await startHarness({ API_DATABASE_ROLE: "meterline_missing" });
+    });
+    after(async () => h?.close());
+
+    it("answer 'Unexpected error.' without details, before execution (platform audit) as during it", async function () {
+      const platform = await h.gql(await h.token("acme", "platform"), "{ viewer { subject } }", {}, { "meterline-tenant": "globex" });
+      expect(platform.status).to.equal(500);
+      expect(platform.body.errors?.[0]).to.deep.equal({ message: "Unexpected error.", extensions: { code: "INTERNAL_SERVER_ERROR" } });
+      const query = await h.gql(await h.token("acme", "viewer"), "{ meters { name } }");
+      expect(query.body.errors?.[0]?.message).to.equal("Unexpected error.");
+      for (const res of [platform, query]) expect(JSON.stringify(res.body)).to.not.match(/meterline_missing|does not exist|role|at .*\.ts|node_modules/);
+      expect(platform.headers.get("content-security-policy")).to.contain("default-src 'none'");
     });
   });
 

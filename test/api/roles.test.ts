@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { isObjectType } from "graphql";
 import { satisfies, tenantRoles, type Requirement } from "../../api/auth/roles";
-import { toGlobalId } from "../../api/schema/ids";
+import { toGlobalId } from "../../api/resolvers/ids";
 import { buildSchema } from "../../api/schema";
 import { startHarness, type ApiHarness } from "./fixtures";
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { fromGlobalId, toGlobalId } from "../../api/schema/ids";
+import { fromGlobalId, toGlobalId } from "../../api/resolvers/ids";
 import { decryptSecret } from "../../webhooks/secrets";
 import { startHarness, type ApiHarness } from "./fixtures";
 

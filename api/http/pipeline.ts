@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { BadRequestError, NotFoundError } from "../errors";
+import { readBody } from "./body-limit";
+import type { GraphiQL } from "./graphiql";
+import { GRAPHIQL_ASSETS_PATH } from "./graphiql";
+import { createIpRateLimit } from "./ip-rate-limit";
+import { sendError, sendJson } from "./json";
+import type { ApiMetrics } from "./metrics";
+import { isOpsRoute, serveOps } from "./ops-routes";
+import { logWhenDone } from "./request-log";
+import { startRequest } from "./request-state";
+import { setSecurityHeaders } from "./security-headers";
+import type { ApiYoga } from "./yoga";
+
+export interface PipelineDeps {
+  yoga: ApiYoga;
+  graphiql: GraphiQL | undefined;
+  pool: pg.Pool;
+  metrics: ApiMetrics;
+  logger: Logger;
+  rateLimit: { ipPerS: number; ipBurst: number };
+  bodyLimitBytes: number;
+  maxLagBlocks: number;
+  chainHead: (() => Promise<bigint>) | undefined;
+}
+
+/**
+ * The Node request listener: the stages every request passes, in order, before yoga serves the
+ * one GraphQL endpoint. request id → security headers → request log → operational routes →
+ * unknown paths (404) → IP rate limit → GraphiQL's files → body limit (413) → yoga.
+ */
+export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const admit = createIpRateLimit({ perSecond: deps.rateLimit.ipPerS, burst: deps.rateLimit.ipBurst }, deps.metrics);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const state = startRequest(req, res);
+    setSecurityHeaders(res);
+    // The host never matters: only the path routes.
+    const { pathname } = new URL(req.url ?? "/", "http://api.invalid");
+    const asset = deps.graphiql !== undefined && pathname.startsWith(GRAPHIQL_ASSETS_PATH);
+    state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : "other";
+    logWhenDone(req, res, state, deps.logger, deps.metrics);
+
+    if (isOpsRoute(pathname)) return serveOps(pathname, res, { pool: deps.pool, metrics: deps.metrics, maxLagBlocks: deps.maxLagBlocks, chainHead: deps.chainHead });
+    if (state.route === "other") return sendError(res, new NotFoundError());
+    if (!admit(state, res)) return;
+    if (asset) {
+      if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, new BadRequestError("Method not allowed.", 405, { allow: "GET, HEAD" }));
+      if (!deps.graphiql!.serveAsset(pathname, req, res)) sendError(res, new NotFoundError());
+      return;
+    }
+    const refused = await readBody(req, deps.bodyLimitBytes);
+    if (refused) return sendError(res, refused);
+    await deps.yoga(req, res, { state });
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      deps.logger.error({ err: (err as Error).message }, "request failed");
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Unexpected error." }] });
+      else res.destroy();
+    });
+  };
+}

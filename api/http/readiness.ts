@@ -1,0 +1,34 @@
+import type pg from "pg";
+import { lowestCheckpoint } from "../read/checkpoints";
+
+export interface Readiness {
+  ready: boolean;
+  database: boolean;
+  indexerLagBlocks: string | null;
+}
+
+/**
+ * Ready when the database answers and, if the chain head is known, every indexed contract's
+ * checkpoint is within maxLagBlocks of it.
+ */
+export async function readiness(
+  pool: pg.Pool,
+  maxLagBlocks: number,
+  chainHead: (() => Promise<bigint>) | undefined,
+): Promise<Readiness> {
+  let lowest: bigint | null;
+  try {
+    lowest = await lowestCheckpoint(pool);
+  } catch {
+    return { ready: false, database: false, indexerLagBlocks: null };
+  }
+  if (!chainHead) return { ready: true, database: true, indexerLagBlocks: null };
+  try {
+    const head = await chainHead();
+    if (lowest === null) return { ready: false, database: true, indexerLagBlocks: null };
+    const lag = head > lowest ? head - lowest : 0n;
+    return { ready: lag <= BigInt(maxLagBlocks), database: true, indexerLagBlocks: lag.toString() };
+  } catch {
+    return { ready: false, database: true, indexerLagBlocks: null };
+  }
+}

@@ -1,0 +1,37 @@
+import type pg from "pg";
+
+/**
+ * A client inside the caller's tenant transaction (tenancy/tenant-transaction.ts): row-level
+ * security confines every statement to the tenant, and every statement names the tenant as well.
+ */
+export type Tx = pg.PoolClient;
+
+/** Columns of an on-chain reference, shared by the tables that record where a row came from. */
+export interface OnchainRow {
+  chain_id: string;
+  tx_hash: Buffer;
+  log_index: number;
+  block_number: string;
+  block_hash: Buffer | null;
+  commitment?: Buffer | null;
+}
+
+/** `WHERE` parts and their parameters, numbered as they are added. */
+export class Where {
+  readonly parts: string[] = [];
+  readonly params: unknown[] = [];
+  add(sql: (n: number) => string, value: unknown): this {
+    this.params.push(value);
+    this.parts.push(sql(this.params.length));
+    return this;
+  }
+  clone(): Where {
+    const w = new Where();
+    w.parts.push(...this.parts);
+    w.params.push(...this.params);
+    return w;
+  }
+  get sql(): string {
+    return this.parts.join(" AND ");
+  }
+}

@@ -1,0 +1,24 @@
+import { auditLogResolvers } from "./audit-log";
+import { commitmentResolvers } from "./commitments";
+import { invoiceResolvers } from "./invoices";
+import { meterResolvers } from "./meters";
+import { quotaResolvers } from "./quotas";
+import { ratePlanResolvers } from "./rate-plans";
+import { subscriptionResolvers } from "./subscriptions";
+import { tenantResolvers } from "./tenant";
+import { usageResolvers } from "./usage";
+import { webhookResolvers } from "./webhooks";
+
+/** Every resolver map, one per .graphql file of api/schema. */
+export const resolvers = [
+  tenantResolvers,
+  meterResolvers,
+  usageResolvers,
+  commitmentResolvers,
+  quotaResolvers,
+  invoiceResolvers,
+  ratePlanResolvers,
+  webhookResolvers,
+  auditLogResolvers,
+  subscriptionResolvers,
+];

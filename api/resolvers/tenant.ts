@@ -1,0 +1,23 @@
+import type { RequestContext } from "../context";
+import { findTenant } from "../read/tenants";
+import { tenantNode } from "./nodes";
+
+function tenant(ctx: RequestContext) {
+  return ctx.db.run(ctx.principal, async (c, tenantId) => {
+    if (tenantId === null) return null;
+    const row = await findTenant(c, tenantId);
+    return row ? tenantNode(row) : null;
+  });
+}
+
+export const tenantResolvers = {
+  Query: {
+    viewer: (_: unknown, __: unknown, ctx: RequestContext) => ({
+      subject: ctx.principal.subject,
+      roles: [...ctx.principal.roles].map((r) => r.toUpperCase()),
+      platform: ctx.principal.platform,
+      tenant: () => tenant(ctx),
+    }),
+    tenant: (_: unknown, __: unknown, ctx: RequestContext) => tenant(ctx),
+  },
+};
