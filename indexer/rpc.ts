@@ -1,7 +1,8 @@
 import { createPublicClient, http, numberToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Logger } from "pino";
 import type { RawLog } from "../chain/events";
-import { AbortedError, backoffDelay, sleep } from "./retry";
+import { AbortedError } from "./errors";
+import { backoffDelay, sleep } from "./retry";
 
 export type { RawLog };
 
