@@ -135,7 +135,7 @@ export async function writeUsageRecords(
      )
      SELECT tenant_id::text AS tenant_id, meter_id, extract(epoch FROM ${bucketOf("period_start")})::bigint AS bucket,
             sum(quantity)::text AS sum, max(quantity)::text AS max, count(*)::int AS count
-     FROM ins GROUP BY ins.tenant_id, meter_id, bucket ORDER BY ins.tenant_id, meter_id, bucket`,
+     FROM ins GROUP BY ins.tenant_id, meter_id, ${bucketOf("period_start")} ORDER BY ins.tenant_id, meter_id, 3`,
     params,
   );
   return rows.map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket), sum: r.sum, max: r.max, count: r.count }));
