@@ -25,7 +25,7 @@ export function withDbRetry<T>(
       maxAttempts: opts.maxAttempts,
       onRetry: (err, attempt, delayMs) => {
         opts.onRetry?.();
-        opts.logger.warn({ what: opts.what, attempt, delayMs: Math.round(delayMs), err: err.message }, "database unavailable, retrying");
+        opts.logger.warn({ what: opts.what, attempt, delayMs: Math.round(delayMs), error: err.name, err: err.message }, "database step failed, retrying");
       },
     },
   );

@@ -74,7 +74,7 @@ export class Rpc {
       {
         signal,
         onRetry: (err, attempt, delayMs) =>
-          logger.warn({ method: request.method, attempt, delayMs: Math.round(delayMs), err: err.message }, "rpc call failed, retrying"),
+          logger.warn({ method: request.method, attempt, delayMs: Math.round(delayMs), error: err.name, err: err.message }, "rpc call failed, retrying"),
       },
     );
   }
