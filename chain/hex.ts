@@ -14,9 +14,18 @@ export function toHexOrNull(bytes: Uint8Array | null | undefined): Hex | null {
   return bytes ? toHex(bytes) : null;
 }
 
+/**
+ * The digits of a hex string, without its 0x: the form PostgreSQL's `decode(…, 'hex')` and COPY's
+ * `\x` bytea input take. Not validated (the server rejects a bad digit); cheap enough for one call
+ * per usage record.
+ */
+export function hexDigits(hex: string): string {
+  return hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex;
+}
+
 /** Bytes of a hex string, with or without 0x. Throws on odd length or a non-hex digit. */
 export function fromHex(hex: string): Buffer {
-  const body = hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex;
+  const body = hexDigits(hex);
   if (body.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(body)) throw new TypeError(`not a hex string: ${hex.slice(0, 80)}`);
   return Buffer.from(body, "hex");
 }

@@ -7,22 +7,24 @@ import pino from "pino";
 import { openDatabase } from "../db/connection";
 import { migrate } from "../db/migrate";
 import { parseIndexerConfig } from "./config";
-import { isTransientDbError } from "./db-retry";
-import { ConfigError } from "./errors";
+import { withDbRetry } from "./db-retry";
+import { AbortedError, ConfigError, ReorgTooDeepError } from "./errors";
 import { startIndexer } from "./index";
 import { createProgress } from "./progress";
-import { backoffDelay, sleep } from "./retry";
+import { DEFAULT_BACKOFF } from "./retry";
 
 async function main(): Promise<number> {
   // Listen for signals from the first moment: a SIGTERM while the process is still starting
   // (migrations, RPC checks) must end it cleanly too, not by the default handler.
   let stopRequested: NodeJS.Signals | undefined;
   let stopIndexer: (() => void) | undefined;
+  const startup = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) process.exit(130);
     stopRequested = sig;
+    startup.abort();
     stopIndexer?.();
   };
   process.on("SIGTERM", onSignal);
@@ -40,17 +42,21 @@ async function main(): Promise<number> {
   const logger = pino({ level: config.logLevel, base: { service: "meterline-indexer" } });
   const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
   try {
-    for (let attempt = 0; !stopRequested; attempt++) {
-      try {
-        await migrate(db.pool);
-        break;
-      } catch (err) {
-        if (!isTransientDbError(err) || attempt >= 20) throw err;
-        logger.warn({ err: (err as Error).message }, "database unavailable for migrations, retrying");
-        await sleep(backoffDelay(attempt));
-      }
-    }
-    if (stopRequested) {
+    // The database may still be starting (compose, CI): wait for it a few minutes, then give up.
+    const migrated = await withDbRetry(() => migrate(db.pool), {
+      signal: startup.signal,
+      logger,
+      what: "migrations",
+      backoff: DEFAULT_BACKOFF,
+      maxAttempts: 21,
+    }).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof AbortedError) return false;
+        throw err;
+      },
+    );
+    if (!migrated || stopRequested) {
       logger.info({ signal: stopRequested }, "stopped during start-up");
       return 0;
     }
@@ -67,7 +73,7 @@ async function main(): Promise<number> {
       return 0;
     } catch (err) {
       logger.fatal({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "indexer failed");
-      return err instanceof Error && err.name === "ReorgTooDeepError" ? 3 : 2;
+      return err instanceof ReorgTooDeepError ? 3 : 2;
     }
   } finally {
     await db.close().catch(() => undefined);

@@ -1,7 +1,8 @@
 import type { Address } from "viem";
 import { ChainMovedError } from "./errors";
 import { decodeLog, type UsageMeterEvent } from "../chain/events";
-import { RangeTooLargeError, type BlockHeader, type RawLog, type Rpc } from "./rpc";
+import type { BlockHeader, RawLog, Rpc } from "./rpc";
+import { RpcRangeTooLargeError } from "./rpc-errors";
 
 /** Everything one write transaction needs for blocks [from, to]. */
 export interface FetchedBatch {
@@ -52,7 +53,7 @@ async function getLogsAdaptive(rpc: Rpc, address: Address, from: bigint, to: big
     sizer.observe(Number(to - from + 1n), logs.length, bytes);
     return logs;
   } catch (err) {
-    if (!(err instanceof RangeTooLargeError) || from === to) throw err;
+    if (!(err instanceof RpcRangeTooLargeError) || from === to) throw err;
     const span = Number(to - from + 1n);
     sizer.shrink(span);
     const mid = from + BigInt(Math.floor(span / 2)) - 1n;

@@ -5,12 +5,12 @@ import { toFunctionSelector } from "viem";
 import type { Database } from "../db/connection";
 import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
-import { ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
+import { AbortedError, ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
 import { Follower } from "./follower";
 import { Lease, leaseKey } from "./lease";
 import { createMetrics, serveMetrics } from "./metrics";
 import { createProgress, type ProgressReporter } from "./progress";
-import { AbortedError, sleep } from "./retry";
+import { sleep } from "./retry";
 import { Rpc } from "./rpc";
 import { ensureContract } from "./store/contract";
 

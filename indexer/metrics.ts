@@ -37,7 +37,7 @@ export function createMetrics(registry: Registry = new Registry()): IndexerMetri
     }),
     rpcErrors: new Counter({
       name: "meterline_indexer_rpc_errors_total",
-      help: "Failed RPC calls (kind=range: split and retried smaller; transient: retried with backoff)",
+      help: "Failed RPC calls (kind=range: split and retried smaller; transient: retried with backoff; fatal: the endpoint rejects the request)",
       labelNames: ["method", "kind"],
       registers,
     }),

@@ -1,11 +1,5 @@
-/** Backoff and cancellable sleeps shared by the RPC and database retry loops. */
-
-export class AbortedError extends Error {
-  override name = "AbortedError";
-  constructor() {
-    super("stopped");
-  }
-}
+/** The one retry policy of the indexer, shared by the RPC and database boundaries. */
+import { AbortedError, isRetryable, type IndexerError } from "./errors";
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -36,4 +30,32 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 200, maxMs: 15_000 };
 export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
   const exp = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 30));
   return exp / 2 + Math.random() * (exp / 2);
+}
+
+export interface RetryOptions {
+  signal: AbortSignal;
+  backoff?: BackoffOptions;
+  /** Give up after this many attempts (default: never, until the signal aborts). */
+  maxAttempts?: number;
+  /** Called before each backoff sleep (logging, metrics). */
+  onRetry?: (err: IndexerError, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `fn` until it succeeds, sleeping with backoff after each failure whose `retryable` flag is
+ * set. `fn` must throw already-classified errors (the boundaries' job): anything else, and any
+ * error once the signal has aborted, ends the loop at once.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (options.signal.aborted) throw new AbortedError();
+      if (!isRetryable(err) || attempt + 1 >= (options.maxAttempts ?? Infinity)) throw err;
+      const delay = backoffDelay(attempt, options.backoff);
+      options.onRetry?.(err as IndexerError, attempt, delay);
+      await sleep(delay, options.signal);
+    }
+  }
 }

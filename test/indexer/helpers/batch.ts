@@ -2,7 +2,8 @@ import type { Address, Hex } from "viem";
 import type { DecodedRecord, UsageMeterEvent } from "../../../chain/events";
 import type { FetchedBatch } from "../../../indexer/fetch";
 import type { BlockHeader } from "../../../indexer/rpc";
-import { ensureContract, initCheckpoint, type ContractRef } from "../../../indexer/store/contract";
+import { initCheckpoint } from "../../../indexer/store/checkpoint";
+import { ensureContract, type ContractRef } from "../../../indexer/store/contract";
 import type { Database } from "../../../db/connection";
 
 /** Deterministic bytes of a seed string (padded), as 0x-hex of `bytes` bytes. */

@@ -1,0 +1,37 @@
+import type pg from "pg";
+import { bytes32ToText } from "../../chain/hex";
+import { positionColumns, type EventOf } from "./columns";
+import type { ContractRef } from "./contract";
+
+/**
+ * Registers meters; their tenants must be written first (same batch or earlier). The tenant is
+ * resolved in SQL with a LEFT JOIN, so an unknown one fails the NOT NULL constraint loudly
+ * instead of dropping the row.
+ */
+export async function writeMeters(client: pg.PoolClient, contract: ContractRef, events: readonly EventOf<"MeterRegistered">[]): Promise<void> {
+  if (events.length === 0) return;
+  await client.query(
+    `INSERT INTO meters (tenant_id, meter_id, name, chain_id, tx_hash, log_index, block_number, block_hash)
+     SELECT t.id, u.meter_id, u.name, $2, decode(u.tx, 'hex'), u.li, u.bn, decode(u.bh, 'hex')
+     FROM unnest($3::int[], $4::int[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[])
+       AS u(onchain_tenant, meter_id, name, tx, li, bn, bh)
+     LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = u.onchain_tenant
+     ON CONFLICT DO NOTHING`,
+    [
+      contract.id,
+      contract.chainId,
+      events.map((e) => e.tenantId),
+      events.map((e) => e.meterId),
+      events.map((e) => bytes32ToText(e.name)),
+      ...positionColumns(events),
+    ],
+  );
+}
+
+/** Removes meters registered above `block` (a reorg). Their records must already be gone. */
+export async function deleteMetersAbove(client: pg.PoolClient, contractId: number, block: bigint): Promise<void> {
+  await client.query(
+    `DELETE FROM meters m USING tenants t WHERE m.tenant_id = t.id AND t.contract_id = $1 AND m.block_number > $2`,
+    [contractId, block.toString()],
+  );
+}
