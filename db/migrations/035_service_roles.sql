@@ -56,6 +56,8 @@ GRANT SELECT ON webhook_outbox, webhook_endpoints TO meterline_webhooks;
 GRANT SELECT, UPDATE ON webhook_deliveries TO meterline_webhooks;
 
 -- api: readiness reads the indexer's progress; corrections and reissues go through billing's code
+-- (tables created since 020, e.g. credit_notes, have sequences 020's grant did not cover)
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO meterline_api;
 GRANT SELECT ON checkpoints TO meterline_api;
 GRANT UPDATE (time_zone) ON tenants TO meterline_api;
 GRANT INSERT, UPDATE, DELETE ON invoice_counters, invoices, invoice_lines, invoice_line_records, credit_note_counters,
