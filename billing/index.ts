@@ -28,7 +28,7 @@ export interface BillingWorker {
 
 export function startBillingWorker(
   config: BillingConfig,
-  deps: { db: { pool: pg.Pool }; logger: BillingLogger; onPass?: (result: BillingRunResult) => void; clock?: () => Date },
+  deps: { db: { pool: pg.Pool }; logger: BillingLogger; onPass?: (result: BillingRunResult) => void; onError?: (err: Error) => void; clock?: () => Date },
 ): BillingWorker {
   const { db, logger } = deps;
   const stopping = new AbortController();
@@ -43,6 +43,7 @@ export function startBillingWorker(
         deps.onPass?.(r);
       } catch (err) {
         logger.error({ err: (err as Error).message }, "billing pass failed");
+        deps.onError?.(err as Error);
       }
       await sleep(config.intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }

@@ -93,3 +93,18 @@ export async function migrate(pool: pg.Pool, dir: string = MIGRATIONS_DIR): Prom
     client.release();
   }
 }
+
+/**
+ * Migrations in `dir` not yet applied to the database (empty when it is current). Services that
+ * connect as a role owning nothing cannot migrate; they check this at start and refuse to run on
+ * an outdated schema, naming the command that fixes it.
+ */
+export async function pendingMigrations(pool: pg.Pool, dir: string = MIGRATIONS_DIR): Promise<string[]> {
+  const migrations = await loadMigrations(dir);
+  const { rows } = await pool.query<{ version: number }>("SELECT version FROM schema_migrations").catch((err: { code?: string }) => {
+    if (err.code === "42P01") return { rows: [] as { version: number }[] }; // no schema_migrations: nothing applied
+    throw err;
+  });
+  const applied = new Set(rows.map((r) => r.version));
+  return migrations.filter((m) => !applied.has(m.version)).map((m) => `${String(m.version).padStart(3, "0")}_${m.name}`);
+}

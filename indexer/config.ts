@@ -21,6 +21,8 @@ export interface IndexerConfig {
   fetchConcurrency: number;
   /** null disables the metrics/health server; 0 picks a free port. */
   metricsPort: number | null;
+  /** Interface of the metrics/health listener: loopback unless METRICS_HOST says otherwise. */
+  metricsHost: string;
   database: DatabaseTarget;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   leaseTtlMs: number;
@@ -70,6 +72,7 @@ const envSchema = z.object({
   REORG_WINDOW: intVar("REORG_WINDOW", 128, 1, 100_000),
   MAX_BLOCK_RANGE: intVar("MAX_BLOCK_RANGE", 5_000, 1, 1_000_000),
   FETCH_CONCURRENCY: intVar("FETCH_CONCURRENCY", 4, 1, 64),
+  METRICS_HOST: z.string().optional().transform((v) => (v && v.trim() !== "" ? v.trim() : "127.0.0.1")),
   METRICS_PORT: z
     .string()
     .optional()
@@ -140,6 +143,7 @@ export function parseIndexerConfig(env: NodeJS.ProcessEnv): IndexerConfig {
     reorgWindow: e.REORG_WINDOW,
     maxBlockRange: e.MAX_BLOCK_RANGE,
     fetchConcurrency: e.FETCH_CONCURRENCY,
+    metricsHost: e.METRICS_HOST,
     metricsPort: metrics === "off" || metrics === "" ? null : metrics === undefined ? 9464 : Number(metrics),
     database: databaseTarget(e.DATABASE_URL, e.PGLITE_DIR),
     logLevel: e.LOG_LEVEL ?? "info",

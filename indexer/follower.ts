@@ -4,7 +4,7 @@ import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { ChainMovedError, LeaseLostError, ReorgTooDeepError } from "./errors";
 import { fetchBatch, RangeSizer, type FetchedBatch } from "./fetch";
-import type { Lease } from "./lease";
+import type { Lease } from "../db/lease";
 import type { IndexerMetrics } from "./metrics";
 import type { ProgressReporter } from "./progress";
 import { sleep } from "./retry";

@@ -7,12 +7,16 @@ import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { AbortedError, ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
 import { Follower } from "./follower";
-import { Lease, leaseKey } from "./lease";
-import { createMetrics, serveMetrics } from "./metrics";
+import { Lease } from "../db/lease";
+import { serveOps } from "../db/ops-server";
+import { createMetrics } from "./metrics";
 import { createProgress, type ProgressReporter } from "./progress";
 import { sleep } from "./retry";
 import { Rpc } from "./rpc";
 import { ensureContract } from "./store/contract";
+
+/** One writer lease per (chain, contract). */
+const indexerLeaseKey = (chainId: number, address: string) => `indexer:${chainId}:${address.toLowerCase()}`;
 
 export type { IndexerConfig } from "./config";
 export { parseIndexerConfig } from "./config";
@@ -52,9 +56,17 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   const http =
     config.metricsPort === null
       ? null
-      : await serveMetrics(config.metricsPort, metrics.registry, {
-          healthy: () => state !== "failed" && state !== "stopped",
-          ready: () => state === "active" && follower !== null && follower.isCaughtUp(),
+      : await serveOps({
+          port: config.metricsPort,
+          host: config.metricsHost,
+          registry: metrics.registry,
+          checks: {
+            healthy: () => state !== "failed" && state !== "stopped",
+            ready: () => {
+              const checks = { writer: state === "active", caughtUp: follower !== null && follower.isCaughtUp() };
+              return { ready: checks.writer && checks.caughtUp, checks };
+            },
+          },
         });
 
   const rpc = new Rpc({
@@ -88,7 +100,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     if (contract.deployBlock !== config.deployBlock) {
       logger.warn({ stored: contract.deployBlock.toString(), configured: config.deployBlock.toString() }, "DEPLOY_BLOCK differs from the registered contract; keeping the registered one");
     }
-    const lease = new Lease(deps.db.pool, leaseKey(config.chainId, config.contractAddress), config.leaseTtlMs);
+    const lease = new Lease(deps.db.pool, indexerLeaseKey(config.chainId, config.contractAddress), config.leaseTtlMs, (key) => new LeaseLostError(`writer lease ${key} is held by another indexer`));
     const beatEvery = Math.max(100, Math.floor(config.leaseTtlMs / 3));
 
     try {

@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface IndexerMetrics {
@@ -50,48 +48,4 @@ export function createMetrics(registry: Registry = new Registry()): IndexerMetri
     }),
     leaseHeld: new Gauge({ name: "meterline_indexer_lease_held", help: "1 when this process is the active writer", registers }),
   };
-}
-
-export interface HealthSource {
-  /** The loop is alive (not failed or stopped). */
-  healthy(): boolean;
-  /** Active writer and caught up to within the confirmation depth. */
-  ready(): boolean;
-}
-
-/** /metrics, /healthz and /readyz on a small HTTP port. Resolves with the bound port. */
-export async function serveMetrics(
-  port: number,
-  registry: Registry,
-  health: HealthSource,
-): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const url = req.url ?? "/";
-    if (url.startsWith("/metrics")) {
-      registry
-        .metrics()
-        .then((body) => {
-          res.writeHead(200, { "content-type": registry.contentType });
-          res.end(body);
-        })
-        .catch((err: unknown) => {
-          res.writeHead(500);
-          res.end(String(err));
-        });
-      return;
-    }
-    if (url.startsWith("/healthz") || url.startsWith("/readyz")) {
-      const ok = url.startsWith("/healthz") ? health.healthy() : health.ready();
-      res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
-      res.end(ok ? "ok\n" : "not ready\n");
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "0.0.0.0", () => resolve());
-  });
-  return { server, port: (server.address() as AddressInfo).port };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { envInt, firstIssue, serviceEnvSchema, serviceSettingDocs, type SettingDoc } from "../db/service-config";
 import { DEFAULT_DELIVERY_OPTIONS, type DeliveryOptions } from "./delivery";
 import { encryptionKeySchema } from "./secrets";
 
@@ -7,41 +8,41 @@ export class WebhookConfigError extends Error {
   override name = "WebhookConfigError";
 }
 
-const int = (name: string, def: number, min: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return def;
-      if (!/^\d+$/.test(v.trim()) || Number(v) < min) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${name}: expected an integer >= ${min}` });
-        return z.NEVER;
-      }
-      return Number(v);
-    });
+export const WEBHOOKS_METRICS_PORT = 9466;
 
-const envSchema = z.object({
+const envSchema = serviceEnvSchema(WEBHOOKS_METRICS_PORT).extend({
   WEBHOOK_ENCRYPTION_KEY: z.string({ required_error: "WEBHOOK_ENCRYPTION_KEY: required (base64 of 32 bytes, shared with the API)" }),
-  WEBHOOK_MAX_ATTEMPTS: int("WEBHOOK_MAX_ATTEMPTS", DEFAULT_DELIVERY_OPTIONS.maxAttempts, 1),
-  WEBHOOK_BASE_BACKOFF_MS: int("WEBHOOK_BASE_BACKOFF_MS", DEFAULT_DELIVERY_OPTIONS.baseBackoffMs, 1),
-  WEBHOOK_INTERVAL_MS: int("WEBHOOK_INTERVAL_MS", 2_000, 50),
+  WEBHOOK_MAX_ATTEMPTS: envInt("WEBHOOK_MAX_ATTEMPTS", DEFAULT_DELIVERY_OPTIONS.maxAttempts, 1),
+  WEBHOOK_BASE_BACKOFF_MS: envInt("WEBHOOK_BASE_BACKOFF_MS", DEFAULT_DELIVERY_OPTIONS.baseBackoffMs, 1),
+  WEBHOOK_INTERVAL_MS: envInt("WEBHOOK_INTERVAL_MS", 2_000, 50),
 });
+
+/** Every setting of `npm run webhooks`, for --help and docs/configuration.md. */
+export const WEBHOOK_SETTINGS: SettingDoc[] = [
+  ...serviceSettingDocs(WEBHOOKS_METRICS_PORT),
+  { name: "WEBHOOK_ENCRYPTION_KEY", default: "(required)", meaning: "base64 of 32 bytes; decrypts endpoint signing secrets (the API's key)" },
+  { name: "WEBHOOK_MAX_ATTEMPTS", default: String(DEFAULT_DELIVERY_OPTIONS.maxAttempts), meaning: "attempts before a delivery is dead-lettered" },
+  { name: "WEBHOOK_BASE_BACKOFF_MS", default: String(DEFAULT_DELIVERY_OPTIONS.baseBackoffMs), meaning: "first retry delay, doubling per attempt" },
+  { name: "WEBHOOK_INTERVAL_MS", default: "2000", meaning: "pause between delivery passes when nothing is due" },
+];
 
 export interface WebhookWorkerConfig {
   delivery: DeliveryOptions;
   /** Pause between delivery passes when nothing was due. */
   intervalMs: number;
+  service: { name: string; databaseUrl?: string; pgliteDir?: string; metricsPort: number | null; metricsHost: string; logLevel: string };
 }
 
 /** Parses the delivery worker's environment once, at the edge. */
 export function webhookConfigFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookWorkerConfig {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new WebhookConfigError(parsed.error.issues[0]?.message ?? "invalid configuration");
+  if (!parsed.success) throw new WebhookConfigError(firstIssue(parsed.error));
   const e = parsed.data;
   const key = encryptionKeySchema.safeParse(e.WEBHOOK_ENCRYPTION_KEY);
   if (!key.success) throw new WebhookConfigError(key.error.issues[0]?.message ?? "WEBHOOK_ENCRYPTION_KEY: invalid");
   return {
     delivery: { ...DEFAULT_DELIVERY_OPTIONS, encryptionKey: key.data, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseBackoffMs: e.WEBHOOK_BASE_BACKOFF_MS },
     intervalMs: e.WEBHOOK_INTERVAL_MS,
+    service: { name: "webhooks", databaseUrl: e.DATABASE_URL, pgliteDir: e.PGLITE_DIR, metricsPort: e.METRICS_PORT, metricsHost: e.METRICS_HOST, logLevel: e.LOG_LEVEL },
   };
 }

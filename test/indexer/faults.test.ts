@@ -99,7 +99,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
         await new Promise((r) => setTimeout(r, 300));
         expect((await fetch(`http://127.0.0.1:${b.metricsPort}/readyz`)).status).to.equal(503);
         expect((await fetch(`http://127.0.0.1:${b.metricsPort}/healthz`)).status).to.equal(200);
-        const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM indexer_leases");
+        const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM service_leases");
         expect(rows[0].n).to.equal(1);
         await a.stop();
         for (let i = 0; i < 3; i++) await w.round({ reveals: 2, recordsPerReveal: 10 });

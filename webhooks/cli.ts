@@ -1,0 +1,59 @@
+/**
+ * npm run webhooks — webhook delivery as its own process. Any number may run side by side: each
+ * delivery is claimed (SKIP LOCKED, with a lease per delivery) by one worker at a time.
+ * `--help` prints every setting.
+ */
+import pino from "pino";
+import { Counter, Registry } from "prom-client";
+import { databaseReadiness, runService } from "../db/service";
+import { renderHelp } from "../db/service-config";
+import { WEBHOOK_SETTINGS, webhookConfigFromEnv, WebhookConfigError } from "./config";
+import { startWebhookWorker } from "./worker";
+
+async function main(): Promise<number> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(renderHelp("npm run webhooks", "webhook delivery (signed, retried, dead-lettered)", WEBHOOK_SETTINGS));
+    return 0;
+  }
+  let config;
+  try {
+    config = webhookConfigFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof WebhookConfigError) {
+      process.stderr.write(`webhooks: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.service.logLevel, base: { service: "meterline-webhooks" } });
+  const registry = new Registry();
+  const outcomes = new Counter({ name: "meterline_webhooks_deliveries_total", help: "Delivery attempts by outcome", labelNames: ["status"], registers: [registry] });
+  return runService(
+    config.service,
+    {
+      registry,
+      log: (msg, fields) => logger.info(fields ?? {}, msg),
+      checks: (db) => ({
+        healthy: () => true,
+        ready: async () => {
+          const d = await databaseReadiness(db);
+          return { ready: d.database === true, checks: d };
+        },
+      }),
+    },
+    async (db, signal) => {
+      const worker = startWebhookWorker(config, { db, logger, onPass: (os) => os.forEach((o) => outcomes.inc({ status: o.status })) });
+      signal.addEventListener("abort", () => void worker.stop(), { once: true });
+      await worker.done;
+      logger.info("webhook delivery stopped");
+    },
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`webhooks: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
