@@ -15,8 +15,9 @@ import { BillingConflictError, BillingError, BillingInputError, BillingNotFoundE
 import { finalizeDraft } from "./invoices";
 import { creditedSoFar, insertCreditNote, isVoided, nextCreditNoteId, nextCreditNoteNumber } from "./store/credit-notes";
 import { insertExclusions } from "./store/exclusions";
-import { insertDraft, loadInvoiceContent, loadInvoiceRow, lockForCorrection, type Tx } from "./store/invoice-store";
+import { insertDraft, loadInvoiceContent, loadInvoiceRow, type Tx } from "./store/invoice-store";
 import { invoicesCharging, recordsByIdentity } from "./store/records";
+import { appendDocument, chainHead, lockTenantBilling } from "./store/documents";
 import { fromHex, toHex } from "../chain/hex";
 import { loadPlanSnapshot, planVersionFor } from "./store/plans";
 import { chainProgress, loadTenantParties, type TenantParties } from "./store/tenants";
@@ -35,11 +36,11 @@ export interface CreditNoteRequest {
 }
 
 async function finalizedInvoice(client: Tx, tenantId: string, invoiceId: string): Promise<{ content: InvoiceContent; parties: TenantParties }> {
+  await lockTenantBilling(client, tenantId);
   const parties = await loadTenantParties(client, tenantId);
   const row = await loadInvoiceRow(client, invoiceId);
   if (!parties || !row || row.tenant_id !== tenantId) throw new BillingNotFoundError(`invoice ${invoiceId} not found`);
   if (row.status !== "finalized") throw new BillingConflictError(`invoice ${invoiceId} is a draft; only finalized invoices are credited`);
-  await lockForCorrection(client, invoiceId);
   const loaded = await loadInvoiceContent(client, invoiceId, parties);
   if (!loaded) throw new BillingNotFoundError(`invoice ${invoiceId} not found`);
   return { content: loaded.content, parties };
@@ -92,6 +93,7 @@ export async function issueCreditNote(client: Tx, req: CreditNoteRequest): Promi
     lines.push({ lineNo: lines.length + 1, invoiceLineNo: l.lineNo, description: l.description, wholeLine: whole, amountMinor: amount.toString(), records });
   }
   const number = await nextCreditNoteNumber(client, req.tenantId);
+  const head = await chainHead(client, req.tenantId);
   const note: CreditNoteContent = {
     deployment: parties.deployment,
     tenant: parties.tenant,
@@ -99,6 +101,9 @@ export async function issueCreditNote(client: Tx, req: CreditNoteRequest): Promi
     number,
     invoiceId: req.invoiceId,
     invoiceNumber: content.number!,
+    previousDocumentHash: head.hash,
+    periodStart: content.periodStart,
+    periodEnd: content.periodEnd,
     reason: req.reason,
     memo: req.memo,
     issuedAt: req.now.toISOString(),
@@ -109,6 +114,15 @@ export async function issueCreditNote(client: Tx, req: CreditNoteRequest): Promi
   };
   const hash = creditNoteContentHash(note);
   await insertCreditNote(client, req.tenantId, note, hash, req.actor.subject);
+  await appendDocument(client, req.tenantId, {
+    kind: "credit_note",
+    documentId: note.creditNoteId,
+    number,
+    periodStart: new Date(note.periodStart),
+    periodEnd: new Date(note.periodEnd),
+    contentHash: hash,
+    previousHash: head.hash,
+  });
   await recordAudit(client, req.tenantId, req.actor, {
     action: "credit_note.issue",
     entityType: "credit_note",

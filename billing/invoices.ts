@@ -26,6 +26,7 @@ import {
 } from "./store/invoice-store";
 import { loadPlanSnapshot, planVersionFor } from "./store/plans";
 import { billableDigest, billableRecords, chargedQuantities, chargeMarker, toCitation, type RecordRow } from "./store/records";
+import { appendDocument, chainHead, lockTenantBilling } from "./store/documents";
 import type { TenantParties } from "./store/tenants";
 
 function groupByMeter(records: RecordRow[]): Map<number, RecordRow[]> {
@@ -144,6 +145,7 @@ export async function rebuildDraft(client: Tx, draft: InvoiceRow, parties: Tenan
     invoiceId: draft.id,
     number: null,
     replacesInvoiceNumber: null,
+    previousDocumentHash: null,
     periodStart: draft.period_start.toISOString(),
     periodEnd: draft.period_end.toISOString(),
     timeZone: draft.time_zone,
@@ -170,13 +172,24 @@ export async function rebuildDraft(client: Tx, draft: InvoiceRow, parties: Tenan
  * content hash and records invoice.finalized in the outbox.
  */
 export async function finalizeDraft(client: Tx, draft: InvoiceRow, parties: TenantParties, confirmedBlock: bigint, now: Date): Promise<InvoiceContent> {
+  await lockTenantBilling(client, draft.tenant_id);
   await rebuildDraft(client, draft, parties, confirmedBlock);
   const number = await nextInvoiceNumber(client, draft.tenant_id);
   const loaded = await loadInvoiceContent(client, draft.id, parties);
   if (!loaded) throw new BillingError(`invoice ${draft.id} vanished`);
-  const content: InvoiceContent = { ...loaded.content, number, finalizedAt: now.toISOString(), confirmedBlock: confirmedBlock.toString() };
+  const head = await chainHead(client, draft.tenant_id);
+  const content: InvoiceContent = { ...loaded.content, number, finalizedAt: now.toISOString(), confirmedBlock: confirmedBlock.toString(), previousDocumentHash: head.hash };
   const contentHash = invoiceContentHash(content);
   await markFinalized(client, draft.id, { number, at: now, confirmedBlock, contentHash });
+  await appendDocument(client, draft.tenant_id, {
+    kind: "invoice",
+    documentId: draft.id,
+    number,
+    periodStart: draft.period_start,
+    periodEnd: draft.period_end,
+    contentHash,
+    previousHash: head.hash,
+  });
   await enqueueEvent(client, draft.tenant_id, "invoice.finalized", `invoice.finalized:${draft.id}`, {
     tenantId: draft.tenant_id,
     invoiceId: draft.id,

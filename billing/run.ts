@@ -15,6 +15,7 @@ import { draftsOf, hasInvoiceFor, insertDraft, type Tx } from "./store/invoice-s
 import { loadPlanSnapshot, planVersionFor } from "./store/plans";
 import { periodsWithBillableUsage } from "./store/records";
 import { chainProgress, listTenantIds, loadTenantParties } from "./store/tenants";
+import { lockTenantBilling } from "./store/documents";
 
 export interface BillingRunOptions {
   /** Blocks below the indexer checkpoint after which usage counts as final. */
@@ -33,16 +34,13 @@ export interface BillingRunResult {
   reorgCredits: Array<ReorgCredit & { tenantId: string }>;
 }
 
-/** Arbitrary constant: namespaces the per-tenant advisory locks of the billing worker. */
-const BILLING_LOCK_SPACE = 7_216_310;
-
 export async function runBillingOnce(db: { pool: pg.Pool }, now: Date, options: Partial<BillingRunOptions> = {}): Promise<BillingRunResult> {
   const opts = { ...DEFAULT_BILLING_OPTIONS, ...options };
   const tenants = await listTenantIds(db.pool);
   const result: BillingRunResult = { tenants: tenants.length, draftsUpdated: 0, finalized: [], alerts: [], reorgCredits: [] };
   for (const tenantId of tenants) {
     await withTransaction(db.pool, async (client) => {
-      await client.query("SELECT pg_advisory_xact_lock($1, $2::int)", [BILLING_LOCK_SPACE, Number(tenantId) | 0]);
+      await lockTenantBilling(client, tenantId);
       result.alerts.push(...(await evaluateQuotas(client, tenantId, now)));
       const r = await billTenant(client, tenantId, now, opts);
       result.draftsUpdated += r.drafts;

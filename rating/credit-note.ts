@@ -39,6 +39,11 @@ export const creditNoteContentSchema = z
     number: z.number().int().positive(),
     invoiceId: z.string().regex(/^\d+$/),
     invoiceNumber: z.number().int().positive(),
+    /** The content hash of the tenant's previous billing document (see rating/invoice.ts). */
+    previousDocumentHash: z.string().regex(/^0x[0-9a-f]{64}$/),
+    /** The credited invoice's period (what the anchor names). */
+    periodStart: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+    periodEnd: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
     reason: z.enum(CREDIT_REASONS),
     memo: z.string(),
     issuedAt: instant,

@@ -47,6 +47,11 @@ export const invoiceContentSchema = z
     number: z.number().int().positive().nullable(),
     /** Set on a reissue: the number of the voided invoice it replaces. */
     replacesInvoiceNumber: z.number().int().positive().nullable(),
+    /**
+     * The content hash of the tenant's previous billing document (invoice or credit note), zero for
+     * its first; null on a draft. The tenant's documents form a hash chain, anchored on chain.
+     */
+    previousDocumentHash: z.string().regex(/^0x[0-9a-f]{64}$/).nullable(),
     periodStart: instant,
     periodEnd: instant,
     timeZone: z.string(),

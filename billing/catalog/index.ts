@@ -18,6 +18,7 @@ import { BillingConflictError, BillingInputError, BillingNotFoundError } from ".
 import * as store from "../store/catalog";
 import type { Tx } from "../store/invoice-store";
 import { loadPlanSnapshot } from "../store/plans";
+import { recordPlanAssignments } from "../store/documents";
 import { count38, instant, parseInput, positiveCount38, price38, shortText } from "./input";
 
 export interface CatalogContext {
@@ -125,6 +126,7 @@ export async function createPlanVersion(client: Tx, tenantId: string, input: unk
     prices,
   );
   const snapshot = await loadPlanSnapshot(client, tenantId, versionId);
+  await recordPlanAssignments(client, tenantId);
   await recordAudit(client, tenantId, ctx.actor, { action: "plan_version.create", entityType: "plan_version", entityId: versionId, before: null, after: snapshot });
   return { id: versionId, planId: plan.id, version, effectiveFrom: i.effectiveFrom, snapshot };
 }
@@ -171,6 +173,7 @@ export async function subscribe(client: Tx, tenantId: string, input: unknown, ct
   if (!versions.some((v) => v.effective_from <= i.startsAt)) throw new BillingInputError("plan", `plan "${plan.name}" has no version in force at ${i.startsAt.toISOString()}`);
   if (last && (last.ends_at === null || last.ends_at > i.startsAt)) await store.endSubscription(client, last.id, i.startsAt);
   const id = await store.insertSubscription(client, tenantId, plan.id, i.startsAt);
+  await recordPlanAssignments(client, tenantId);
   await recordAudit(client, tenantId, ctx.actor, {
     action: "subscription.create",
     entityType: "subscription",

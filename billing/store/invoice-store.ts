@@ -11,6 +11,7 @@ import type { InvoiceContent, InvoiceLineContent } from "../../rating/invoice";
 import { invoiceSnapshotSchema } from "../../rating/snapshot";
 import type { Queryable } from "./records";
 import type { TenantParties } from "./tenants";
+import { previousHashOfInvoice } from "./documents";
 
 export type { Queryable };
 
@@ -239,6 +240,7 @@ export async function loadInvoiceContent(db: Queryable, invoiceId: string, parti
     invoiceId: row.id,
     number: row.number,
     replacesInvoiceNumber: replacesNumber,
+    previousDocumentHash: row.status === "finalized" ? await previousHashOfInvoice(db, row.id) : null,
     periodStart: row.period_start.toISOString(),
     periodEnd: row.period_end.toISOString(),
     timeZone: row.time_zone,
@@ -265,14 +267,6 @@ export async function loadInvoiceContent(db: Queryable, invoiceId: string, parti
     })),
   };
   return { row, content };
-}
-
-/**
- * Serializes corrections of one finalized invoice until the transaction ends: two credit notes
- * must never both take the same record off it.
- */
-export async function lockForCorrection(db: Queryable, invoiceId: string): Promise<void> {
-  await db.query("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE", [invoiceId]);
 }
 
 /** pg's transaction client also satisfies Queryable; named for signatures that must run in one. */

@@ -163,12 +163,29 @@ describe("billing corrections: credit notes, exclusions, void and reissue", func
     expect(numbers.map((n) => n.number)).to.deep.equal([1, 2, 3, 4]);
   });
 
+  it("every issued document extends the tenant's hash chain, in issue order; plan assignments are recorded", async function () {
+    const { rows } = await db.pool.query<{ seq: number; kind: string; number: number; content_hash: Buffer; previous_hash: Buffer }>(
+      "SELECT seq, kind, number, content_hash, previous_hash FROM billing_documents WHERE tenant_id = $1 ORDER BY seq",
+      [tenantId],
+    );
+    expect(rows.map((r) => `${r.kind}:${r.number}`)).to.deep.equal(["invoice:1", "credit_note:1", "credit_note:2", "credit_note:3", "credit_note:4", "invoice:2"]);
+    expect(rows[0]!.previous_hash.equals(Buffer.alloc(32))).to.equal(true);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.previous_hash.equals(rows[i - 1]!.content_hash), `link ${i}`).to.equal(true);
+    // The documents themselves name the same links and hash to what the chain records.
+    const march = await exportInvoice(billing, tenantId, (await db.pool.query<{ id: string }>("SELECT id::text AS id FROM invoices WHERE number = 1 AND tenant_id = $1", [tenantId])).rows[0]!.id);
+    expect(march.invoice.previousDocumentHash).to.equal(`0x${"00".repeat(32)}`);
+    expect(march.contentHash).to.equal(`0x${rows[0]!.content_hash.toString("hex")}`);
+    expect(march.creditNotes.map((n) => n.creditNote.previousDocumentHash)).to.deep.equal(rows.slice(0, 4).map((r) => `0x${r.content_hash.toString("hex")}`));
+    const { rows: plans } = await db.pool.query<{ effective_from: Date }>("SELECT effective_from FROM plan_assignments WHERE tenant_id = $1", [tenantId]);
+    expect(plans.map((p) => p.effective_from.toISOString())).to.deep.equal(["2026-03-01T00:00:00.000Z"]);
+  });
+
   it("nobody can change or wipe invoices, credit notes, exclusions or the audit log, the owner included", async function () {
     for (const sql of ["UPDATE credit_notes SET memo = 'x'", "DELETE FROM credit_note_records", "DELETE FROM billing_exclusions", "UPDATE credit_note_lines SET amount_minor = 0"]) {
       const err = await db.pool.query(sql).catch((e: Error) => e);
       expect(String(err), sql).to.match(/append-only/);
     }
-    const tables = ["invoices", "invoice_lines", "invoice_line_records", "credit_notes", "credit_note_lines", "credit_note_records", "billing_exclusions", "audit_log", "rate_plan_versions", "subscriptions"];
+    const tables = ["invoices", "invoice_lines", "invoice_line_records", "credit_notes", "credit_note_lines", "credit_note_records", "billing_exclusions", "audit_log", "rate_plan_versions", "subscriptions", "billing_documents", "plan_assignments"];
     // The test database's owner (a superuser here) and a member role with every grant.
     const owner = new pg.Client({ connectionString: db.url });
     await owner.connect();
