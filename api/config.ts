@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { encryptionKeySchema } from "../webhooks/secrets";
+import { keyRingFromEnv, WebhookSecretError, type KeyRing } from "../webhooks/secrets";
 
 /** A bad setting: the message is one line naming the variable, safe to print at startup. */
 export class ConfigError extends Error {
@@ -81,7 +81,8 @@ const schema = z.object({
   TLS_KEY_FILE: z.string().min(1).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
   // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
-  WEBHOOK_ENCRYPTION_KEY: encryptionKeySchema.optional(),
+  WEBHOOK_ENCRYPTION_KEY: z.string().optional(),
+  WEBHOOK_ENCRYPTION_KEYS: z.string().optional(),
   JWKS_COOLDOWN_S: int(0, 3600).default(30),
 });
 
@@ -113,7 +114,7 @@ export interface ApiConfig {
   tls?: { cert: Buffer; key: Buffer };
   indexerMaxLagBlocks: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
-  webhookEncryptionKey?: Buffer;
+  webhookEncryptionKey?: KeyRing;
   /** Minimum time between JWKS refetches triggered by an unknown kid. */
   jwksCooldownMs: number;
 }
@@ -145,6 +146,13 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       }
     };
     tls = { cert: read("TLS_CERT_FILE", c.TLS_CERT_FILE), key: read("TLS_KEY_FILE", c.TLS_KEY_FILE) };
+  }
+  let webhookKeys: KeyRing | undefined;
+  try {
+    webhookKeys = keyRingFromEnv(c);
+  } catch (err) {
+    if (err instanceof WebhookSecretError) throw new ConfigError(err.message);
+    throw err;
   }
   return {
     env: c.NODE_ENV,
@@ -178,7 +186,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
     ...(tls ? { tls } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
-    ...(c.WEBHOOK_ENCRYPTION_KEY ? { webhookEncryptionKey: c.WEBHOOK_ENCRYPTION_KEY } : {}),
+    ...(webhookKeys ? { webhookEncryptionKey: webhookKeys } : {}),
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
   };
 }

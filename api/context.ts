@@ -1,3 +1,4 @@
+import type { KeyRing } from "../webhooks/secrets";
 import type { Logger } from "pino";
 import type { Principal } from "./auth/principal";
 import type { NotificationHub } from "./read/notifications";
@@ -13,7 +14,7 @@ export interface RequestContext {
   db: TenantDb;
   notifications: NotificationHub;
   /** The webhook dispatcher's encryption key; webhook mutations are refused without it. */
-  webhookKey: Buffer | undefined;
+  webhookKey: KeyRing | undefined;
   /** The principal and the request, as audit rows record them. */
   actor: AuditActor;
   logger: Logger;

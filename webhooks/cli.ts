@@ -8,11 +8,12 @@ import { Counter, Registry } from "prom-client";
 import { databaseReadiness, runService } from "../db/service";
 import { renderHelp } from "../db/service-config";
 import { WEBHOOK_SETTINGS, webhookConfigFromEnv, WebhookConfigError } from "./config";
+import { reencryptSecrets } from "./endpoints";
 import { startWebhookWorker } from "./worker";
 
 async function main(): Promise<number> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(renderHelp("npm run webhooks", "webhook delivery (signed, retried, dead-lettered)", WEBHOOK_SETTINGS));
+    process.stdout.write(renderHelp("npm run webhooks [-- --reencrypt]", "webhook delivery (signed, retried, dead-lettered); --reencrypt moves every stored secret to the current key and exits", WEBHOOK_SETTINGS));
     return 0;
   }
   let config;
@@ -26,6 +27,13 @@ async function main(): Promise<number> {
     throw err;
   }
   const logger = pino({ level: config.service.logLevel, base: { service: "meterline-webhooks" } });
+  if (process.argv.includes("--reencrypt")) {
+    // One-off: move every stored signing secret under the ring's current key, then exit.
+    return runService({ ...config.service, metricsPort: null }, { registry: new Registry(), log: (m, f) => logger.info(f ?? {}, m), checks: () => ({ healthy: () => true, ready: () => ({ ready: true, checks: {} }) }) }, async (db) => {
+      const n = await reencryptSecrets(db.pool, config.delivery.keyRing);
+      logger.info({ reencrypted: n, key: config.delivery.keyRing.current.id }, "webhook secrets re-encrypted under the current key");
+    });
+  }
   const registry = new Registry();
   const outcomes = new Counter({ name: "meterline_webhooks_deliveries_total", help: "Delivery attempts by outcome", labelNames: ["status"], registers: [registry] });
   return runService(

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { envInt, firstIssue, serviceEnvSchema, serviceSettingDocs, type SettingDoc } from "../db/service-config";
 import { DEFAULT_DELIVERY_OPTIONS, type DeliveryOptions } from "./delivery";
-import { encryptionKeySchema } from "./secrets";
+import { keyRingFromEnv, WebhookSecretError } from "./secrets";
 
 /** A bad setting: one line naming the variable, never its value. */
 export class WebhookConfigError extends Error {
@@ -11,7 +11,8 @@ export class WebhookConfigError extends Error {
 export const WEBHOOKS_METRICS_PORT = 9466;
 
 const envSchema = serviceEnvSchema(WEBHOOKS_METRICS_PORT).extend({
-  WEBHOOK_ENCRYPTION_KEY: z.string({ required_error: "WEBHOOK_ENCRYPTION_KEY: required (base64 of 32 bytes, shared with the API)" }),
+  WEBHOOK_ENCRYPTION_KEY: z.string().optional(),
+  WEBHOOK_ENCRYPTION_KEYS: z.string().optional(),
   WEBHOOK_MAX_ATTEMPTS: envInt("WEBHOOK_MAX_ATTEMPTS", DEFAULT_DELIVERY_OPTIONS.maxAttempts, 1),
   WEBHOOK_BASE_BACKOFF_MS: envInt("WEBHOOK_BASE_BACKOFF_MS", DEFAULT_DELIVERY_OPTIONS.baseBackoffMs, 1),
   WEBHOOK_INTERVAL_MS: envInt("WEBHOOK_INTERVAL_MS", 2_000, 50),
@@ -20,7 +21,7 @@ const envSchema = serviceEnvSchema(WEBHOOKS_METRICS_PORT).extend({
 /** Every setting of `npm run webhooks`, for --help and docs/configuration.md. */
 export const WEBHOOK_SETTINGS: SettingDoc[] = [
   ...serviceSettingDocs(WEBHOOKS_METRICS_PORT),
-  { name: "WEBHOOK_ENCRYPTION_KEY", default: "(required)", meaning: "base64 of 32 bytes; decrypts endpoint signing secrets (the API's key)" },
+  { name: "WEBHOOK_ENCRYPTION_KEYS", default: "(required)", meaning: "key ring <id>:<base64 of 32 bytes>,… (current first; the API's ring); or one WEBHOOK_ENCRYPTION_KEY" },
   { name: "WEBHOOK_MAX_ATTEMPTS", default: String(DEFAULT_DELIVERY_OPTIONS.maxAttempts), meaning: "attempts before a delivery is dead-lettered" },
   { name: "WEBHOOK_BASE_BACKOFF_MS", default: String(DEFAULT_DELIVERY_OPTIONS.baseBackoffMs), meaning: "first retry delay, doubling per attempt" },
   { name: "WEBHOOK_INTERVAL_MS", default: "2000", meaning: "pause between delivery passes when nothing is due" },
@@ -38,10 +39,16 @@ export function webhookConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Webh
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) throw new WebhookConfigError(firstIssue(parsed.error));
   const e = parsed.data;
-  const key = encryptionKeySchema.safeParse(e.WEBHOOK_ENCRYPTION_KEY);
-  if (!key.success) throw new WebhookConfigError(key.error.issues[0]?.message ?? "WEBHOOK_ENCRYPTION_KEY: invalid");
+  let keyRing;
+  try {
+    keyRing = keyRingFromEnv(e);
+  } catch (err) {
+    if (err instanceof WebhookSecretError) throw new WebhookConfigError(err.message);
+    throw err;
+  }
+  if (!keyRing) throw new WebhookConfigError("WEBHOOK_ENCRYPTION_KEYS: required (<id>:<base64 of 32 bytes>,… shared with the API), or WEBHOOK_ENCRYPTION_KEY");
   return {
-    delivery: { ...DEFAULT_DELIVERY_OPTIONS, encryptionKey: key.data, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseBackoffMs: e.WEBHOOK_BASE_BACKOFF_MS },
+    delivery: { ...DEFAULT_DELIVERY_OPTIONS, keyRing, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseBackoffMs: e.WEBHOOK_BASE_BACKOFF_MS },
     intervalMs: e.WEBHOOK_INTERVAL_MS,
     service: { name: "webhooks", databaseUrl: e.DATABASE_URL, pgliteDir: e.PGLITE_DIR, metricsPort: e.METRICS_PORT, metricsHost: e.METRICS_HOST, logLevel: e.LOG_LEVEL },
   };

@@ -1,9 +1,10 @@
 import type pg from "pg";
 import { activeSecrets } from "./endpoints";
+import type { KeyRing } from "./secrets";
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from "./signing";
 
 export interface DeliveryOptions {
-  encryptionKey: Buffer;
+  keyRing: KeyRing;
   /** Attempts after which a delivery is dead-lettered. */
   maxAttempts: number;
   /** First retry delay; doubles per attempt up to maxBackoffMs. */
@@ -15,7 +16,7 @@ export interface DeliveryOptions {
   batchSize: number;
 }
 
-export const DEFAULT_DELIVERY_OPTIONS: Omit<DeliveryOptions, "encryptionKey"> = {
+export const DEFAULT_DELIVERY_OPTIONS: Omit<DeliveryOptions, "keyRing"> = {
   maxAttempts: 8,
   baseBackoffMs: 10_000,
   maxBackoffMs: 3_600_000,
@@ -51,7 +52,9 @@ interface Claimed {
   endpoint_id: string;
   url: string;
   secret_ciphertext: Buffer;
+  secret_key_id: string;
   previous_secret_ciphertext: Buffer | null;
+  previous_secret_key_id: string | null;
   previous_secret_expires_at: Date | null;
 }
 
@@ -78,7 +81,7 @@ export async function deliverDueOnce(
        RETURNING d.id, d.attempts, d.event_id, d.endpoint_id
      )
      SELECT c.id, c.attempts, c.event_id, o.event_type, o.payload, o.created_at AS event_created_at, c.endpoint_id,
-            e.url, e.secret_ciphertext, e.previous_secret_ciphertext, e.previous_secret_expires_at
+            e.url, e.secret_ciphertext, e.secret_key_id, e.previous_secret_ciphertext, e.previous_secret_key_id, e.previous_secret_expires_at
        FROM claimed c JOIN webhook_outbox o ON o.id = c.event_id JOIN webhook_endpoints e ON e.id = c.endpoint_id`,
     [now, options.batchSize, options.leaseMs],
   );
@@ -97,7 +100,7 @@ async function deliverOne(db: { pool: pg.Pool }, d: Claimed, options: DeliveryOp
   let httpStatus: number | null = null;
   let error: string | null = null;
   try {
-    const { url, secrets } = activeSecrets(options.encryptionKey, { ...d, id: d.endpoint_id }, now);
+    const { url, secrets } = activeSecrets(options.keyRing, { ...d, id: d.endpoint_id }, now);
     const timestamp = Math.floor(Date.now() / 1000);
     const res = await fetch(url, {
       method: "POST",

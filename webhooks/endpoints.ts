@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { z } from "zod";
 import { WEBHOOK_EVENT_TYPES } from "./events";
-import { decryptSecret, encryptSecret, newSigningSecret } from "./secrets";
+import { newSigningSecret, openSecret, sealSecret, type KeyRing } from "./secrets";
 
 export class WebhookEndpointError extends Error {
   override name = "WebhookEndpointError";
@@ -19,16 +19,17 @@ type Db = Pick<pg.Pool, "query">;
 /** Creates an endpoint and returns its signing secret: the only time the plaintext is shown. */
 export async function createEndpoint(
   db: Db,
-  key: Buffer,
+  ring: KeyRing,
   input: { tenantId: string; url: string; eventTypes: string[] },
 ): Promise<{ id: string; secret: string }> {
   const parsed = createSchema.safeParse(input);
   if (!parsed.success) throw new WebhookEndpointError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
   const id = randomUUID();
   const secret = newSigningSecret();
+  const sealed = sealSecret(ring, id, secret);
   await db.query(
-    `INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_ciphertext) VALUES ($1, $2, $3, $4, $5)`,
-    [parsed.data.tenantId, id, parsed.data.url, [...new Set(parsed.data.eventTypes)], encryptSecret(key, id, secret)],
+    `INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_ciphertext, secret_key_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [parsed.data.tenantId, id, parsed.data.url, [...new Set(parsed.data.eventTypes)], sealed.ciphertext, sealed.keyId],
   );
   return { id, secret };
 }
@@ -39,7 +40,7 @@ export async function createEndpoint(
  */
 export async function rotateEndpointSecret(
   db: Db,
-  key: Buffer,
+  ring: KeyRing,
   tenantId: string,
   endpointId: string,
   overlapMs: number,
@@ -48,12 +49,13 @@ export async function rotateEndpointSecret(
   if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) throw new WebhookEndpointError("overlapMs must be a non-negative integer");
   const secret = newSigningSecret();
   const until = new Date(now.getTime() + overlapMs);
+  const sealed = sealSecret(ring, endpointId, secret);
   const { rowCount } = await db.query(
     `UPDATE webhook_endpoints
-        SET previous_secret_ciphertext = secret_ciphertext, previous_secret_expires_at = $3,
-            secret_ciphertext = $4, rotated_at = $5
+        SET previous_secret_ciphertext = secret_ciphertext, previous_secret_key_id = secret_key_id, previous_secret_expires_at = $3,
+            secret_ciphertext = $4, secret_key_id = $6, rotated_at = $5
       WHERE tenant_id = $1 AND id = $2`,
-    [tenantId, endpointId, until, encryptSecret(key, endpointId, secret), now],
+    [tenantId, endpointId, until, sealed.ciphertext, now, sealed.keyId],
   );
   if (rowCount !== 1) throw new WebhookEndpointError(`endpoint ${endpointId} not found`);
   return { secret, previousValidUntil: until };
@@ -73,13 +75,70 @@ export interface EndpointSecrets {
 
 /** Decrypts the secrets that sign a delivery made at `now`. */
 export function activeSecrets(
-  key: Buffer,
-  row: { id: string; url: string; secret_ciphertext: Buffer; previous_secret_ciphertext: Buffer | null; previous_secret_expires_at: Date | null },
+  ring: KeyRing,
+  row: {
+    id: string;
+    url: string;
+    secret_ciphertext: Buffer;
+    secret_key_id: string;
+    previous_secret_ciphertext: Buffer | null;
+    previous_secret_key_id: string | null;
+    previous_secret_expires_at: Date | null;
+  },
   now: Date,
 ): EndpointSecrets {
-  const secrets = [decryptSecret(key, row.id, row.secret_ciphertext)];
-  if (row.previous_secret_ciphertext && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > now.getTime()) {
-    secrets.push(decryptSecret(key, row.id, row.previous_secret_ciphertext));
+  const secrets = [openSecret(ring, row.id, { keyId: row.secret_key_id, ciphertext: row.secret_ciphertext })];
+  if (row.previous_secret_ciphertext && row.previous_secret_key_id && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > now.getTime()) {
+    secrets.push(openSecret(ring, row.id, { keyId: row.previous_secret_key_id, ciphertext: row.previous_secret_ciphertext }));
   }
   return { url: row.url, secrets };
+}
+
+/**
+ * Re-seals every secret not under the ring's current key (current and overlapping previous
+ * secrets alike), in batches, each batch in one statement per row under a row lock, so a
+ * concurrent rotation or delivery never sees a half-written row. Returns how many were re-sealed;
+ * afterwards keys other than the current one can leave the ring.
+ */
+export async function reencryptSecrets(db: Pick<pg.Pool, "query" | "connect">, ring: KeyRing, batchSize = 200): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const client = await db.connect();
+    let moved = 0;
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<{
+        id: string;
+        secret_ciphertext: Buffer;
+        secret_key_id: string;
+        previous_secret_ciphertext: Buffer | null;
+        previous_secret_key_id: string | null;
+      }>(
+        `SELECT id, secret_ciphertext, secret_key_id, previous_secret_ciphertext, previous_secret_key_id FROM webhook_endpoints
+          WHERE secret_key_id <> $1 OR (previous_secret_key_id IS NOT NULL AND previous_secret_key_id <> $1)
+          ORDER BY id LIMIT $2 FOR UPDATE`,
+        [ring.current.id, batchSize],
+      );
+      for (const r of rows) {
+        const current = sealSecret(ring, r.id, openSecret(ring, r.id, { keyId: r.secret_key_id, ciphertext: r.secret_ciphertext }));
+        const previous =
+          r.previous_secret_ciphertext && r.previous_secret_key_id
+            ? sealSecret(ring, r.id, openSecret(ring, r.id, { keyId: r.previous_secret_key_id, ciphertext: r.previous_secret_ciphertext }))
+            : null;
+        await client.query(
+          `UPDATE webhook_endpoints SET secret_ciphertext = $2, secret_key_id = $3, previous_secret_ciphertext = $4, previous_secret_key_id = $5 WHERE id = $1`,
+          [r.id, current.ciphertext, current.keyId, previous?.ciphertext ?? null, previous?.keyId ?? null],
+        );
+        moved++;
+      }
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    total += moved;
+    if (moved < batchSize) return total;
+  }
 }

@@ -1,3 +1,4 @@
+import type { KeyRing } from "../../webhooks/secrets";
 import { createEndpoint, deleteEndpoint, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
 import { WEBHOOK_EVENT_TYPES } from "../../webhooks/events";
 import type { RequestContext } from "../context";
@@ -19,7 +20,7 @@ function endpointIdOf(id: string): string | null {
   return key && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key[0]!) ? key[0]! : null;
 }
 
-function keyOf(ctx: RequestContext): Buffer {
+function keyOf(ctx: RequestContext): KeyRing {
   // Without the dispatcher's key a secret could be shown but never used to sign: refuse.
   if (!ctx.webhookKey) throw new BadInputError("webhook endpoints are not enabled on this server");
   return ctx.webhookKey;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { fromGlobalId, toGlobalId } from "../../api/resolvers/ids";
-import { decryptSecret } from "../../webhooks/secrets";
+import { openSecret } from "../../webhooks/secrets";
 import { startHarness, type ApiHarness } from "./fixtures";
 
 describe("api: tenancy enforced twice (token-only tenant + row-level security)", function () {
@@ -112,16 +112,17 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     const { secret, endpoint } = created.body.data!.createWebhookEndpoint as { secret: string; endpoint: { id: string } };
     const id = fromGlobalId(endpoint.id, "WebhookEndpoint", 1)![0]!;
     const key = h.config.webhookEncryptionKey!;
-    const row = async () => (await h.db.pool.query("SELECT secret_ciphertext, previous_secret_ciphertext FROM webhook_endpoints WHERE id = $1", [id])).rows[0];
-    expect(decryptSecret(key, id, (await row()).secret_ciphertext)).to.equal(secret);
+    const row = async () => (await h.db.pool.query("SELECT secret_ciphertext, secret_key_id, previous_secret_ciphertext, previous_secret_key_id FROM webhook_endpoints WHERE id = $1", [id])).rows[0];
+    const stored = await row();
+    expect(openSecret(key, id, { keyId: stored.secret_key_id, ciphertext: stored.secret_ciphertext })).to.equal(secret);
     const listed = await h.gql(token, "{ webhookEndpoints { id url } }");
     expect(JSON.stringify(listed.body)).to.not.contain(secret);
     const rotated = await h.gql(token, "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }", { id: endpoint.id });
     const next = (rotated.body.data!.rotateWebhookSecret as { secret: string }).secret;
     expect(next).to.not.equal(secret);
     const r = await row();
-    expect(decryptSecret(key, id, r.secret_ciphertext)).to.equal(next);
-    expect(decryptSecret(key, id, r.previous_secret_ciphertext)).to.equal(secret);
+    expect(openSecret(key, id, { keyId: r.secret_key_id, ciphertext: r.secret_ciphertext })).to.equal(next);
+    expect(openSecret(key, id, { keyId: r.previous_secret_key_id, ciphertext: r.previous_secret_ciphertext })).to.equal(secret);
   });
 
   it("an argument cannot choose the tenant: tenant is not an argument anywhere", async function () {

@@ -6,6 +6,7 @@ import { billingConfigFromEnv, BillingConfigError, startBillingWorker } from "..
 import { createEndpoint } from "../../webhooks/endpoints";
 import { webhookConfigFromEnv, WebhookConfigError } from "../../webhooks/config";
 import { startWebhookWorker } from "../../webhooks/worker";
+import { keyRingFromEnv } from "../../webhooks/secrets";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import type { Database } from "../../db/connection";
@@ -22,7 +23,7 @@ describe("billing and webhook delivery workers", function () {
   it("parses its configuration once and rejects bad values", function () {
     expect(() => billingConfigFromEnv({ BILLING_GRACE_MS: "-1" })).to.throw(BillingConfigError, /BILLING_GRACE_MS/);
     expect(() => webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: "c2hvcnQ=" })).to.throw(WebhookConfigError, /WEBHOOK_ENCRYPTION_KEY.*32 bytes/);
-    expect(() => webhookConfigFromEnv({})).to.throw(WebhookConfigError, /WEBHOOK_ENCRYPTION_KEY: required/);
+    expect(() => webhookConfigFromEnv({})).to.throw(WebhookConfigError, /WEBHOOK_ENCRYPTION_KEYS: required/);
     const c = billingConfigFromEnv({ CONFIRMATIONS: "3" });
     expect(c.confirmations).to.equal(3);
   });
@@ -63,14 +64,15 @@ describe("billing and webhook delivery workers", function () {
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const key = randomBytes(32);
+    const rawKey = randomBytes(32);
+    const key = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEY: rawKey.toString("base64") })!;
     const ep = await createEndpoint(db.pool, key, {
       tenantId,
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
       eventTypes: ["invoice.finalized"],
     });
     const config = billingConfigFromEnv({ BILLING_INTERVAL_MS: "100", BILLING_GRACE_MS: "0", CONFIRMATIONS: "0" });
-    const delivery = webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: key.toString("base64"), WEBHOOK_INTERVAL_MS: "50" });
+    const delivery = webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: rawKey.toString("base64"), WEBHOOK_INTERVAL_MS: "50" });
     const logs: string[] = [];
     const logger = { info: (_: object, m?: string) => logs.push(m ?? ""), warn: () => undefined, error: (o: object) => logs.push(JSON.stringify(o)) };
     // Each worker with its own database role, as in production.

@@ -4,10 +4,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { openDatabase, withTransaction } from "../../db/connection";
 import { enqueueEvent } from "../../webhooks/outbox";
-import { decryptSecret, encryptSecret, parseEncryptionKey, WebhookSecretError } from "../../webhooks/secrets";
+import { keyRingFromEnv, openSecret, sealSecret, WebhookSecretError, type KeyRing } from "../../webhooks/secrets";
 import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce, redeliver, type DeliveryOptions } from "../../webhooks/delivery";
-import { createEndpoint, deleteEndpoint, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createEndpoint, deleteEndpoint, reencryptSecrets, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import { addContract, addTenant } from "../billing/helpers/chain-rows";
 
 interface Received {
@@ -60,8 +60,8 @@ function verifySignature(header: string, body: string, secret: string, tolerance
 describe("webhooks", function () {
   let db: TestDatabase;
   let tenantId: string;
-  const key = randomBytes(32);
-  const options: DeliveryOptions = { ...DEFAULT_DELIVERY_OPTIONS, encryptionKey: key, maxAttempts: 3, baseBackoffMs: 1_000, leaseMs: 30_000 };
+  const key: KeyRing = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}` })!;
+  const options: DeliveryOptions = { ...DEFAULT_DELIVERY_OPTIONS, keyRing: key, maxAttempts: 3, baseBackoffMs: 1_000, leaseMs: 30_000 };
 
   before(async function () {
     db = await createTestDatabase();
@@ -75,14 +75,19 @@ describe("webhooks", function () {
     await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, type, key, { hello: key }));
   }
 
-  it("encrypts secrets at rest with AES-256-GCM bound to the endpoint", function () {
-    const blob = encryptSecret(key, "ep-1", "whsec_x");
-    expect(blob.includes(Buffer.from("whsec_x"))).to.equal(false);
-    expect(decryptSecret(key, "ep-1", blob)).to.equal("whsec_x");
-    expect(() => decryptSecret(key, "ep-2", blob)).to.throw(WebhookSecretError);
-    expect(() => decryptSecret(randomBytes(32), "ep-1", blob)).to.throw(WebhookSecretError);
-    expect(() => parseEncryptionKey(randomBytes(16).toString("base64"))).to.throw(WebhookSecretError, /32 bytes/);
-    expect(parseEncryptionKey(key.toString("base64")).equals(key)).to.equal(true);
+  it("encrypts secrets at rest with AES-256-GCM bound to the endpoint and named key", function () {
+    const sealed = sealSecret(key, "ep-1", "whsec_x");
+    expect(sealed.keyId).to.equal("k1");
+    expect(sealed.ciphertext.includes(Buffer.from("whsec_x"))).to.equal(false);
+    expect(openSecret(key, "ep-1", sealed)).to.equal("whsec_x");
+    expect(() => openSecret(key, "ep-2", sealed)).to.throw(WebhookSecretError);
+    const other = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}` })!;
+    expect(() => openSecret(other, "ep-1", sealed)).to.throw(WebhookSecretError, /does not open with key "k1"/);
+    expect(() => keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEY: randomBytes(16).toString("base64") })).to.throw(WebhookSecretError, /WEBHOOK_ENCRYPTION_KEY: .*32 bytes/);
+    expect(() => keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: "a:" + randomBytes(32).toString("base64") + ",a:" + randomBytes(32).toString("base64") })).to.throw(/appears twice/);
+    expect(() => keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: randomBytes(32).toString("base64") })).to.throw(/needs an id/);
+    const single = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEY: randomBytes(32).toString("base64") })!;
+    expect(single.current.id).to.equal("default");
   });
 
   it("signs deliveries verifiably, with stable delivery ids and event headers; rotation signs with both secrets during overlap", async function () {
@@ -207,6 +212,59 @@ describe("webhooks", function () {
       const bodies = new Map<string, Set<string>>();
       for (const r of rx.received) bodies.set(r.deliveryId, (bodies.get(r.deliveryId) ?? new Set()).add(r.body));
       expect([...bodies.values()].every((b) => b.size === 1)).to.equal(true);
+    } finally {
+      await rx.close();
+    }
+  });
+});
+
+describe("webhooks: rotating the encryption key ring", function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let tenantId: string;
+  const b64 = () => randomBytes(32).toString("base64");
+  const [A, B] = [b64(), b64()];
+  before(async function () {
+    db = await createTestDatabase();
+    tenantId = await addTenant(db.pool, await addContract(db.pool), "acme", 1);
+  });
+  after(async function () {
+    await db?.drop();
+  });
+
+  it("new secrets use the newest key, old ones still open, re-encryption retires the old key; end to end through delivery", async function () {
+    const rx = await startReceiver(() => 200);
+    try {
+      const onlyA = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEY: A })!;
+      const old = await createEndpoint(db.pool, onlyA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      const rotated = await rotateEndpointSecret(db.pool, onlyA, tenantId, old.id, 3_600_000);
+
+      // Rotation: B first (current), the old key still in the ring.
+      const ringBA = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `b:${B},default:${A}` })!;
+      const fresh = await createEndpoint(db.pool, ringBA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      const keyIds = async () =>
+        (await db.pool.query<{ id: string; k: string; p: string | null }>("SELECT id, secret_key_id AS k, previous_secret_key_id AS p FROM webhook_endpoints ORDER BY created_at")).rows;
+      expect((await keyIds()).map((r) => [r.k, r.p])).to.deep.equal([["default", "default"], ["b", null]]);
+      await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "invoice.finalized", "rot-1", { n: 1 }));
+      const out = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ringBA });
+      expect(out.map((o) => o.status)).to.deep.equal(["delivered", "delivered"]);
+      const byUrlSecret = (secret: string) => rx.received.some((r) => verifySignature(r.signature, r.body, secret));
+      expect(byUrlSecret(rotated.secret) && byUrlSecret(fresh.secret) && byUrlSecret(old.secret)).to.equal(true);
+
+      // Without the old key, old secrets no longer open: delivery fails naming the key, nothing leaks.
+      const onlyB = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `b:${B}` })!;
+      await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "invoice.finalized", "rot-2", { n: 2 }));
+      const failing = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB });
+      expect(failing.find((o) => o.status !== "delivered")?.error).to.match(/sealed with key "default", which is not in the key ring/);
+
+      // Re-encrypt everything under B (as the delivery service's role), then B alone suffices.
+      const webhooksRole = await openAsRole(db, "meterline_webhooks");
+      expect(await reencryptSecrets(webhooksRole.pool, ringBA, 1)).to.equal(1);
+      expect((await keyIds()).map((r) => [r.k, r.p])).to.deep.equal([["b", "b"], ["b", null]]);
+      expect(await reencryptSecrets(webhooksRole.pool, ringBA)).to.equal(0);
+      await db.pool.query("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending'");
+      const after = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB });
+      expect(after.every((o) => o.status === "delivered")).to.equal(true);
     } finally {
       await rx.close();
     }
