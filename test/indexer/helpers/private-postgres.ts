@@ -33,7 +33,8 @@ function asPostgres(args: string[]): void {
   else execFileSync("sh", ["-c", cmd], { stdio: "ignore" });
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** `configure` runs after initdb, before the first start (e.g. to turn on TLS); it gets the data directory. */
+export async function startPrivatePostgres(options: { configure?: (dataDir: string, asPostgres: (args: string[]) => void) => void } = {}): Promise<PrivatePostgres> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "meterline-pg-"));
   chmodSync(dir, 0o777);
   const data = path.join(dir, "data");
@@ -41,6 +42,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   if (process.getuid?.() === 0) chownSync(dir, uid, gid);
   asPostgres([`${BIN}/initdb`, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]);
+  options.configure?.(data, asPostgres);
   const port = await freePort();
   const start = () =>
     asPostgres([`${BIN}/pg_ctl`, "-D", data, "-l", path.join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
