@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import type { DestinationPolicy } from "../webhooks/destinations";
 import { keyRingFromEnv, WebhookSecretError, type KeyRing } from "../webhooks/secrets";
 
 /** A bad setting: the message is one line naming the variable, safe to print at startup. */
@@ -83,6 +84,7 @@ const schema = z.object({
   // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
   WEBHOOK_ENCRYPTION_KEY: z.string().optional(),
   WEBHOOK_ENCRYPTION_KEYS: z.string().optional(),
+  WEBHOOK_ALLOW_LOOPBACK_HTTP: bool.default("false"),
   JWKS_COOLDOWN_S: int(0, 3600).default(30),
 });
 
@@ -115,6 +117,8 @@ export interface ApiConfig {
   indexerMaxLagBlocks: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
   webhookEncryptionKey?: KeyRing;
+  /** Which webhook URLs tenants may register (public https; http to loopback only when allowed, for development). */
+  webhookDestinations: DestinationPolicy;
   /** Minimum time between JWKS refetches triggered by an unknown kid. */
   jwksCooldownMs: number;
 }
@@ -187,6 +191,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     ...(tls ? { tls } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
     ...(webhookKeys ? { webhookEncryptionKey: webhookKeys } : {}),
+    webhookDestinations: { allowLoopbackHttp: c.WEBHOOK_ALLOW_LOOPBACK_HTTP },
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
   };
 }

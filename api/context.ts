@@ -1,3 +1,4 @@
+import type { DestinationPolicy } from "../webhooks/destinations";
 import type { KeyRing } from "../webhooks/secrets";
 import type { Logger } from "pino";
 import type { Principal } from "./auth/principal";
@@ -15,6 +16,7 @@ export interface RequestContext {
   notifications: NotificationHub;
   /** The webhook dispatcher's encryption key; webhook mutations are refused without it. */
   webhookKey: KeyRing | undefined;
+  webhookDestinations: DestinationPolicy;
   /** The principal and the request, as audit rows record them. */
   actor: AuditActor;
   logger: Logger;

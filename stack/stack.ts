@@ -189,7 +189,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1" };
     const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), { db, logger: logger.child({ component: "billing" }) });
     stops.push(() => billing.stop());
-    const webhooks: WebhookWorker = startWebhookWorker(webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: webhookKey }), {
+    const webhooks: WebhookWorker = startWebhookWorker(webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: webhookKey, WEBHOOK_ALLOW_LOOPBACK_HTTP: "true" }), {
       db,
       logger: logger.child({ component: "webhooks" }),
     });
@@ -205,6 +205,8 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       GRAPHIQL: "true",
       INTROSPECTION: "true",
       WEBHOOK_ENCRYPTION_KEY: webhookKey,
+      // The demo is a development setup: receivers on this machine (http://127.0.0.1) are allowed.
+      WEBHOOK_ALLOW_LOOPBACK_HTTP: "true",
     });
     const api: RunningApi = await startApi(apiConfig, {
       db,

@@ -16,6 +16,7 @@ const envSchema = serviceEnvSchema(WEBHOOKS_METRICS_PORT).extend({
   WEBHOOK_MAX_ATTEMPTS: envInt("WEBHOOK_MAX_ATTEMPTS", DEFAULT_DELIVERY_OPTIONS.maxAttempts, 1),
   WEBHOOK_BASE_BACKOFF_MS: envInt("WEBHOOK_BASE_BACKOFF_MS", DEFAULT_DELIVERY_OPTIONS.baseBackoffMs, 1),
   WEBHOOK_INTERVAL_MS: envInt("WEBHOOK_INTERVAL_MS", 2_000, 50),
+  WEBHOOK_ALLOW_LOOPBACK_HTTP: z.enum(["true", "false", ""]).optional().transform((v) => v === "true"),
 });
 
 /** Every setting of `npm run webhooks`, for --help and docs/configuration.md. */
@@ -25,6 +26,7 @@ export const WEBHOOK_SETTINGS: SettingDoc[] = [
   { name: "WEBHOOK_MAX_ATTEMPTS", default: String(DEFAULT_DELIVERY_OPTIONS.maxAttempts), meaning: "attempts before a delivery is dead-lettered" },
   { name: "WEBHOOK_BASE_BACKOFF_MS", default: String(DEFAULT_DELIVERY_OPTIONS.baseBackoffMs), meaning: "first retry delay, doubling per attempt" },
   { name: "WEBHOOK_INTERVAL_MS", default: "2000", meaning: "pause between delivery passes when nothing is due" },
+  { name: "WEBHOOK_ALLOW_LOOPBACK_HTTP", default: "false", meaning: "development only: deliver over plain http to loopback receivers" },
 ];
 
 export interface WebhookWorkerConfig {
@@ -48,7 +50,13 @@ export function webhookConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Webh
   }
   if (!keyRing) throw new WebhookConfigError("WEBHOOK_ENCRYPTION_KEYS: required (<id>:<base64 of 32 bytes>,… shared with the API), or WEBHOOK_ENCRYPTION_KEY");
   return {
-    delivery: { ...DEFAULT_DELIVERY_OPTIONS, keyRing, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseBackoffMs: e.WEBHOOK_BASE_BACKOFF_MS },
+    delivery: {
+      ...DEFAULT_DELIVERY_OPTIONS,
+      keyRing,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      baseBackoffMs: e.WEBHOOK_BASE_BACKOFF_MS,
+      destinations: { allowLoopbackHttp: e.WEBHOOK_ALLOW_LOOPBACK_HTTP },
+    },
     intervalMs: e.WEBHOOK_INTERVAL_MS,
     service: { name: "webhooks", databaseUrl: e.DATABASE_URL, pgliteDir: e.PGLITE_DIR, metricsPort: e.METRICS_PORT, metricsHost: e.METRICS_HOST, logLevel: e.LOG_LEVEL },
   };

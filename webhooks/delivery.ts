@@ -1,10 +1,14 @@
 import type pg from "pg";
 import { activeSecrets } from "./endpoints";
 import type { KeyRing } from "./secrets";
-import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from "./signing";
+import { checkUrl, PRODUCTION_POLICY, type DestinationPolicy } from "./destinations";
+import { postWebhook } from "./post";
+import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader, standardWebhookHeaders } from "./signing";
 
 export interface DeliveryOptions {
   keyRing: KeyRing;
+  /** Which destinations may be contacted (checked again on the connection's address). */
+  destinations: DestinationPolicy;
   /** Attempts after which a delivery is dead-lettered. */
   maxAttempts: number;
   /** First retry delay; doubles per attempt up to maxBackoffMs. */
@@ -17,6 +21,7 @@ export interface DeliveryOptions {
 }
 
 export const DEFAULT_DELIVERY_OPTIONS: Omit<DeliveryOptions, "keyRing"> = {
+  destinations: PRODUCTION_POLICY,
   maxAttempts: 8,
   baseBackoffMs: 10_000,
   maxBackoffMs: 3_600_000,
@@ -102,21 +107,17 @@ async function deliverOne(db: { pool: pg.Pool }, d: Claimed, options: DeliveryOp
   try {
     const { url, secrets } = activeSecrets(options.keyRing, { ...d, id: d.endpoint_id }, now);
     const timestamp = Math.floor(Date.now() / 1000);
-    const res = await fetch(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        [SIGNATURE_HEADER]: signatureHeader(secrets, timestamp, body),
-        [DELIVERY_HEADER]: d.id,
-        [EVENT_HEADER]: d.event_type,
-      },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(options.requestTimeoutMs),
-    });
-    httpStatus = res.status;
-    await res.body?.cancel().catch(() => undefined);
-    if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    const headers = {
+      "content-type": "application/json",
+      [SIGNATURE_HEADER]: signatureHeader(secrets, timestamp, body),
+      [DELIVERY_HEADER]: d.id,
+      [EVENT_HEADER]: d.event_type,
+      ...standardWebhookHeaders(secrets, d.id, timestamp, body),
+    };
+    // Redirects are not followed: a 3xx is a failed attempt, so a receiver cannot bounce a
+    // delivery to an internal address.
+    httpStatus = await postWebhook(checkUrl(url, options.destinations), headers, body, { timeoutMs: options.requestTimeoutMs, policy: options.destinations });
+    if (httpStatus < 200 || httpStatus >= 300) error = `HTTP ${httpStatus}`;
   } catch (err) {
     error = (err as Error).message;
   }

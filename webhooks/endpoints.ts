@@ -1,16 +1,20 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { z } from "zod";
+import { checkUrl, PRODUCTION_POLICY, resolvePublic, WebhookDestinationError, type DestinationPolicy } from "./destinations";
 import { WEBHOOK_EVENT_TYPES } from "./events";
 import { newSigningSecret, openSecret, sealSecret, type KeyRing } from "./secrets";
 
 export class WebhookEndpointError extends Error {
   override name = "WebhookEndpointError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 const createSchema = z.object({
   tenantId: z.string().regex(/^\d+$/),
-  url: z.string().url().refine((u) => /^https?:\/\//.test(u), "url must be http(s)"),
+  url: z.string().max(2000, "url: at most 2000 characters"),
   eventTypes: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1),
 });
 
@@ -21,9 +25,16 @@ export async function createEndpoint(
   db: Db,
   ring: KeyRing,
   input: { tenantId: string; url: string; eventTypes: string[] },
+  policy: DestinationPolicy = PRODUCTION_POLICY,
 ): Promise<{ id: string; secret: string }> {
   const parsed = createSchema.safeParse(input);
   if (!parsed.success) throw new WebhookEndpointError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  try {
+    await resolvePublic(checkUrl(parsed.data.url, policy), policy);
+  } catch (err) {
+    if (err instanceof WebhookDestinationError) throw new WebhookEndpointError(err.message, { cause: err });
+    throw err;
+  }
   const id = randomUUID();
   const secret = newSigningSecret();
   const sealed = sealSecret(ring, id, secret);

@@ -109,7 +109,7 @@ export function openSecret(ring: KeyRing, endpointId: string, sealed: SealedSecr
   }
 }
 
-/** A new signing secret: 32 random bytes, base64url, with a recognizable prefix. */
+/** A new signing secret: 32 random bytes in standard base64 after `whsec_` (the Standard Webhooks form). */
 export function newSigningSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64url")}`;
+  return `whsec_${randomBytes(32).toString("base64")}`;
 }

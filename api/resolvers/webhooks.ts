@@ -54,7 +54,7 @@ export const webhookResolvers = {
         if (tenantId === null) throw new NotFoundError();
         let created: { id: string; secret: string };
         try {
-          created = await createEndpoint(c, key, { tenantId, url, eventTypes });
+          created = await createEndpoint(c, key, { tenantId, url, eventTypes }, ctx.webhookDestinations);
         } catch (err) {
           if (err instanceof WebhookEndpointError) throw new BadInputError(`eventTypes must be among ${WEBHOOK_EVENT_TYPES.join(", ")}`, { cause: err });
           throw err;

@@ -188,7 +188,7 @@ describe("api: hardening", function () {
       try {
         const token = await h.token("acme", "operator");
         await h.gql(token, "query Mine { viewer { subject } }");
-        await h.gql(token, `mutation Hook { createWebhookEndpoint(input: { url: "https://acme.example/secret-path", eventTypes: ["invoice.finalized"] }) { secret } }`);
+        await h.gql(token, `mutation Hook { createWebhookEndpoint(input: { url: "https://93.184.215.14/acme/secret-path", eventTypes: ["invoice.finalized"] }) { secret } }`);
         await h.gql(`${token}x`, "{ viewer { subject } }");
         const text = lines.join("\n");
         const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request");

@@ -20,7 +20,7 @@ const meter1 = (h: ApiHarness) => toGlobalId("Meter", h.tenantIds.acme, 1);
 async function newEndpoint(h: ApiHarness): Promise<string> {
   const res = await h.gql(
     await h.token("acme", "operator"),
-    `mutation { createWebhookEndpoint(input: { url: "https://hooks.example/x", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
+    `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/hooks/x", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
   );
   return (res.body.data!.createWebhookEndpoint as { endpoint: { id: string } }).endpoint.id;
 }
@@ -68,7 +68,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   "Mutation.createWebhookEndpoint": {
     requires: "OPERATOR",
-    doc: `mutation { createWebhookEndpoint(input: { url: "https://hooks.example/a", eventTypes: ["quota.threshold_crossed"] }) { secret } }`,
+    doc: `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/hooks/a", eventTypes: ["quota.threshold_crossed"] }) { secret } }`,
   },
   "Mutation.rotateWebhookSecret": {
     requires: "OPERATOR",

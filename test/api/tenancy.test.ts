@@ -18,7 +18,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     const meters = await h.gql(g, "{ meters { id } invoices { edges { node { id } } } }");
     const ep = await h.gql(
       await h.token("globex", "operator"),
-      `mutation { createWebhookEndpoint(input: { url: "https://globex.example/h", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
+      `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/globex/h", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
     );
     foreign = {
       meter: (meters.body.data!.meters as { id: string }[])[0]!.id,
@@ -108,7 +108,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
 
   it("webhook secrets are shown once and stored as the dispatcher reads them", async function () {
     const token = await h.token("acme", "operator");
-    const created = await h.gql(token, `mutation { createWebhookEndpoint(input: { url: "https://acme.example/h", eventTypes: ["quota.threshold_crossed"] }) { secret endpoint { id } } }`);
+    const created = await h.gql(token, `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/acme/h", eventTypes: ["quota.threshold_crossed"] }) { secret endpoint { id } } }`);
     const { secret, endpoint } = created.body.data!.createWebhookEndpoint as { secret: string; endpoint: { id: string } };
     const id = fromGlobalId(endpoint.id, "WebhookEndpoint", 1)![0]!;
     const key = h.config.webhookEncryptionKey!;

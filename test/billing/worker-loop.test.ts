@@ -70,9 +70,9 @@ describe("billing and webhook delivery workers", function () {
       tenantId,
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
       eventTypes: ["invoice.finalized"],
-    });
+    }, { allowLoopbackHttp: true });
     const config = billingConfigFromEnv({ BILLING_INTERVAL_MS: "100", BILLING_GRACE_MS: "0", CONFIRMATIONS: "0" });
-    const delivery = webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: rawKey.toString("base64"), WEBHOOK_INTERVAL_MS: "50" });
+    const delivery = webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: rawKey.toString("base64"), WEBHOOK_INTERVAL_MS: "50", WEBHOOK_ALLOW_LOOPBACK_HTTP: "true" });
     const logs: string[] = [];
     const logger = { info: (_: object, m?: string) => logs.push(m ?? ""), warn: () => undefined, error: (o: object) => logs.push(JSON.stringify(o)) };
     // Each worker with its own database role, as in production.

@@ -7,7 +7,12 @@ import { enqueueEvent } from "../../webhooks/outbox";
 import { keyRingFromEnv, openSecret, sealSecret, WebhookSecretError, type KeyRing } from "../../webhooks/secrets";
 import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce, redeliver, type DeliveryOptions } from "../../webhooks/delivery";
 import { createEndpoint, deleteEndpoint, reencryptSecrets, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
+import { Webhook } from "standardwebhooks";
+import { postWebhook } from "../../webhooks/post";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import type { DestinationPolicy } from "../../webhooks/destinations";
+
+const LOCAL: DestinationPolicy = { allowLoopbackHttp: true };
 import { addContract, addTenant } from "../billing/helpers/chain-rows";
 
 interface Received {
@@ -15,6 +20,7 @@ interface Received {
   event: string;
   signature: string;
   body: string;
+  headers: Record<string, string>;
 }
 
 /** A real HTTP receiver on 127.0.0.1 that answers with the status `respond` picks. */
@@ -29,6 +35,7 @@ async function startReceiver(respond: (r: Received, n: number) => number) {
         event: String(req.headers["meterline-event"]),
         signature: String(req.headers["meterline-signature"]),
         body: Buffer.concat(chunks).toString("utf8"),
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
       };
       received.push(r);
       res.statusCode = respond(r, received.length);
@@ -61,7 +68,8 @@ describe("webhooks", function () {
   let db: TestDatabase;
   let tenantId: string;
   const key: KeyRing = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}` })!;
-  const options: DeliveryOptions = { ...DEFAULT_DELIVERY_OPTIONS, keyRing: key, maxAttempts: 3, baseBackoffMs: 1_000, leaseMs: 30_000 };
+  // Receivers in these tests listen on loopback over plain http: the development policy.
+  const options: DeliveryOptions = { ...DEFAULT_DELIVERY_OPTIONS, keyRing: key, maxAttempts: 3, baseBackoffMs: 1_000, leaseMs: 30_000, destinations: LOCAL };
 
   before(async function () {
     db = await createTestDatabase();
@@ -93,9 +101,9 @@ describe("webhooks", function () {
   it("signs deliveries verifiably, with stable delivery ids and event headers; rotation signs with both secrets during overlap", async function () {
     const rx = await startReceiver(() => 200);
     try {
-      const bad = await createEndpoint(db.pool, key, { tenantId, url: "ftp://x", eventTypes: ["invoice.finalized"] }).catch((e: Error) => e);
+      const bad = await createEndpoint(db.pool, key, { tenantId, url: "ftp://x", eventTypes: ["invoice.finalized"] }, LOCAL).catch((e: Error) => e);
       expect(bad).to.be.instanceOf(WebhookEndpointError);
-      const ep = await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      const ep = await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] }, LOCAL);
       const { rows } = await db.pool.query("SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1", [ep.id]);
       expect((rows[0].secret_ciphertext as Buffer).includes(Buffer.from(ep.secret))).to.equal(false);
 
@@ -140,7 +148,7 @@ describe("webhooks", function () {
     let status = 503;
     const rx = await startReceiver(() => status);
     try {
-      await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["quota.threshold_crossed"] });
+      await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["quota.threshold_crossed"] }, LOCAL);
       await emit("quota.threshold_crossed", "retry-1");
       const t0 = new Date("2030-01-01T00:00:00Z");
       const a1 = await deliverDueOnce(db, options, t0);
@@ -171,7 +179,7 @@ describe("webhooks", function () {
     await db.pool.query("DELETE FROM webhook_endpoints");
     const rx = await startReceiver(() => 200);
     try {
-      await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      await createEndpoint(db.pool, key, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] }, LOCAL);
       for (let i = 0; i < 6; i++) await emit("invoice.finalized", `crash-${i}`);
       // the producer "crashes" after committing: a fresh process (new pool) picks the outbox up
       const t0 = new Date("2031-01-01T00:00:00Z");
@@ -236,17 +244,17 @@ describe("webhooks: rotating the encryption key ring", function () {
     const rx = await startReceiver(() => 200);
     try {
       const onlyA = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEY: A })!;
-      const old = await createEndpoint(db.pool, onlyA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      const old = await createEndpoint(db.pool, onlyA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] }, LOCAL);
       const rotated = await rotateEndpointSecret(db.pool, onlyA, tenantId, old.id, 3_600_000);
 
       // Rotation: B first (current), the old key still in the ring.
       const ringBA = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `b:${B},default:${A}` })!;
-      const fresh = await createEndpoint(db.pool, ringBA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] });
+      const fresh = await createEndpoint(db.pool, ringBA, { tenantId, url: rx.url, eventTypes: ["invoice.finalized"] }, LOCAL);
       const keyIds = async () =>
         (await db.pool.query<{ id: string; k: string; p: string | null }>("SELECT id, secret_key_id AS k, previous_secret_key_id AS p FROM webhook_endpoints ORDER BY created_at")).rows;
       expect((await keyIds()).map((r) => [r.k, r.p])).to.deep.equal([["default", "default"], ["b", null]]);
       await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "invoice.finalized", "rot-1", { n: 1 }));
-      const out = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ringBA });
+      const out = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ringBA, destinations: LOCAL });
       expect(out.map((o) => o.status)).to.deep.equal(["delivered", "delivered"]);
       const byUrlSecret = (secret: string) => rx.received.some((r) => verifySignature(r.signature, r.body, secret));
       expect(byUrlSecret(rotated.secret) && byUrlSecret(fresh.secret) && byUrlSecret(old.secret)).to.equal(true);
@@ -254,7 +262,7 @@ describe("webhooks: rotating the encryption key ring", function () {
       // Without the old key, old secrets no longer open: delivery fails naming the key, nothing leaks.
       const onlyB = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `b:${B}` })!;
       await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "invoice.finalized", "rot-2", { n: 2 }));
-      const failing = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB });
+      const failing = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB, destinations: LOCAL });
       expect(failing.find((o) => o.status !== "delivered")?.error).to.match(/sealed with key "default", which is not in the key ring/);
 
       // Re-encrypt everything under B (as the delivery service's role), then B alone suffices.
@@ -263,8 +271,89 @@ describe("webhooks: rotating the encryption key ring", function () {
       expect((await keyIds()).map((r) => [r.k, r.p])).to.deep.equal([["b", "b"], ["b", null]]);
       expect(await reencryptSecrets(webhooksRole.pool, ringBA)).to.equal(0);
       await db.pool.query("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending'");
-      const after = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB });
+      const after = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: onlyB, destinations: LOCAL });
       expect(after.every((o) => o.status === "delivered")).to.equal(true);
+    } finally {
+      await rx.close();
+    }
+  });
+});
+
+describe("webhooks: destinations and Standard Webhooks", function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let tenantId: string;
+  const ring = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `k:${randomBytes(32).toString("base64")}` })!;
+  before(async function () {
+    db = await createTestDatabase();
+    tenantId = await addTenant(db.pool, await addContract(db.pool), "acme", 1);
+  });
+  after(async function () {
+    await db?.drop();
+  });
+
+  it("refuses non-https, internal, private, link-local, metadata and unresolvable destinations at creation", async function () {
+    const refused = async (url: string, policy?: DestinationPolicy) => {
+      const err = await createEndpoint(db.pool, ring, { tenantId, url, eventTypes: ["invoice.finalized"] }, policy).catch((e: Error) => e);
+      return err instanceof WebhookEndpointError ? err.message : "created";
+    };
+    expect(await refused("http://93.184.215.14/hook")).to.match(/must be https/);
+    expect(await refused("https://169.254.169.254/latest/meta-data/")).to.match(/linkLocal/);
+    expect(await refused("https://127.0.0.1:5432/")).to.match(/loopback/);
+    expect(await refused("https://10.0.0.7/")).to.match(/private/);
+    expect(await refused("https://[::ffff:127.0.0.1]/")).to.match(/loopback/);
+    expect(await refused("https://[fd00:ec2::254]/")).to.match(/uniqueLocal/);
+    expect(await refused("https://100.64.0.1/")).to.match(/carrierGradeNat/);
+    expect(await refused("https://0.0.0.0/")).to.match(/unspecified/);
+    expect(await refused("https://localhost/")).to.match(/loopback/);
+    expect(await refused("https://user:pw@93.184.215.14/")).to.match(/credentials/);
+    expect(await refused("https://nothing.invalid/")).to.match(/cannot resolve/);
+    // development: plain http to loopback only
+    expect(await refused("http://127.0.0.1:9/hook", LOCAL)).to.equal("created");
+    expect(await refused("http://93.184.215.14/hook", LOCAL)).to.match(/loopback addresses only/);
+    expect(await refused("https://93.184.215.14/hook")).to.equal("created");
+  });
+
+  it("checks the address again on the connection itself (DNS rebinding): a name resolving inside is never contacted", async function () {
+    // The connect-time lookup refuses whatever the name resolves to now, whatever it resolved to at creation.
+    const err = await postWebhook(new URL("https://localhost:9/"), {}, "{}", { timeoutMs: 2_000, policy: { allowLoopbackHttp: false } }).catch((e: Error & { code?: string }) => e);
+    expect((err as { code?: string }).code).to.equal("EFORBIDDEN");
+    expect(String(err)).to.match(/localhost resolves to .* loopback address/);
+  });
+
+  it("re-checks the policy at delivery: an endpoint no longer allowed is not contacted", async function () {
+    const rx = await startReceiver(() => 200);
+    try {
+      // Created while allowed (development), delivered under the production policy: refused at connect.
+      await createEndpoint(db.pool, ring, { tenantId, url: rx.url.replace("127.0.0.1", "localhost"), eventTypes: ["credit_note.issued"] }, LOCAL);
+      await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "credit_note.issued", "dns-1", { n: 1 }));
+      const out = await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ring, destinations: { allowLoopbackHttp: false } });
+      expect(out).to.have.length(1);
+      expect(out[0]!.status).to.equal("retry");
+      expect(out[0]!.error).to.match(/must be https|loopback/);
+      expect(rx.received).to.have.length(0);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it("sends Standard Webhooks headers a ready-made verifier (standardwebhooks) accepts, also during a rotation", async function () {
+    const rx = await startReceiver(() => 200);
+    try {
+      const ep = await createEndpoint(db.pool, ring, { tenantId, url: rx.url, eventTypes: ["billing.record_reorged"] }, LOCAL);
+      await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "billing.record_reorged", "std-1", { n: 1 }));
+      await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ring, destinations: LOCAL });
+      const got = rx.received.at(-1)!;
+      const verified = new Webhook(ep.secret).verify(got.body, got.headers) as { type: string };
+      expect(verified.type).to.equal("billing.record_reorged");
+      expect(got.headers["webhook-id"]).to.equal(got.deliveryId);
+      expect(() => new Webhook(ep.secret).verify(`${got.body} `, got.headers)).to.throw();
+
+      const rotated = await rotateEndpointSecret(db.pool, ring, tenantId, ep.id, 60_000);
+      await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "billing.record_reorged", "std-2", { n: 2 }));
+      await deliverDueOnce(db, { ...DEFAULT_DELIVERY_OPTIONS, keyRing: ring, destinations: LOCAL });
+      const during = rx.received.at(-1)!;
+      for (const secret of [ep.secret, rotated.secret]) expect((new Webhook(secret).verify(during.body, during.headers) as { type: string }).type).to.equal("billing.record_reorged");
     } finally {
       await rx.close();
     }
