@@ -8,3 +8,4 @@ import "./tasks/pause";
 import "./tasks/audit";
 import "./tasks/verify-invoice";
 import "./tasks/expire";
+import "./tasks/export-tenant";

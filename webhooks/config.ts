@@ -17,6 +17,7 @@ const envSchema = serviceEnvSchema(WEBHOOKS_METRICS_PORT).extend({
   WEBHOOK_BASE_BACKOFF_MS: envInt("WEBHOOK_BASE_BACKOFF_MS", DEFAULT_DELIVERY_OPTIONS.baseBackoffMs, 1),
   WEBHOOK_INTERVAL_MS: envInt("WEBHOOK_INTERVAL_MS", 2_000, 50),
   WEBHOOK_ALLOW_LOOPBACK_HTTP: z.enum(["true", "false", ""]).optional().transform((v) => v === "true"),
+  WEBHOOK_RETENTION_DAYS: envInt("WEBHOOK_RETENTION_DAYS", 30, 0, 3650),
 });
 
 /** Every setting of `npm run webhooks`, for --help and docs/configuration.md. */
@@ -26,6 +27,7 @@ export const WEBHOOK_SETTINGS: SettingDoc[] = [
   { name: "WEBHOOK_MAX_ATTEMPTS", default: String(DEFAULT_DELIVERY_OPTIONS.maxAttempts), meaning: "attempts before a delivery is dead-lettered" },
   { name: "WEBHOOK_BASE_BACKOFF_MS", default: String(DEFAULT_DELIVERY_OPTIONS.baseBackoffMs), meaning: "first retry delay, doubling per attempt" },
   { name: "WEBHOOK_INTERVAL_MS", default: "2000", meaning: "pause between delivery passes when nothing is due" },
+  { name: "WEBHOOK_RETENTION_DAYS", default: "30", meaning: "delivered and dead deliveries (and their spent events) are deleted after this many days; 0 keeps them" },
   { name: "WEBHOOK_ALLOW_LOOPBACK_HTTP", default: "false", meaning: "development only: deliver over plain http to loopback receivers" },
 ];
 
@@ -33,6 +35,8 @@ export interface WebhookWorkerConfig {
   delivery: DeliveryOptions;
   /** Pause between delivery passes when nothing was due. */
   intervalMs: number;
+  /** Days after which finished deliveries are pruned; null keeps them. */
+  retentionDays: number | null;
   service: { name: string; databaseUrl?: string; pgliteDir?: string; metricsPort: number | null; metricsHost: string; logLevel: string };
 }
 
@@ -58,6 +62,7 @@ export function webhookConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Webh
       destinations: { allowLoopbackHttp: e.WEBHOOK_ALLOW_LOOPBACK_HTTP },
     },
     intervalMs: e.WEBHOOK_INTERVAL_MS,
+    retentionDays: e.WEBHOOK_RETENTION_DAYS === 0 ? null : e.WEBHOOK_RETENTION_DAYS,
     service: { name: "webhooks", databaseUrl: e.DATABASE_URL, pgliteDir: e.PGLITE_DIR, metricsPort: e.METRICS_PORT, metricsHost: e.METRICS_HOST, logLevel: e.LOG_LEVEL },
   };
 }

@@ -7,6 +7,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { WebhookWorkerConfig } from "./config";
 import { deliverDueOnce, type DeliveryOutcome } from "./delivery";
+import { pruneDeliveries } from "./retention";
+
+const PRUNE_EVERY_MS = 3_600_000;
 
 export interface WorkerLogger {
   info(obj: object, msg?: string): void;
@@ -25,8 +28,16 @@ export function startWebhookWorker(
   deps: { db: { pool: pg.Pool }; logger: WorkerLogger; onPass?: (outcomes: DeliveryOutcome[]) => void },
 ): WebhookWorker {
   const stopping = new AbortController();
+  let prunedAt = 0;
   const loop = async () => {
     while (!stopping.signal.aborted) {
+      if (config.retentionDays !== null && Date.now() - prunedAt > PRUNE_EVERY_MS) {
+        prunedAt = Date.now();
+        await pruneDeliveries(deps.db, new Date(Date.now() - config.retentionDays * 86_400_000)).then(
+          (n) => (n.deliveries + n.events > 0 ? deps.logger.info(n, "pruned finished webhook deliveries") : undefined),
+          (err: unknown) => deps.logger.warn({ err: (err as Error).message }, "pruning webhook deliveries failed"),
+        );
+      }
       let busy = false;
       try {
         const outcomes = await deliverDueOnce(deps.db, config.delivery, new Date());

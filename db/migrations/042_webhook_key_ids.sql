@@ -10,3 +10,8 @@ ALTER TABLE webhook_endpoints ADD CONSTRAINT webhook_endpoints_previous_key CHEC
 
 -- The re-encryption runs as the delivery service's role.
 GRANT UPDATE (secret_ciphertext, secret_key_id, previous_secret_ciphertext, previous_secret_key_id) ON webhook_endpoints TO meterline_webhooks;
+
+-- Retention: webhook delivery prunes delivered/dead deliveries and spent outbox events after
+-- WEBHOOK_RETENTION_DAYS (webhooks/retention.ts).
+GRANT DELETE ON webhook_deliveries, webhook_outbox TO meterline_webhooks;
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at) WHERE status <> 'pending';

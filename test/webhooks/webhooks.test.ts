@@ -9,6 +9,7 @@ import { DEFAULT_DELIVERY_OPTIONS, deliverDueOnce, redeliver, type DeliveryOptio
 import { createEndpoint, deleteEndpoint, reencryptSecrets, rotateEndpointSecret, WebhookEndpointError } from "../../webhooks/endpoints";
 import { Webhook } from "standardwebhooks";
 import { postWebhook } from "../../webhooks/post";
+import { pruneDeliveries } from "../../webhooks/retention";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import type { DestinationPolicy } from "../../webhooks/destinations";
 
@@ -357,5 +358,37 @@ describe("webhooks: destinations and Standard Webhooks", function () {
     } finally {
       await rx.close();
     }
+  });
+});
+
+describe("webhooks: retention of operational data", function () {
+  let db: TestDatabase;
+  let tenantId: string;
+  before(async function () {
+    db = await createTestDatabase();
+    tenantId = await addTenant(db.pool, await addContract(db.pool), "acme", 1);
+  });
+  after(async function () {
+    await db?.drop();
+  });
+
+  it("prunes finished deliveries and spent events past the retention, as meterline_webhooks; pending ones stay", async function () {
+    const ring = keyRingFromEnv({ WEBHOOK_ENCRYPTION_KEYS: `k:${randomBytes(32).toString("base64")}` })!;
+    await createEndpoint(db.pool, ring, { tenantId, url: "https://93.184.215.14/hook", eventTypes: ["invoice.finalized"] });
+    for (const k of ["old-done", "old-dead", "old-pending", "new-done"]) await withTransaction(db.pool, (c) => enqueueEvent(c, tenantId, "invoice.finalized", k, { k }));
+    const set = (key: string, status: string, age: string) =>
+      db.pool.query(
+        `UPDATE webhook_deliveries d SET status = $2, created_at = now() - $3::interval FROM webhook_outbox o
+          WHERE o.id = d.event_id AND o.event_key = $1`,
+        [key, status, age],
+      ).then(() => db.pool.query("UPDATE webhook_outbox SET created_at = now() - $2::interval WHERE event_key = $1", [key, age]));
+    await set("old-done", "delivered", "40 days");
+    await set("old-dead", "dead", "40 days");
+    await set("old-pending", "pending", "40 days");
+    await set("new-done", "delivered", "1 day");
+    const pruned = await pruneDeliveries(await openAsRole(db, "meterline_webhooks"), new Date(Date.now() - 30 * 86_400_000));
+    expect(pruned).to.deep.equal({ deliveries: 2, events: 2 });
+    const { rows } = await db.pool.query<{ event_key: string }>("SELECT event_key FROM webhook_outbox ORDER BY event_key");
+    expect(rows.map((r) => r.event_key)).to.deep.equal(["new-done", "old-pending"]);
   });
 });
