@@ -45,8 +45,8 @@ async function unpause(_args: unknown, hre: HardhatRuntimeEnvironment): Promise<
 }
 
 task("meter:pause", "Pauses UsageMeter: blocks commits, reveals, expiry and tenant changes (needs PAUSER_ROLE)")
-  // Optional for Hardhat so a missing reason gets the same one-line error as a bad one.
-  .addOptionalParam("reason", "Required: why, recorded on chain in the PauseReason event (incident id, one sentence)", undefined, types.string)
+  // Required, so `help meter:pause` says so and Hardhat refuses a call without it before the action runs.
+  .addParam("reason", "Why, recorded on chain in the PauseReason event (incident id, one sentence)", undefined, types.string)
   .setAction(reportingErrors(pause));
 
 task("meter:unpause", "Unpauses UsageMeter (default admin only)").setAction(reportingErrors(unpause));

@@ -61,8 +61,10 @@ describe("meter:pause / meter:unpause", function () {
     const [admin] = await hre.ethers.getSigners();
     await deployMeter({ grantPauser: admin!.address });
     const before = await blockNumber();
+    expect(hre.tasks["meter:pause"]!.paramDefinitions.reason!.isOptional, "help shows --reason as required").to.equal(false);
+    const missing = await runTask("meter:pause", {}).catch((e: Error) => e);
+    expect(String(missing)).to.match(/HH306.*reason/);
     for (const [args, message] of [
-      [{}, /^error: --reason: is required$/],
       [{ reason: "   " }, /^error: --reason: must not be empty/],
       [{ reason: "x".repeat(281) }, /^error: --reason: must be at most 280 characters$/],
     ] as Array<[Record<string, unknown>, RegExp]>) {
