@@ -106,7 +106,7 @@ describe("api: role matrix", function () {
       const roles = caller === "platform" ? tenantRoles(["viewer", "operator", "admin", "auditor"]) : tenantRoles(caller === "none" ? [] : [caller]);
       const allowed = satisfies(roles, op.requires);
       it(`${field} (${op.requires}) is ${allowed ? "allowed" : "forbidden"} for ${caller}`, async function () {
-        const token = caller === "platform" ? await h.token("globex", "platform") : await h.token("acme", caller);
+        const token = caller === "platform" ? await h.token("globex", "legacy-platform") : await h.token("acme", caller);
         const headers: Record<string, string> = caller === "platform" ? { "meterline-tenant": "acme" } : {};
         const vars = op.vars ? await op.vars(h) : {};
         if (field.startsWith("Subscription.")) {
@@ -158,6 +158,6 @@ describe("api: role matrix", function () {
     for (const a of ["meter.configure", "quota.set", "quota.delete", "rate_plan.create", "webhook_endpoint.create", "webhook_endpoint.rotate_secret", "webhook_endpoint.delete", "platform.request"]) {
       expect(actions, a).to.include(a);
     }
-    expect(rows.filter((r) => r.action === "platform.request").every((r) => r.platform && r.subject === "globex-platform")).to.equal(true);
+    expect(rows.filter((r) => r.action === "platform.request").every((r) => r.platform && r.subject === "globex-legacy-platform")).to.equal(true);
   });
 });

@@ -79,7 +79,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
       const d = res.body.data as Record<string, unknown> & { meters: { name: string }[]; webhookEndpoints: { url: string }[] };
       expect(d.tenant).to.deep.equal({ slug: tenant });
       expect(d.meters.map((m) => m.name)).to.deep.equal([`${tenant}-meter-1`, `${tenant}-meter-2`]);
-      expect(d.usageRecords).to.deep.equal({ totalCount: 30 });
+      expect(d.usageRecords).to.deep.equal({ totalCount: 34 });
       expect(d.commitments).to.deep.equal({ totalCount: 3 });
       expect(d.invoices).to.deep.equal({ totalCount: 1 });
       expect(d.webhookEndpoints.every((w) => (tenant === "globex" ? w.url.includes("globex") : !w.url.includes("globex")))).to.equal(true);
@@ -90,7 +90,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
   });
 
   it("a platform operator acts only on the tenant it names, and that request is audit-logged", async function () {
-    const token = await h.token("acme", "platform");
+    const token = await h.token("acme", "legacy-platform");
     // Without naming a tenant the platform role grants nothing, not even on its own token's tenant.
     const own = await h.gql(token, "{ viewer { platform } }");
     expect(own.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
@@ -101,7 +101,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
       meters: [{ name: "globex-meter-1" }, { name: "globex-meter-2" }],
     });
     const { rows } = await h.db.pool.query("SELECT subject, platform FROM audit_log WHERE tenant_id = $1 AND action = 'platform.request'", [h.tenantIds.globex]);
-    expect(rows).to.deep.include({ subject: "acme-platform", platform: true });
+    expect(rows).to.deep.include({ subject: "acme-legacy-platform", platform: true });
     const missing = await h.gql(token, "{ tenant { slug } }", {}, { "meterline-tenant": "no-such-tenant" });
     expect(missing.status).to.equal(403);
   });
@@ -160,6 +160,14 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
       expect(rows[0]).to.deep.equal({ rolsuper: false, rolbypassrls: false, rolcanlogin: false, owned: 0 });
     });
 
+    it("the API under test connects as meterline_api itself, not as the owner", async function () {
+      const { rows } = await h.apiDb.pool.query("SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su");
+      expect(rows[0]).to.deep.equal({ u: "meterline_api", su: false });
+      // What the owner's pool may do, the API's may not.
+      const err = await h.apiDb.pool.query("INSERT INTO chains (chain_id, name) VALUES (1, 'x')").catch((e: Error) => e);
+      expect(String(err)).to.match(/permission denied/);
+    });
+
     it("as the API role: no tenant set sees nothing; a tenant sees only its rows and cannot write others'", async function () {
       const tables = (
         await h.db.pool.query<{ t: string }>(
@@ -182,7 +190,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
           const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${t} WHERE tenant_id <> $1`, [h.tenantIds.acme]);
           expect(rows[0].n, t).to.equal(0);
         }
-        expect((await client.query("SELECT count(*)::int AS n FROM usage_records")).rows[0].n).to.equal(30);
+        expect((await client.query("SELECT count(*)::int AS n FROM usage_records")).rows[0].n).to.equal(34);
         expect((await client.query("SELECT slug FROM tenants")).rows).to.deep.equal([{ slug: "acme" }]);
         await client.query("SAVEPOINT s");
         let error = "";
