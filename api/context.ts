@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Principal } from "./auth/principal";
 import type { NotificationHub } from "./read/notifications";
-import type { AuditActor } from "./read/audit-log";
+import type { AuditActor } from "../db/audit-log";
 import type { TenantDb } from "./tenancy/tenant-transaction";
 
 /**

@@ -1,7 +1,7 @@
 import type { Aggregation } from "../../rating/aggregation";
 import type { RequestContext } from "../context";
 import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
+import { recordAudit } from "../../db/audit-log";
 import { findMeter, listMeters, meterExists, upsertMeterConfig } from "../read/meters";
 import { meterIdOf, requireMeterId } from "./args";
 import { meterNode } from "./nodes";
@@ -36,7 +36,7 @@ export const meterResolvers = {
         const meterId = requireMeterId(input.meter, tenantId);
         if (!(await meterExists(c, tenantId, meterId))) throw new NotFoundError();
         await upsertMeterConfig(c, tenantId!, meterId, config);
-        await recordAudit(c, tenantId!, ctx.actor, { action: "meter.configure", entityType: "meter", entityId: String(meterId), changes: config });
+        await recordAudit(c, tenantId!, ctx.actor, { action: "meter.configure", entityType: "meter", entityId: String(meterId), before: null, after: config });
         const row = await findMeter(c, tenantId!, meterId);
         return row ? meterNode(row) : null;
       });

@@ -1,6 +1,6 @@
 import type { RequestContext } from "../context";
 import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
+import { recordAudit } from "../../db/audit-log";
 import { meterExists } from "../read/meters";
 import { deleteQuota, findQuota, listQuotas, upsertQuota, type QuotaRow } from "../read/quotas";
 import { requireMeterId } from "./args";
@@ -46,7 +46,7 @@ export const quotaResolvers = {
         const meterId = requireMeterId(input.meter, tenantId);
         if (!(await meterExists(c, tenantId, meterId))) throw new NotFoundError();
         await upsertQuota(c, tenantId!, meterId, quota);
-        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.set", entityType: "quota", entityId: String(meterId), changes: quota });
+        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.set", entityType: "quota", entityId: String(meterId), before: null, after: quota });
         return quotaNode((await findQuota(c, tenantId!, meterId))!);
       });
     },
@@ -54,7 +54,7 @@ export const quotaResolvers = {
       ctx.db.run(ctx.principal, async (c, tenantId) => {
         const meterId = requireMeterId(args.meter, tenantId);
         if (!(await deleteQuota(c, tenantId, meterId))) throw new NotFoundError();
-        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.delete", entityType: "quota", entityId: String(meterId) });
+        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.delete", entityType: "quota", entityId: String(meterId), before: null, after: null });
         return true;
       }),
   },

@@ -1,6 +1,6 @@
 import type { RequestContext } from "../context";
 import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
+import { recordAudit } from "../../db/audit-log";
 import { insertRatePlan, listRatePlans, type RatePlanRow } from "../read/rate-plans";
 import { toGlobalId } from "./ids";
 
@@ -18,7 +18,7 @@ export const ratePlanResolvers = {
         if (tenantId === null) throw new NotFoundError();
         const row = await insertRatePlan(c, tenantId, args.name);
         if (!row) throw new BadInputError("a rate plan with this name exists");
-        await recordAudit(c, tenantId, ctx.actor, { action: "rate_plan.create", entityType: "rate_plan", entityId: row.id, changes: { name: args.name } });
+        await recordAudit(c, tenantId, ctx.actor, { action: "rate_plan.create", entityType: "rate_plan", entityId: row.id, before: null, after: { name: args.name } });
         return ratePlanNode(row);
       });
     },
