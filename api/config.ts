@@ -56,7 +56,8 @@ const schema = z.object({
     .refine((t) => t.every((x) => /^(at\+jwt|application\/at\+jwt|JWT)$/i.test(x)), "allowed: at+jwt, JWT"),
   TENANT_CLAIM: claimPath.default("tenant_id"),
   ROLES_CLAIM: claimPath.default("roles"),
-  PLATFORM_ROLE: z.string().min(1).default("meterline_platform"),
+  // Platform roles are `<prefix>viewer`, `<prefix>admin`, `<prefix>billing`, `<prefix>auditor`.
+  PLATFORM_ROLE_PREFIX: z.string().regex(/^[^\s]{1,64}$/, "1-64 characters without spaces").default("platform:"),
   CLOCK_TOLERANCE_S: int(0, 300).default(30),
   MAX_TOKEN_AGE_S: int(60, 86_400).default(3600),
   GRAPHIQL: bool.default("false"),
@@ -99,7 +100,8 @@ export interface ApiConfig {
     tokenTypes: string[];
     tenantClaim: string[];
     rolesClaim: string[];
-    platformRole: string;
+    /** How the IdP names platform roles: this prefix + viewer, admin, billing or auditor. */
+    platformRolePrefix: string;
     clockToleranceS: number;
     maxTokenAgeS: number;
   };
@@ -122,6 +124,11 @@ export interface ApiConfig {
 export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   // Empty strings mean "unset" (docker-compose and .env files produce them).
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  // The one role that once granted a platform operator everything is gone; refusing to start beats
+  // silently changing who may do what on every tenant.
+  if (cleaned.PLATFORM_ROLE !== undefined) {
+    throw new ConfigError("PLATFORM_ROLE: no longer used; grant platform operators PLATFORM_ROLE_PREFIX + viewer, admin, billing or auditor (see docs/api.md)");
+  }
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -160,7 +167,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       tokenTypes: c.OIDC_TOKEN_TYPES,
       tenantClaim: c.TENANT_CLAIM,
       rolesClaim: c.ROLES_CLAIM,
-      platformRole: c.PLATFORM_ROLE,
+      platformRolePrefix: c.PLATFORM_ROLE_PREFIX,
       clockToleranceS: c.CLOCK_TOLERANCE_S,
       maxTokenAgeS: c.MAX_TOKEN_AGE_S,
     },

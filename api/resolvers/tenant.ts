@@ -1,3 +1,4 @@
+import { roleName } from "../auth/roles";
 import type { RequestContext } from "../context";
 import { findTenant } from "../read/tenants";
 import { tenantNode } from "./nodes";
@@ -14,7 +15,7 @@ export const tenantResolvers = {
   Query: {
     viewer: (_: unknown, __: unknown, ctx: RequestContext) => ({
       subject: ctx.principal.subject,
-      roles: [...ctx.principal.roles].map((r) => r.toUpperCase()),
+      roles: [...ctx.principal.roles].map(roleName),
       platform: ctx.principal.platform,
       tenant: () => tenant(ctx),
     }),

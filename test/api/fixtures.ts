@@ -26,7 +26,7 @@ export interface ApiHarness {
   api: RunningApi;
   config: ApiConfig;
   tenantIds: Record<TestTenant, string>;
-  token(tenant: TestTenant, role: TestRole | "none" | "legacy-platform"): Promise<string>;
+  token(tenant: TestTenant, role: TestRole | "none" | "legacy-platform" | "admin+platform:admin"): Promise<string>;
   gql(
     token: string | undefined,
     query: string,
@@ -42,7 +42,7 @@ export interface GqlBody {
 }
 
 // Client ids stay plain (":" has to be escaped in HTTP Basic credentials); the role keeps its name.
-const clientIdOf = (tenant: string, role: string) => `${tenant}-${role.replace(":", "-")}`;
+const clientIdOf = (tenant: string, role: string) => `${tenant}-${role.replace(/[:+]/g, "-")}`;
 
 function clients(): LocalIdpClient[] {
   const list: LocalIdpClient[] = [];
@@ -56,6 +56,8 @@ function clients(): LocalIdpClient[] {
     for (const role of PLATFORM_ROLES) list.push({ clientId: clientIdOf(tenant, role), clientSecret: `secret-${clientIdOf(tenant, role)}`, tenant, roles: [role] });
     // The single all-powerful role of earlier versions: it grants nothing now.
     list.push({ clientId: `${tenant}-legacy-platform`, clientSecret: `secret-${tenant}-legacy-platform`, tenant, roles: ["meterline_platform"] });
+    // A person who is both a tenant admin and a platform admin: never both at once.
+    list.push({ clientId: clientIdOf(tenant, "admin+platform:admin"), clientSecret: `secret-${clientIdOf(tenant, "admin+platform:admin")}`, tenant, roles: ["admin", "platform:admin"] });
   }
   return list;
 }

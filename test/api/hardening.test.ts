@@ -172,7 +172,7 @@ describe("api: hardening", function () {
     after(async () => h?.close());
 
     it("answer 'Unexpected error.' without details, before execution (platform audit) as during it", async function () {
-      const platform = await h.gql(await h.token("acme", "legacy-platform"), "{ viewer { subject } }", {}, { "meterline-tenant": "globex" });
+      const platform = await h.gql(await h.token("acme", "platform:viewer"), "{ viewer { subject } }", {}, { "meterline-tenant": "globex" });
       expect(platform.status).to.equal(500);
       expect(platform.body.errors?.[0]).to.deep.equal({ message: "Unexpected error.", extensions: { code: "INTERNAL_SERVER_ERROR" } });
       const query = await h.gql(await h.token("acme", "viewer"), "{ meters { name } }");
@@ -222,6 +222,9 @@ describe("api: hardening", function () {
       [{ TLS_CERT_FILE: "/tmp/cert.pem" }, "TLS_KEY_FILE"],
       [{ API_DATABASE_ROLE: "x; DROP" }, "API_DATABASE_ROLE"],
       [{ OIDC_ISSUER: "http://idp.example" }, "OIDC_ISSUER"],
+      // The all-powerful platform role of earlier versions: refused, not silently reinterpreted.
+      [{ PLATFORM_ROLE: "meterline_platform" }, "PLATFORM_ROLE"],
+      [{ PLATFORM_ROLE_PREFIX: "has space:" }, "PLATFORM_ROLE_PREFIX"],
     ];
     for (const [env, variable] of bad) {
       it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
@@ -234,6 +237,8 @@ describe("api: hardening", function () {
       const a = parseApiConfig({ ...base, ROLES_CLAIM: "https://meterline.example/roles" });
       expect(a.oidc.rolesClaim).to.deep.equal(["https://meterline.example/roles"]);
       expect(parseApiConfig(base).oidc.algorithms).to.deep.equal(["ES256", "RS256"]);
+      expect(parseApiConfig(base).oidc.platformRolePrefix).to.equal("platform:");
+      expect(parseApiConfig({ ...base, PLATFORM_ROLE_PREFIX: "meterline-platform-" }).oidc.platformRolePrefix).to.equal("meterline-platform-");
     });
   });
 });

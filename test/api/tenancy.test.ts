@@ -90,20 +90,52 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
   });
 
   it("a platform operator acts only on the tenant it names, and that request is audit-logged", async function () {
-    const token = await h.token("acme", "legacy-platform");
-    // Without naming a tenant the platform role grants nothing, not even on its own token's tenant.
+    const token = await h.token("acme", "platform:viewer");
+    // Without naming a tenant a platform role grants nothing, not even on its own token's tenant.
     const own = await h.gql(token, "{ viewer { platform } }");
     expect(own.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
-    const acting = await h.gql(token, "{ tenant { slug } viewer { platform } meters { name } }", {}, { "meterline-tenant": "globex" });
+    const acting = await h.gql(token, "{ tenant { slug } viewer { platform roles } meters { name } }", {}, { "meterline-tenant": "globex" });
     expect(acting.body.data).to.deep.equal({
       tenant: { slug: "globex" },
-      viewer: { platform: true },
+      viewer: { platform: true, roles: ["PLATFORM_VIEWER"] },
       meters: [{ name: "globex-meter-1" }, { name: "globex-meter-2" }],
     });
-    const { rows } = await h.db.pool.query("SELECT subject, platform FROM audit_log WHERE tenant_id = $1 AND action = 'platform.request'", [h.tenantIds.globex]);
-    expect(rows).to.deep.include({ subject: "acme-legacy-platform", platform: true });
+    const { rows } = await h.db.pool.query("SELECT subject, platform, request_id FROM audit_log WHERE tenant_id = $1 AND action = 'platform.request'", [h.tenantIds.globex]);
+    expect(rows.map((r) => ({ subject: r.subject, platform: r.platform }))).to.deep.include({ subject: "acme-platform-viewer", platform: true });
+    expect(rows.every((r) => typeof r.request_id === "string" && r.request_id !== "")).to.equal(true);
     const missing = await h.gql(token, "{ tenant { slug } }", {}, { "meterline-tenant": "no-such-tenant" });
     expect(missing.status).to.equal(403);
+  });
+
+  it("a platform operator gets exactly its token's platform roles, never a tenant role", async function () {
+    const globex = { "meterline-tenant": "globex" };
+    // Both a tenant admin and a platform admin: on a named tenant only the platform role counts,
+    // on its own tenant (no header) only the tenant role.
+    const mixed = await h.token("acme", "admin+platform:admin");
+    const acting = await h.gql(mixed, "{ viewer { roles platform } }", {}, globex);
+    expect(acting.body.data).to.deep.equal({ viewer: { roles: ["PLATFORM_ADMIN"], platform: true } });
+    const hook = await h.gql(mixed, `mutation { createWebhookEndpoint(input: { url: "https://x.example/h", eventTypes: ["invoice.finalized"] }) { secret } }`, {}, globex);
+    expect(hook.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
+    const home = await h.gql(mixed, "{ viewer { roles platform } }");
+    expect(home.body.data).to.deep.equal({ viewer: { roles: ["ADMIN"], platform: false } });
+    // The single all-powerful role of earlier versions is no platform role at all.
+    const legacy = await h.gql(await h.token("acme", "legacy-platform"), "{ viewer { roles } }", {}, globex);
+    expect(legacy.status).to.equal(401);
+  });
+
+  it("a platform operator without platform:auditor cannot read the audit log that records it", async function () {
+    const globex = { "meterline-tenant": "globex" };
+    for (const role of ["platform:viewer", "platform:admin", "platform:billing"] as const) {
+      const res = await h.gql(await h.token("acme", role), "{ auditLog { totalCount } }", {}, globex);
+      expect(res.body.errors?.[0]?.extensions?.code, role).to.equal("FORBIDDEN");
+      expect(res.body.data ?? null, role).to.equal(null);
+    }
+    const auditor = await h.gql(await h.token("acme", "platform:auditor"), "{ auditLog(first: 200) { edges { node { subject platform action } } } }", {}, globex);
+    const entries = (auditor.body.data!.auditLog as { edges: { node: { subject: string; platform: boolean; action: string } }[] }).edges.map((e) => e.node);
+    // The refused operators are on record, in the log they could not read.
+    for (const subject of ["acme-platform-viewer", "acme-platform-admin", "acme-platform-billing"]) {
+      expect(entries).to.deep.include({ subject, platform: true, action: "platform.request" });
+    }
   });
 
   it("webhook secrets are shown once and stored as the dispatcher reads them", async function () {

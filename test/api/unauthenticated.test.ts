@@ -101,11 +101,13 @@ describe("api: no GraphQL executes without a verified principal", function () {
       });
 
       it("control: the same mutation with a token runs once and is audited", async function () {
-        const token = await h.token("acme", "admin");
-        const res = await h.gql(token, `mutation { createRatePlan(name: "control-${graphiql}") { id } }`);
+        const token = await h.token("globex", "platform:admin");
+        const res = await h.gql(token, `mutation { createRatePlan(name: "control-${graphiql}") { id } }`, {}, { "meterline-tenant": "acme" });
         expect(res.status).to.equal(200);
+        expect(res.body.errors).to.equal(undefined);
         const now = await counts();
-        expect(now).to.deep.equal({ plans: initial.plans + 1, audit: initial.audit + 1 });
+        // The plan's row, and the platform request's.
+        expect(now).to.deep.equal({ plans: initial.plans + 1, audit: initial.audit + 2 });
       });
     });
   }
