@@ -3,7 +3,7 @@ import { commitmentResolvers } from "./commitments";
 import { invoiceResolvers } from "./invoices";
 import { meterResolvers } from "./meters";
 import { quotaResolvers } from "./quotas";
-import { ratePlanResolvers } from "./rate-plans";
+import { planResolvers } from "./plans";
 import { subscriptionResolvers } from "./subscriptions";
 import { tenantResolvers } from "./tenant";
 import { usageResolvers } from "./usage";
@@ -17,7 +17,7 @@ export const resolvers = [
   commitmentResolvers,
   quotaResolvers,
   invoiceResolvers,
-  ratePlanResolvers,
+  planResolvers,
   webhookResolvers,
   auditLogResolvers,
   subscriptionResolvers,

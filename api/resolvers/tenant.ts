@@ -1,6 +1,8 @@
+import { setTimeZone } from "../../billing/catalog";
 import { roleName } from "../auth/roles";
 import type { RequestContext } from "../context";
 import { findTenant } from "../read/tenants";
+import { billingCall } from "./billing-call";
 import { tenantNode } from "./nodes";
 
 function tenant(ctx: RequestContext) {
@@ -20,5 +22,16 @@ export const tenantResolvers = {
       tenant: () => tenant(ctx),
     }),
     tenant: (_: unknown, __: unknown, ctx: RequestContext) => tenant(ctx),
+  },
+  Mutation: {
+    setTimeZone: (_: unknown, args: { timeZone: string }, ctx: RequestContext) =>
+      billingCall(
+        ctx,
+        (f) => f,
+        async (c, tenantId, at) => {
+          await setTimeZone(c, tenantId, { timeZone: args.timeZone }, at);
+          return tenantNode((await findTenant(c, tenantId))!);
+        },
+      ),
   },
 };

@@ -29,3 +29,17 @@ export const BigIntScalar = new GraphQLScalarType<string, string>({
   parseValue: parseBigInt,
   parseLiteral: (ast) => parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : undefined),
 });
+
+// Shape only, and a bound on length; the precision a column takes (numeric(38, 18)) is checked by
+// the code that writes it, which names the field.
+function parseDecimal(value: unknown): string {
+  if (typeof value !== "string" || !/^-?\d{1,78}(\.\d{1,78})?$/.test(value)) throw new BadInputError("Decimal must be a decimal number written as a string, such as \"0.0015\"");
+  return value;
+}
+
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: "Decimal",
+  serialize: (v) => String(v),
+  parseValue: parseDecimal,
+  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING ? ast.value : undefined),
+});

@@ -66,7 +66,7 @@ describe("api: hardening", function () {
     }
 
     it("a mutation over GET is refused", async function () {
-      const res = await fetch(`${h.api.url}/graphql?query=${encodeURIComponent('mutation { createRatePlan(name: "x") { id } }')}`, {
+      const res = await fetch(`${h.api.url}/graphql?query=${encodeURIComponent('mutation { createPlan(input: { name: "x" }) { id } }')}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(res.status).to.be.within(400, 499);

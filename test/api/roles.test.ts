@@ -32,7 +32,25 @@ interface Operation {
 }
 
 let seq = 0;
+let months = 0;
 const meter1 = (h: ApiHarness) => toGlobalId("Meter", h.tenantIds.acme, 1);
+
+async function standardPlan(h: ApiHarness): Promise<string> {
+  const { rows } = await h.db.pool.query<{ id: string }>("SELECT id::text FROM rate_plans WHERE tenant_id = $1 AND name = 'standard'", [h.tenantIds.acme]);
+  return toGlobalId("Plan", rows[0]!.id);
+}
+
+/** A version of acme's plan taking effect years from now, which may still be withdrawn. */
+async function futureVersion(h: ApiHarness): Promise<string> {
+  const n = ++seq;
+  const { rows } = await h.db.pool.query<{ id: string }>(
+    `INSERT INTO rate_plan_versions (tenant_id, plan_id, version, effective_from, currency)
+     SELECT tenant_id, id, 1000 + $2::int, now() + make_interval(days => 1000 + $2::int), 'USD' FROM rate_plans WHERE tenant_id = $1 AND name = 'standard'
+     RETURNING id::text`,
+    [h.tenantIds.acme, n],
+  );
+  return toGlobalId("PlanVersion", rows[0]!.id);
+}
 
 async function newEndpoint(h: ApiHarness): Promise<string> {
   const res = await h.gql(
@@ -57,7 +75,11 @@ const OPERATIONS: Record<string, Operation> = {
   "Query.quotas": { requires: "VIEWER", doc: "{ quotas { id status usage } }" },
   "Query.invoices": { requires: "VIEWER", doc: "{ invoices { totalCount edges { node { id totalMinor lines { lineNo records { txHash } } } } } }" },
   "Query.invoice": { requires: "VIEWER", doc: "query($id: ID!) { invoice(id: $id) { id } }", vars: async () => ({ id: toGlobalId("Invoice", 1) }) },
-  "Query.ratePlans": { requires: "VIEWER", doc: "{ ratePlans { id name } }" },
+  "Query.plans": {
+    requires: "VIEWER",
+    doc: "{ plans { id name versions { id version effectiveFrom snapshotHash prices { meterId model unitPrice tiers { upTo unitPrice flatFee } } } } }",
+  },
+  "Query.subscriptions": { requires: "VIEWER", doc: "{ subscriptions { id startsAt endsAt plan { name } } }" },
   "Query.webhookEndpoints": { requires: "OPERATOR", doc: "{ webhookEndpoints { id url } }" },
   "Query.auditLog": { requires: "AUDITOR", doc: "{ auditLog { totalCount edges { node { action } } } }" },
   "Mutation.configureMeter": {
@@ -65,23 +87,54 @@ const OPERATIONS: Record<string, Operation> = {
     doc: `mutation($m: ID!) { configureMeter(input: { meter: $m, aggregation: SUM, unit: "req", displayName: "Requests" }) { id } }`,
     vars: async (h) => ({ m: meter1(h) }),
   },
-  "Mutation.setQuota": {
+  "Mutation.createPlan": {
     requires: "PLATFORM_ADMIN",
-    doc: `mutation($m: ID!) { setQuota(input: { meter: $m, softLimit: "100", hardLimit: "1000000" }) { status } }`,
+    doc: `mutation($n: String!) { createPlan(input: { name: $n }) { id name } }`,
+    vars: async () => ({ n: `plan-${++seq}` }),
+  },
+  "Mutation.createPlanVersion": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($p: ID!, $at: DateTime!, $m: ID!) {
+      createPlanVersion(input: { plan: $p, effectiveFrom: $at, currency: "USD", prices: [{ meter: $m, model: "per_unit", unitPrice: "0.01" }] }) { id snapshotHash }
+    }`,
+    vars: async (h) => ({ p: await standardPlan(h), at: new Date(Date.now() + 365 * 86_400_000 + ++seq * 60_000).toISOString(), m: meter1(h) }),
+  },
+  "Mutation.withdrawPlanVersion": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($v: ID!) { withdrawPlanVersion(id: $v) }`,
+    vars: async (h) => ({ v: await futureVersion(h) }),
+  },
+  "Mutation.subscribe": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($p: ID!, $at: DateTime!) { subscribe(input: { plan: $p, startsAt: $at }) { id startsAt plan { name } } }`,
+    vars: async (h) => {
+      // Each change takes effect at a later month boundary (the seed's tenants bill in UTC).
+      const now = new Date();
+      return { p: await standardPlan(h), at: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ++months, 1)).toISOString() };
+    },
+  },
+  "Mutation.setQuotaLimits": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($m: ID!) { setQuotaLimits(input: { meter: $m, softLimit: "100", hardLimit: "1000000" }) { status } }`,
     vars: async (h) => ({ m: toGlobalId("Meter", h.tenantIds.acme, 2) }),
   },
-  "Mutation.deleteQuota": {
+  "Mutation.removeQuota": {
     requires: "PLATFORM_ADMIN",
-    doc: `mutation($m: ID!) { deleteQuota(meter: $m) }`,
+    doc: `mutation($m: ID!) { removeQuota(meter: $m) }`,
     vars: async (h) => {
       await h.db.pool.query("INSERT INTO quotas (tenant_id, meter_id, hard_limit) VALUES ($1, 2, 5) ON CONFLICT DO NOTHING", [h.tenantIds.acme]);
       return { m: toGlobalId("Meter", h.tenantIds.acme, 2) };
     },
   },
-  "Mutation.createRatePlan": {
+  "Mutation.setAlertThresholds": {
+    requires: "ADMIN",
+    doc: `mutation($m: ID!) { setAlertThresholds(input: { meter: $m, thresholds: [50, 90] }) { thresholds } }`,
+    vars: async (h) => ({ m: meter1(h) }),
+  },
+  "Mutation.setTimeZone": {
     requires: "PLATFORM_ADMIN",
-    doc: `mutation($n: String!) { createRatePlan(name: $n) { id } }`,
-    vars: async () => ({ n: `plan-${++seq}` }),
+    // The tenant has invoices, so its zone is fixed: setting the one it has changes nothing.
+    doc: `mutation { setTimeZone(timeZone: "UTC") { timeZone } }`,
   },
   "Mutation.createWebhookEndpoint": {
     requires: "OPERATOR",
@@ -172,7 +225,20 @@ describe("api: role matrix", function () {
       [h.tenantIds.acme],
     );
     const actions = new Set(rows.map((r) => r.action));
-    for (const a of ["meter.configure", "quota.set", "quota.delete", "rate_plan.create", "webhook_endpoint.create", "webhook_endpoint.rotate_secret", "webhook_endpoint.delete", "platform.request"]) {
+    for (const a of [
+      "meter.configure",
+      "plan.create",
+      "plan_version.create",
+      "plan_version.withdraw",
+      "subscription.create",
+      "quota.set_limits",
+      "quota.remove",
+      "quota.set_thresholds",
+      "webhook_endpoint.create",
+      "webhook_endpoint.rotate_secret",
+      "webhook_endpoint.delete",
+      "platform.request",
+    ]) {
       expect(actions, a).to.include(a);
     }
     const platform = rows.filter((r) => r.action === "platform.request");

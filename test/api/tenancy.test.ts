@@ -5,25 +5,31 @@ import { startHarness, type ApiHarness } from "./fixtures";
 
 describe("api: tenancy enforced twice (token-only tenant + row-level security)", function () {
   let h: ApiHarness;
-  let foreign: { meter: string; invoice: string; endpoint: string };
-  const unknown = {
+  type Ids = { meter: string; invoice: string; endpoint: string; plan: string; version: string };
+  let foreign: Ids;
+  const unknown: Ids = {
     meter: toGlobalId("Meter", "999999", 1),
     invoice: toGlobalId("Invoice", "999999"),
     endpoint: toGlobalId("WebhookEndpoint", "00000000-0000-4000-8000-000000000000"),
+    plan: toGlobalId("Plan", "999999"),
+    version: toGlobalId("PlanVersion", "999999"),
   };
 
   before(async () => {
     h = await startHarness();
     const g = await h.token("globex", "admin");
-    const meters = await h.gql(g, "{ meters { id } invoices { edges { node { id } } } }");
+    const meters = await h.gql(g, "{ meters { id } invoices { edges { node { id } } } plans { id versions { id } } }");
     const ep = await h.gql(
       await h.token("globex", "operator"),
       `mutation { createWebhookEndpoint(input: { url: "https://globex.example/h", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`,
     );
+    const plans = meters.body.data!.plans as { id: string; versions: { id: string }[] }[];
     foreign = {
       meter: (meters.body.data!.meters as { id: string }[])[0]!.id,
       invoice: (meters.body.data!.invoices as { edges: { node: { id: string } }[] }).edges[0]!.node.id,
       endpoint: (ep.body.data!.createWebhookEndpoint as { endpoint: { id: string } }).endpoint.id,
+      plan: plans[0]!.id,
+      version: plans[0]!.versions[0]!.id,
     };
   });
   after(async () => h?.close());
@@ -32,7 +38,12 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
 
   // Every query and mutation that takes an id: another tenant's id must answer exactly like an id
   // that does not exist.
-  const probes: [string, string, (id: { meter: string; invoice: string; endpoint: string }) => Record<string, unknown>, "admin" | "operator"][] = [
+  const future = () => new Date(Date.now() + 400 * 86_400_000).toISOString();
+  const nextMonth = () => {
+    const now = new Date();
+    return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString();
+  };
+  const probes: [string, string, (id: Ids) => Record<string, unknown>, "admin" | "operator" | "platform:admin"][] = [
     ["meter(id)", "query($id: ID!) { meter(id: $id) { id name } }", (i) => ({ id: i.meter }), "admin"],
     [
       "usage(meter)",
@@ -42,38 +53,71 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     ],
     ["usageRecords(filter.meter)", "query($id: ID!) { usageRecords(filter: { meter: $id }) { totalCount edges { node { id } } } }", (i) => ({ id: i.meter }), "admin"],
     ["invoice(id)", "query($id: ID!) { invoice(id: $id) { id totalMinor lines { lineNo } } }", (i) => ({ id: i.invoice }), "admin"],
-    ["configureMeter(meter)", `mutation($id: ID!) { configureMeter(input: { meter: $id, aggregation: MAX, displayName: "x" }) { id } }`, (i) => ({ id: i.meter }), "admin"],
-    ["setQuota(meter)", `mutation($id: ID!) { setQuota(input: { meter: $id, hardLimit: "1" }) { id } }`, (i) => ({ id: i.meter }), "admin"],
-    ["deleteQuota(meter)", `mutation($id: ID!) { deleteQuota(meter: $id) }`, (i) => ({ id: i.meter }), "admin"],
+    ["configureMeter(meter)", `mutation($id: ID!) { configureMeter(input: { meter: $id, aggregation: MAX, unit: "x", displayName: "x" }) { id } }`, (i) => ({ id: i.meter }), "platform:admin"],
+    ["setQuotaLimits(meter)", `mutation($id: ID!) { setQuotaLimits(input: { meter: $id, hardLimit: "1" }) { id } }`, (i) => ({ id: i.meter }), "platform:admin"],
+    ["removeQuota(meter)", `mutation($id: ID!) { removeQuota(meter: $id) }`, (i) => ({ id: i.meter }), "platform:admin"],
+    ["setAlertThresholds(meter)", `mutation($id: ID!) { setAlertThresholds(input: { meter: $id, thresholds: [10] }) { id } }`, (i) => ({ id: i.meter }), "admin"],
+    [
+      "createPlanVersion(plan)",
+      `mutation($id: ID!, $m: ID!, $at: DateTime!) { createPlanVersion(input: { plan: $id, effectiveFrom: $at, currency: "USD", prices: [{ meter: $m, model: "per_unit", unitPrice: "1" }] }) { id } }`,
+      (i) => ({ id: i.plan, m: toGlobalId("Meter", h.tenantIds.acme, 1), at: future() }),
+      "platform:admin",
+    ],
+    [
+      "createPlanVersion(prices.meter)",
+      `mutation($p: ID!, $id: ID!, $at: DateTime!) { createPlanVersion(input: { plan: $p, effectiveFrom: $at, currency: "USD", prices: [{ meter: $id, model: "per_unit", unitPrice: "1" }] }) { id } }`,
+      (i) => ({ id: i.meter, p: acmePlan, at: future() }),
+      "platform:admin",
+    ],
+    ["withdrawPlanVersion(id)", `mutation($id: ID!) { withdrawPlanVersion(id: $id) }`, (i) => ({ id: i.version }), "platform:admin"],
+    ["subscribe(plan)", `mutation($id: ID!, $at: DateTime!) { subscribe(input: { plan: $id, startsAt: $at }) { id } }`, (i) => ({ id: i.plan, at: nextMonth() }), "platform:admin"],
     ["rotateWebhookSecret(id)", `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, (i) => ({ id: i.endpoint }), "operator"],
     ["deleteWebhookEndpoint(id)", `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, (i) => ({ id: i.endpoint }), "operator"],
   ];
+  let acmePlan = "";
+  before(async () => {
+    const res = await h.gql(await h.token("acme", "viewer"), "{ plans { id } }");
+    acmePlan = (res.body.data!.plans as { id: string }[])[0]!.id;
+  });
 
   for (const [name, doc, vars, role] of probes) {
     it(`${name}: another tenant's id answers like an unknown id`, async function () {
-      const token = await h.token("acme", role);
-      const probe = await h.gql(token, doc, vars(foreign));
-      const control = await h.gql(token, doc, vars(unknown));
+      const token = await h.token(role.startsWith("platform:") ? "globex" : "acme", role);
+      // A platform operator acts on acme by name; its token's own tenant (globex) gives it nothing.
+      const headers: Record<string, string> = role.startsWith("platform:") ? { "meterline-tenant": "acme" } : {};
+      const probe = await h.gql(token, doc, vars(foreign), headers);
+      const control = await h.gql(token, doc, vars(unknown), headers);
       expect(probe.status).to.equal(control.status);
       expect(strip(probe.body)).to.deep.equal(strip(control.body));
       expect(JSON.stringify(probe.body)).to.not.contain("globex");
       const codes = (probe.body.errors ?? []).map((e) => e.extensions?.code);
       const data = Object.values(probe.body.data ?? {});
-      expect(codes.includes("NOT_FOUND") || data.every((v) => v === null || (v as { totalCount?: number }).totalCount === 0)).to.equal(true);
+      expect(codes.includes("NOT_FOUND") || codes.includes("BAD_USER_INPUT") || data.every((v) => v === null || (v as { totalCount?: number }).totalCount === 0)).to.equal(true);
     });
   }
 
   it("foreign rows were not changed by the probes", async function () {
     const { rows } = await h.db.pool.query(
-      "SELECT (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1)::int AS endpoints, (SELECT count(*) FROM quotas WHERE tenant_id = $1)::int AS quotas, (SELECT count(*) FROM meter_configs WHERE tenant_id = $1 AND aggregation = 'MAX')::int AS maxed",
+      `SELECT (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1)::int AS endpoints,
+              (SELECT count(*) FROM quotas WHERE tenant_id = $1 AND hard_limit = 100000 AND thresholds = '{50,80,100}')::int AS quotas,
+              (SELECT count(*) FROM meter_configs WHERE tenant_id = $1 AND aggregation = 'MAX')::int AS maxed,
+              (SELECT count(*) FROM rate_plan_versions WHERE tenant_id = $1)::int AS versions,
+              (SELECT count(*) FROM subscriptions WHERE tenant_id = $1)::int AS subscriptions,
+              (SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action <> 'platform.request' AND subject NOT LIKE 'globex-%')::int AS audited`,
       [h.tenantIds.globex],
     );
-    expect(rows[0]).to.deep.equal({ endpoints: 1, quotas: 1, maxed: 0 });
+    expect(rows[0]).to.deep.equal({ endpoints: 1, quotas: 1, maxed: 0, versions: 1, subscriptions: 1, audited: 0 });
+    // Nor were acme's: every probe failed, and a failed request writes nothing.
+    const acme = await h.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = $1 AND action <> 'platform.request'",
+      [h.tenantIds.acme],
+    );
+    expect(acme.rows[0].n).to.equal(0);
   });
 
   it("every list shows only the caller's tenant", async function () {
     const doc = `{ tenant { slug } meters { name } usageRecords { totalCount } commitments { totalCount } quotas { meterId }
-      invoices { totalCount } ratePlans { name } webhookEndpoints { url } }`;
+      invoices { totalCount } plans { name } subscriptions { startsAt } webhookEndpoints { url } }`;
     for (const tenant of ["acme", "globex"] as const) {
       const res = await h.gql(await h.token(tenant, "admin"), doc);
       const d = res.body.data as Record<string, unknown> & { meters: { name: string }[]; webhookEndpoints: { url: string }[] };
@@ -84,9 +128,12 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
       expect(d.invoices).to.deep.equal({ totalCount: 1 });
       expect(d.webhookEndpoints.every((w) => (tenant === "globex" ? w.url.includes("globex") : !w.url.includes("globex")))).to.equal(true);
     }
-    const audit = await h.gql(await h.token("acme", "auditor"), "{ auditLog(first: 200) { edges { node { subject } } } }");
-    const subjects = (audit.body.data!.auditLog as { edges: { node: { subject: string } }[] }).edges.map((e) => e.node.subject);
-    expect(subjects.every((s) => s.startsWith("acme-"))).to.equal(true);
+    const audit = await h.gql(await h.token("acme", "auditor"), "{ auditLog(first: 200) { edges { node { subject platform } } } }");
+    const entries = (audit.body.data!.auditLog as { edges: { node: { subject: string; platform: boolean } }[] }).edges.map((e) => e.node);
+    // acme's own users, and platform operators who acted on acme; nothing globex's users did.
+    expect(entries.length).to.be.greaterThan(0);
+    expect(entries.every((e) => e.platform || e.subject.startsWith("acme-"))).to.equal(true);
+    expect(entries.some((e) => e.subject === "globex-operator")).to.equal(false);
   });
 
   it("a platform operator acts only on the tenant it names, and that request is audit-logged", async function () {
