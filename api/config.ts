@@ -81,6 +81,8 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
+  // The billing worker's setting, shared: a reissue finalizes only usage this deep in the chain.
+  CONFIRMATIONS: int(0, 1_000_000).default(12),
   // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
   WEBHOOK_ENCRYPTION_KEY: encryptionKeySchema.optional(),
   JWKS_COOLDOWN_S: int(0, 3600).default(30),
@@ -114,6 +116,8 @@ export interface ApiConfig {
   limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
   tls?: { cert: Buffer; key: Buffer };
   indexerMaxLagBlocks: number;
+  /** Blocks below the indexer's checkpoint after which usage is final (void-and-reissue finalizes with it). */
+  confirmations: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
   webhookEncryptionKey?: Buffer;
   /** Minimum time between JWKS refetches triggered by an unknown kid. */
@@ -185,6 +189,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
     ...(tls ? { tls } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
+    confirmations: c.CONFIRMATIONS,
     ...(c.WEBHOOK_ENCRYPTION_KEY ? { webhookEncryptionKey: c.WEBHOOK_ENCRYPTION_KEY } : {}),
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
   };

@@ -14,6 +14,8 @@ export interface RequestContext {
   notifications: NotificationHub;
   /** The webhook dispatcher's encryption key; webhook mutations are refused without it. */
   webhookKey: Buffer | undefined;
+  /** Confirmations billing waits for; a reissued invoice is finalized with them. */
+  confirmations: number;
   /** The principal and the request, as audit rows record them. */
   actor: AuditActor;
   logger: Logger;

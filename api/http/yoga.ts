@@ -97,6 +97,7 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
         db: deps.tenantDb,
         notifications: deps.notifications,
         webhookKey: config.webhookEncryptionKey,
+        confirmations: config.confirmations,
         actor: auditActor(state, principal),
         logger: deps.logger,
       };

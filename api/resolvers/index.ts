@@ -1,5 +1,6 @@
 import { auditLogResolvers } from "./audit-log";
 import { commitmentResolvers } from "./commitments";
+import { creditNoteResolvers } from "./credit-notes";
 import { invoiceResolvers } from "./invoices";
 import { meterResolvers } from "./meters";
 import { quotaResolvers } from "./quotas";
@@ -17,6 +18,7 @@ export const resolvers = [
   commitmentResolvers,
   quotaResolvers,
   invoiceResolvers,
+  creditNoteResolvers,
   planResolvers,
   webhookResolvers,
   auditLogResolvers,

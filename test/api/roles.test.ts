@@ -33,11 +33,28 @@ interface Operation {
 
 let seq = 0;
 let months = 0;
+let excluded = 0;
 const meter1 = (h: ApiHarness) => toGlobalId("Meter", h.tenantIds.acme, 1);
 
 async function standardPlan(h: ApiHarness): Promise<string> {
   const { rows } = await h.db.pool.query<{ id: string }>("SELECT id::text FROM rate_plans WHERE tenant_id = $1 AND name = 'standard'", [h.tenantIds.acme]);
   return toGlobalId("Plan", rows[0]!.id);
+}
+
+/** acme's current finalized invoice (not voided) and one record it cites that no note credited yet. */
+async function creditable(h: ApiHarness): Promise<{ invoice: string; record: string }> {
+  const { rows } = await h.db.pool.query<{ id: string; reporter: string; sequence: string }>(
+    `SELECT i.id::text, encode(r.reporter, 'hex') AS reporter, r.sequence::text
+       FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id JOIN invoice_line_records r ON r.line_id = l.id
+      WHERE i.tenant_id = $1 AND i.status = 'finalized'
+        AND NOT EXISTS (SELECT 1 FROM credit_notes n WHERE n.invoice_id = i.id AND n.reason = 'void')
+        AND NOT EXISTS (SELECT 1 FROM credit_note_records cr JOIN credit_notes n ON n.id = cr.credit_note_id
+                         WHERE n.invoice_id = i.id AND cr.reporter = r.reporter AND cr.sequence = r.sequence)
+      ORDER BY i.id DESC, r.sequence LIMIT 1`,
+    [h.tenantIds.acme],
+  );
+  const r = rows[0]!;
+  return { invoice: toGlobalId("Invoice", r.id), record: `0x${r.reporter}:${r.sequence}` };
 }
 
 /** A version of acme's plan taking effect years from now, which may still be withdrawn. */
@@ -73,7 +90,16 @@ const OPERATIONS: Record<string, Operation> = {
   "Query.usageRecords": { requires: "VIEWER", doc: "{ usageRecords(first: 3) { totalCount edges { node { id quantity } } } }" },
   "Query.commitments": { requires: "VIEWER", doc: "{ commitments(status: COMMITTED) { totalCount edges { node { id status } } } }" },
   "Query.quotas": { requires: "VIEWER", doc: "{ quotas { id status usage } }" },
-  "Query.invoices": { requires: "VIEWER", doc: "{ invoices { totalCount edges { node { id totalMinor lines { lineNo records { txHash } } } } } }" },
+  "Query.invoices": {
+    requires: "VIEWER",
+    doc: "{ invoices { totalCount edges { node { id totalMinor export replaces { id } creditNotes { number } lines { lineNo records { txHash } citations { identity } } } } } }",
+  },
+  "Query.creditNotes": {
+    requires: "VIEWER",
+    doc: "{ creditNotes { totalCount edges { node { id number reason totalMinor contentHash export invoice { id } lines { amountMinor records { identity } } } } } }",
+  },
+  "Query.creditNote": { requires: "VIEWER", doc: "query($id: ID!) { creditNote(id: $id) { id } }", vars: async () => ({ id: toGlobalId("CreditNote", 1) }) },
+  "Query.exclusions": { requires: "VIEWER", doc: "{ exclusions { totalCount edges { node { identity reason excludedAt } } } }" },
   "Query.invoice": { requires: "VIEWER", doc: "query($id: ID!) { invoice(id: $id) { id } }", vars: async () => ({ id: toGlobalId("Invoice", 1) }) },
   "Query.plans": {
     requires: "VIEWER",
@@ -135,6 +161,25 @@ const OPERATIONS: Record<string, Operation> = {
     requires: "PLATFORM_ADMIN",
     // The tenant has invoices, so its zone is fixed: setting the one it has changes nothing.
     doc: `mutation { setTimeZone(timeZone: "UTC") { timeZone } }`,
+  },
+  "Mutation.issueCreditNote": {
+    requires: "PLATFORM_BILLING",
+    doc: `mutation($i: ID!, $r: String!) { issueCreditNote(input: { invoice: $i, reason: "dispute", memo: "double-counted", scope: { records: [$r] } }) { id number totalMinor } }`,
+    vars: async (h) => {
+      const { invoice, record } = await creditable(h);
+      return { i: invoice, r: record };
+    },
+  },
+  "Mutation.voidAndReissue": {
+    requires: "PLATFORM_BILLING",
+    doc: `mutation($i: ID!) { voidAndReissue(input: { invoice: $i, memo: "wrong plan" }) { creditNote { reason } invoice { number status } } }`,
+    vars: async (h) => ({ i: (await creditable(h)).invoice }),
+  },
+  "Mutation.excludeRecords": {
+    requires: "PLATFORM_BILLING",
+    doc: `mutation($r: String!) { excludeRecords(input: { records: [$r], reason: "fraudulent reporter key" }) { excluded creditNotes { id } } }`,
+    // One of acme's recent records (reporter 0x…aa01, sequences 1-30), a new one each time.
+    vars: async () => ({ r: `0x${"aa01".padStart(40, "0")}:${++excluded}` }),
   },
   "Mutation.createWebhookEndpoint": {
     requires: "OPERATOR",
@@ -234,6 +279,9 @@ describe("api: role matrix", function () {
       "quota.set_limits",
       "quota.remove",
       "quota.set_thresholds",
+      "credit_note.issue",
+      "invoice.void_and_reissue",
+      "usage.exclude",
       "webhook_endpoint.create",
       "webhook_endpoint.rotate_secret",
       "webhook_endpoint.delete",
