@@ -1,6 +1,7 @@
 import { auditLogResolvers } from "./audit-log";
 import { commitmentResolvers } from "./commitments";
 import { creditNoteResolvers } from "./credit-notes";
+import { entitlementResolvers } from "./entitlement";
 import { invoiceResolvers } from "./invoices";
 import { meterResolvers } from "./meters";
 import { quotaResolvers } from "./quotas";
@@ -17,6 +18,7 @@ export const resolvers = [
   usageResolvers,
   commitmentResolvers,
   quotaResolvers,
+  entitlementResolvers,
   invoiceResolvers,
   creditNoteResolvers,
   planResolvers,

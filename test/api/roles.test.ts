@@ -90,6 +90,10 @@ const OPERATIONS: Record<string, Operation> = {
   "Query.usageRecords": { requires: "VIEWER", doc: "{ usageRecords(first: 3) { totalCount edges { node { id quantity } } } }" },
   "Query.commitments": { requires: "VIEWER", doc: "{ commitments(status: COMMITTED) { totalCount edges { node { id status } } } }" },
   "Query.quotas": { requires: "VIEWER", doc: "{ quotas { id status usage } }" },
+  "Query.entitlement": {
+    requires: "VIEWER",
+    doc: `{ entitlement(meter: "acme-meter-1") { meterId allowed usage limit softLimit remaining status periodStart resetsAt } }`,
+  },
   "Query.invoices": {
     requires: "VIEWER",
     doc: "{ invoices { totalCount edges { node { id totalMinor export replaces { id } creditNotes { number } lines { lineNo records { txHash } citations { identity } } } } } }",
