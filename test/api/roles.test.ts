@@ -87,7 +87,7 @@ const OPERATIONS: Record<string, Operation> = {
     doc: "query($m: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $m, from: $f, to: $t, granularity: HOUR) { bucketStart quantity } }",
     vars: async (h) => ({ m: meter1(h), f: new Date(Date.now() - 86_400_000).toISOString(), t: new Date().toISOString() }),
   },
-  "Query.usageRecords": { requires: "VIEWER", doc: "{ usageRecords(first: 3) { totalCount edges { node { id quantity } } } }" },
+  "Query.usageRecords": { requires: "VIEWER", doc: "{ usageRecords(first: 3, filter: { duplicate: true }) { totalCount edges { node { id quantity identity duplicate } } } }" },
   "Query.commitments": { requires: "VIEWER", doc: "{ commitments(status: COMMITTED) { totalCount edges { node { id status } } } }" },
   "Query.quotas": { requires: "VIEWER", doc: "{ quotas { id status usage } }" },
   "Query.entitlement": {

@@ -123,7 +123,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
       const d = res.body.data as Record<string, unknown> & { meters: { name: string }[]; webhookEndpoints: { url: string }[] };
       expect(d.tenant).to.deep.equal({ slug: tenant });
       expect(d.meters.map((m) => m.name)).to.deep.equal([`${tenant}-meter-1`, `${tenant}-meter-2`]);
-      expect(d.usageRecords).to.deep.equal({ totalCount: 34 });
+      expect(d.usageRecords).to.deep.equal({ totalCount: 33 });
       expect(d.commitments).to.deep.equal({ totalCount: 3 });
       expect(d.invoices).to.deep.equal({ totalCount: 1 });
       expect(d.webhookEndpoints.every((w) => (tenant === "globex" ? w.url.includes("globex") : !w.url.includes("globex")))).to.equal(true);
