@@ -78,6 +78,13 @@ describe("api: hardening", function () {
       expect(res.body.data).to.deep.equal({ viewer: { subject: "acme-admin" } });
     });
 
+    it("a variable a scalar refuses is BAD_USER_INPUT naming the variable, not an unexpected error", async function () {
+      const res = await h.gql(token, "query($m: ID!, $f: DateTime!) { usage(meter: $m, from: $f, to: $f, granularity: DAY) { quantity } }", { m: "x", f: "yesterday" });
+      expect(res.status).to.equal(400);
+      expect(res.body.errors?.[0]?.extensions?.code).to.equal("BAD_USER_INPUT");
+      expect(res.body.errors?.[0]?.message).to.match(/^Variable "\$f" got invalid value "yesterday"; .*DateTime must be ISO-8601/);
+    });
+
     it("masks unexpected errors", async function () {
       // A draft whose plan snapshot the billing module cannot read: exporting it fails inside the
       // server, and the client learns nothing of why.
