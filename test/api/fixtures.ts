@@ -217,3 +217,34 @@ export async function startHarness(
     },
   };
 }
+
+// Everything a mutation can write, for "nothing was written" checks. A platform operator's request
+// is audited before it runs, by design, so those rows are left out.
+const WRITABLE = [
+  "meter_configs",
+  "rate_plans",
+  "rate_plan_versions",
+  "plan_prices",
+  "price_tiers",
+  "subscriptions",
+  "quotas",
+  "tenants",
+  "invoices",
+  "invoice_lines",
+  "credit_notes",
+  "credit_note_counters",
+  "billing_exclusions",
+  "webhook_endpoints",
+  "webhook_outbox",
+  "(SELECT * FROM audit_log WHERE action <> 'platform.request') AS audit_log",
+];
+
+/** A digest per table of every row a mutation could have written (the owner's view, all tenants). */
+export async function writableState(db: TestDatabase): Promise<Record<string, string>> {
+  const digests = WRITABLE.map((from) => {
+    const name = from.split(" ").at(-1)!;
+    return `(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${from.endsWith(` AS ${name}`) ? from.replace(/ AS \w+$/, "") : name} t) AS ${name}`;
+  });
+  const { rows } = await db.pool.query<Record<string, string>>(`SELECT ${digests.join(", ")}`);
+  return rows[0]!;
+}
