@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { isObjectType } from "graphql";
 import type { Requirement } from "../../api/auth/roles";
 import { toGlobalId } from "../../api/resolvers/ids";
@@ -296,5 +298,12 @@ describe("api: role matrix", function () {
     const platform = rows.filter((r) => r.action === "platform.request");
     expect(new Set(platform.map((r) => r.subject))).to.deep.equal(new Set(PLATFORM_ROLES.map((r) => `globex-${r.replace(":", "-")}`)));
     expect(platform.every((r) => r.platform)).to.equal(true);
+  });
+
+  it("the API writes the audit trail only through db/audit-log.ts, the one writer", function () {
+    const root = path.join(__dirname, "../../api");
+    const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    expect(files.length).to.be.greaterThan(30);
+    for (const f of files) expect(readFileSync(path.join(root, f), "utf8"), f).to.not.match(/INSERT\s+INTO\s+audit_log/i);
   });
 });
