@@ -302,11 +302,14 @@ describe("api: billing configuration belongs to the platform; the tenant admin k
     for (const [action, run, requestId, subject] of calls) {
       const res = await run();
       expect(res.body.errors, `${action}: ${JSON.stringify(res.body.errors)}`).to.equal(undefined);
-      const { rows } = await h.db.pool.query<{ action: string; subject: string; platform: boolean; changes: { before: unknown; after: unknown } }>(
-        "SELECT action, subject, platform, changes FROM audit_log WHERE tenant_id = $1 AND request_id = $2 AND action <> 'platform.request'",
+      const { rows } = await h.db.pool.query<{ action: string; subject: string; platform: boolean; changes: { before: unknown; after: unknown }; ip: string; user_agent: string }>(
+        "SELECT action, subject, platform, changes, ip, user_agent FROM audit_log WHERE tenant_id = $1 AND request_id = $2 AND action <> 'platform.request'",
         [h.tenantIds.acme, requestId],
       );
       expect(rows.map((r) => [r.action, r.subject, r.platform]), action).to.deep.equal([[action, subject, subject === platform]]);
+      // Where the request came from, as the API saw it.
+      expect(rows[0]!.ip, action).to.match(/127\.0\.0\.1$/);
+      expect(rows[0]!.user_agent, action).to.not.equal("");
       expect(Object.keys(rows[0]!.changes).sort(), action).to.deep.equal(["after", "before"]);
       expect(rows[0]!.changes.after ?? rows[0]!.changes.before, action).to.not.equal(null);
     }
