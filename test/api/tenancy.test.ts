@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { isObjectType } from "graphql";
+import { buildSchema } from "../../api/schema";
 import { fromGlobalId, toGlobalId } from "../../api/resolvers/ids";
 import { decryptSecret } from "../../webhooks/secrets";
 import { startHarness, type ApiHarness } from "./fixtures";
@@ -203,9 +205,19 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     expect(decryptSecret(key, id, r.previous_secret_ciphertext)).to.equal(secret);
   });
 
-  it("an argument cannot choose the tenant: tenant is not an argument anywhere", async function () {
+  it("an argument cannot choose the tenant: only entitlement takes one, and it must name the request's own", async function () {
     const res = await h.gql(await h.token("acme", "admin"), `{ meters(tenant: "globex") { name } }`);
     expect(res.status).to.equal(400);
+    const withTenant: string[] = [];
+    const schema = buildSchema();
+    for (const root of ["Query", "Mutation", "Subscription"]) {
+      const type = schema.getType(root);
+      if (!isObjectType(type)) continue;
+      for (const field of Object.values(type.getFields())) if (field.args.some((a) => /tenant/i.test(a.name))) withTenant.push(`${root}.${field.name}`);
+    }
+    expect(withTenant).to.deep.equal(["Query.entitlement"]);
+    const named = await h.gql(await h.token("acme", "viewer"), `{ entitlement(tenant: "globex", meter: "globex-meter-1") { allowed } }`);
+    expect(named.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
   });
 
   describe("row-level security at the database", function () {
