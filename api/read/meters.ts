@@ -1,7 +1,7 @@
 import type { Aggregation } from "../../rating/aggregation";
+import type { OnchainRow, Tx } from "./types";
 
 // Meter configuration is written by billing's catalog service (billing/catalog/); read here.
-import type { OnchainRow, Tx } from "./types";
 
 export interface MeterRow extends OnchainRow {
   tenant_id: string;

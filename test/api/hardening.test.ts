@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { Writable } from "node:stream";
 import pino from "pino";
+import { platformRoles } from "../../api/auth/roles";
 import { ConfigError, parseApiConfig } from "../../api/config";
 import { readiness } from "../../api/http/readiness";
 import { startHarness, type ApiHarness } from "./fixtures";
@@ -246,6 +247,11 @@ describe("api: hardening", function () {
       expect(parseApiConfig(base).oidc.algorithms).to.deep.equal(["ES256", "RS256"]);
       expect(parseApiConfig(base).oidc.platformRolePrefix).to.equal("platform:");
       expect(parseApiConfig({ ...base, PLATFORM_ROLE_PREFIX: "meterline-platform-" }).oidc.platformRolePrefix).to.equal("meterline-platform-");
+      // Under any prefix, only the four platform roles count.
+      expect([...platformRoles(["meterline-platform-admin", "meterline-platform-billing", "meterline-platform-root", "admin", "platform:auditor"], "meterline-platform-")]).to.deep.equal([
+        "platform:admin",
+        "platform:billing",
+      ]);
     });
   });
 });
