@@ -57,7 +57,8 @@ const schema = z.object({
     .refine((t) => t.every((x) => /^(at\+jwt|application\/at\+jwt|JWT)$/i.test(x)), "allowed: at+jwt, JWT"),
   TENANT_CLAIM: claimPath.default("tenant_id"),
   ROLES_CLAIM: claimPath.default("roles"),
-  PLATFORM_ROLE: z.string().min(1).default("meterline_platform"),
+  // Platform roles are `<prefix>viewer`, `<prefix>admin`, `<prefix>billing`, `<prefix>auditor`.
+  PLATFORM_ROLE_PREFIX: z.string().regex(/^[^\s]{1,64}$/, "1-64 characters without spaces").default("platform:"),
   CLOCK_TOLERANCE_S: int(0, 300).default(30),
   MAX_TOKEN_AGE_S: int(60, 86_400).default(3600),
   GRAPHIQL: bool.default("false"),
@@ -81,6 +82,8 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
+  // The billing worker's setting, shared: a reissue finalizes only usage this deep in the chain.
+  CONFIRMATIONS: int(0, 1_000_000).default(12),
   // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
   WEBHOOK_ENCRYPTION_KEY: z.string().optional(),
   WEBHOOK_ENCRYPTION_KEYS: z.string().optional(),
@@ -102,7 +105,8 @@ export interface ApiConfig {
     tokenTypes: string[];
     tenantClaim: string[];
     rolesClaim: string[];
-    platformRole: string;
+    /** How the IdP names platform roles: this prefix + viewer, admin, billing or auditor. */
+    platformRolePrefix: string;
     clockToleranceS: number;
     maxTokenAgeS: number;
   };
@@ -115,6 +119,8 @@ export interface ApiConfig {
   limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
   tls?: { cert: Buffer; key: Buffer };
   indexerMaxLagBlocks: number;
+  /** Blocks below the indexer's checkpoint after which usage is final (void-and-reissue finalizes with it). */
+  confirmations: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
   webhookEncryptionKey?: KeyRing;
   /** Which webhook URLs tenants may register (public https; http to loopback only when allowed, for development). */
@@ -127,6 +133,11 @@ export interface ApiConfig {
 export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   // Empty strings mean "unset" (docker-compose and .env files produce them).
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  // The one role that once granted a platform operator everything is gone; refusing to start beats
+  // silently changing who may do what on every tenant.
+  if (cleaned.PLATFORM_ROLE !== undefined) {
+    throw new ConfigError("PLATFORM_ROLE: no longer used; grant platform operators PLATFORM_ROLE_PREFIX + viewer, admin, billing or auditor (see docs/api.md)");
+  }
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -172,7 +183,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       tokenTypes: c.OIDC_TOKEN_TYPES,
       tenantClaim: c.TENANT_CLAIM,
       rolesClaim: c.ROLES_CLAIM,
-      platformRole: c.PLATFORM_ROLE,
+      platformRolePrefix: c.PLATFORM_ROLE_PREFIX,
       clockToleranceS: c.CLOCK_TOLERANCE_S,
       maxTokenAgeS: c.MAX_TOKEN_AGE_S,
     },
@@ -192,6 +203,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
     ...(webhookKeys ? { webhookEncryptionKey: webhookKeys } : {}),
     webhookDestinations: { allowLoopbackHttp: c.WEBHOOK_ALLOW_LOOPBACK_HTTP },
+    confirmations: c.CONFIRMATIONS,
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
   };
 }

@@ -3,7 +3,7 @@ import type { KeyRing } from "../webhooks/secrets";
 import type { Logger } from "pino";
 import type { Principal } from "./auth/principal";
 import type { NotificationHub } from "./read/notifications";
-import type { AuditActor } from "./read/audit-log";
+import type { AuditActor } from "../db/audit-log";
 import type { TenantDb } from "./tenancy/tenant-transaction";
 
 /**
@@ -17,6 +17,8 @@ export interface RequestContext {
   /** The webhook dispatcher's encryption key; webhook mutations are refused without it. */
   webhookKey: KeyRing | undefined;
   webhookDestinations: DestinationPolicy;
+  /** Confirmations billing waits for; a reissued invoice is finalized with them. */
+  confirmations: number;
   /** The principal and the request, as audit rows record them. */
   actor: AuditActor;
   logger: Logger;

@@ -1,4 +1,5 @@
 import { GraphQLError } from "graphql";
+import { BillingConflictError, BillingInputError, BillingNotFoundError } from "../billing/errors";
 
 /**
  * The API's one error hierarchy. Everything thrown on purpose is an ApiError: its message is
@@ -21,6 +22,10 @@ export abstract class ApiError extends Error {
   abstract readonly status: number;
   /** Response headers that go with the status (WWW-Authenticate, Retry-After, Allow…). */
   headers(): Record<string, string> {
+    return {};
+  }
+  /** Extensions besides the code that the client may rely on (e.g. the field of a bad input). */
+  extensions(): Record<string, string> {
     return {};
   }
 }
@@ -83,12 +88,25 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/**
+ * An argument the API refuses. `field` is its path among the field's arguments
+ * (`input.prices.0.tiers.1.upTo`, `timeZone`); the message starts with it.
+ */
 export class BadInputError extends ApiError {
   override name = "BadInputError";
   readonly code = "BAD_USER_INPUT";
   readonly status = 400;
+  readonly field: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { field?: string }) {
+    super(options?.field === undefined ? message : `${options.field}: ${message}`, options);
+    this.field = options?.field;
+  }
+  override extensions(): Record<string, string> {
+    return this.field === undefined ? {} : { field: this.field };
+  }
 }
 
+/** The request contradicts the current state (a version already in force, an invoice already voided…). */
 export class ConflictError extends ApiError {
   override name = "ConflictError";
   readonly code = "CONFLICT";
@@ -123,6 +141,20 @@ export class BadRequestError extends ApiError {
   }
 }
 
+/**
+ * Billing's errors as the API's: input errors keep the field they name, as a path among the
+ * GraphQL arguments (`fieldOf` maps billing's input path to it); not-found and conflict errors keep
+ * their message, which billing writes for the caller. Anything else is returned as it came.
+ */
+export function fromBillingError(err: unknown, fieldOf: (billingField: string) => string): unknown {
+  if (err instanceof BillingInputError) {
+    return new BadInputError(err.message.slice(err.field.length + 2), { field: fieldOf(err.field), cause: err });
+  }
+  if (err instanceof BillingNotFoundError) return new NotFoundError({ cause: err });
+  if (err instanceof BillingConflictError) return new ConflictError(err.message, { cause: err });
+  return err;
+}
+
 /** The JSON body of an ApiError that answers the whole request. */
 export function errorBody(err: ApiError): { errors: { message: string; extensions: { code: ApiErrorCode } }[] } {
   return { errors: [{ message: err.message, extensions: { code: err.code } }] };
@@ -140,6 +172,7 @@ export function toGraphQLError(err: ApiError, wrapper?: GraphQLError): GraphQLEr
     ...(wrapper ? { nodes: wrapper.nodes, source: wrapper.source, positions: wrapper.positions, path: wrapper.path } : {}),
     extensions: {
       code: err.code,
+      ...err.extensions(),
       ...(beforeExecution ? { http: { status: err.status, headers: err.headers() } } : {}),
     },
   });

@@ -1,4 +1,4 @@
-import type { TenantRole } from "./roles";
+import type { Role } from "./roles";
 
 /** A verified caller. `tenant` is the tenant slug every query of the request is confined to. */
 export interface Principal {
@@ -6,7 +6,8 @@ export interface Principal {
   tenant: string;
   /** The tenant named in the token (differs from `tenant` only for a platform request). */
   tokenTenant: string;
-  roles: ReadonlySet<TenantRole>;
+  /** Tenant roles, or (platform) exactly the platform roles the token grants: never a mix. */
+  roles: ReadonlySet<Role>;
   /** True when a platform operator acts on a tenant it named explicitly (audit-logged). */
   platform: boolean;
   /** Token expiry, epoch ms: subscriptions close then. */

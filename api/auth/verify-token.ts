@@ -9,7 +9,7 @@ import type { ApiConfig } from "../config";
 import { UnauthenticatedError, type AuthFailureReason } from "../errors";
 import { claimAt, rolesFromClaim, tenantFromClaim } from "./claims";
 import type { Principal } from "./principal";
-import { tenantRoles } from "./roles";
+import { platformRoles, tenantRoles } from "./roles";
 
 export type { Principal };
 
@@ -159,17 +159,12 @@ export function createTokenVerifier(
       const claimed = rolesFromClaim(claimAt(payload, config.rolesClaim));
       const expiresAt = (payload.exp as number) * 1000;
       if (actingTenant !== undefined) {
-        // Only a platform operator may name a tenant, and only explicitly, per request.
-        if (!claimed.includes(config.platformRole)) throw new UnauthenticatedError("platform_tenant");
+        // Only a platform operator may name a tenant, and only explicitly, per request. It acts
+        // there with exactly the platform roles its token grants: no tenant role, granted or not.
+        const roles = platformRoles(claimed, config.platformRolePrefix);
+        if (roles.size === 0) throw new UnauthenticatedError("platform_tenant");
         if (tenantFromClaim(actingTenant) === undefined) throw new UnauthenticatedError("platform_tenant");
-        return {
-          subject: payload.sub!,
-          tenant: actingTenant,
-          tokenTenant,
-          roles: tenantRoles(["viewer", "operator", "admin", "auditor"]),
-          platform: true,
-          expiresAt,
-        };
+        return { subject: payload.sub!, tenant: actingTenant, tokenTenant, roles, platform: true, expiresAt };
       }
       return { subject: payload.sub!, tenant: tokenTenant, tokenTenant, roles: tenantRoles(claimed), platform: false, expiresAt };
     },

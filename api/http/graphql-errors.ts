@@ -10,8 +10,15 @@ import type { ServerContext } from "./request-state";
  * "Unexpected error." (details only in development).
  */
 export function maskError(error: unknown, message: string, isDev?: boolean): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  if (original instanceof ApiError) return toGraphQLError(original, error instanceof GraphQLError ? error : undefined);
+  if (error instanceof GraphQLError) {
+    // graphql-js wraps a scalar's error twice when coercing a variable (the outer error names the
+    // variable and the path in it): the ApiError is at the end of the chain.
+    let original: unknown = error.originalError;
+    while (original instanceof GraphQLError && original.originalError) original = original.originalError;
+    if (original instanceof ApiError) return toGraphQLError(original, error);
+  } else if (error instanceof ApiError) {
+    return toGraphQLError(error);
+  }
   return yogaMaskError(error, message, isDev);
 }
 

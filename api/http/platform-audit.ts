@@ -1,7 +1,7 @@
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import { ForbiddenError } from "../errors";
-import { recordAudit } from "../read/audit-log";
+import { recordAudit } from "../../db/audit-log";
 import type { TenantDb } from "../tenancy/tenant-transaction";
 import { errorResponse } from "./json";
 import type { ApiMetrics } from "./metrics";
@@ -24,7 +24,8 @@ export function usePlatformAudit(tenantDb: TenantDb, metrics: ApiMetrics, logger
           action: "platform.request",
           entityType: "tenant",
           entityId: principal.tenant,
-          changes: { tokenTenant: principal.tokenTenant },
+          before: null,
+          after: { tokenTenant: principal.tokenTenant },
         });
         return true;
       });

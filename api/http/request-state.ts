@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "../auth/principal";
 import type { AuthFailureReason } from "../errors";
-import type { AuditActor } from "../read/audit-log";
+import type { AuditActor } from "../../db/audit-log";
 
 /**
  * What the request pipeline learns about one request, shared by its stages and plugins (yoga

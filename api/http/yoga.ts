@@ -98,6 +98,7 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
         notifications: deps.notifications,
         webhookKey: config.webhookEncryptionKey,
         webhookDestinations: config.webhookDestinations,
+        confirmations: config.confirmations,
         actor: auditActor(state, principal),
         logger: deps.logger,
       };

@@ -77,3 +77,29 @@ export async function lineRecords(c: Tx, tenantId: string | null, lineId: string
   );
   return rows;
 }
+
+export interface LineCitationRow {
+  reporter: Buffer;
+  sequence: string;
+  ref: Buffer;
+  meter_id: number;
+  period_start: Date;
+  period_end: Date;
+  quantity: string;
+  block_number: string;
+  tx_hash: Buffer;
+  log_index: number;
+  record_index: number;
+  commitment: Buffer;
+}
+
+/** A line's records as the invoice cites them: by identity (reporter, sequence), and where billing saw each. */
+export async function lineCitations(c: Tx, tenantId: string | null, lineId: string, limit: number): Promise<LineCitationRow[]> {
+  const { rows } = await c.query<LineCitationRow>(
+    `SELECT reporter, sequence::text, ref, meter_id, period_start, period_end, quantity::text, block_number::text, tx_hash, log_index,
+            record_index, commitment
+       FROM invoice_line_records WHERE tenant_id = $1 AND line_id = $2 ORDER BY reporter, sequence LIMIT $3`,
+    [tenantId, lineId, limit],
+  );
+  return rows;
+}

@@ -1,6 +1,8 @@
 import type { Aggregation } from "../../rating/aggregation";
 import type { OnchainRow, Tx } from "./types";
 
+// Meter configuration is written by billing's catalog service (billing/catalog/); read here.
+
 export interface MeterRow extends OnchainRow {
   tenant_id: string;
   meter_id: number;
@@ -27,18 +29,4 @@ export async function findMeter(c: Tx, tenantId: string, meterId: number): Promi
 export async function meterExists(c: Tx, tenantId: string | null, meterId: number): Promise<boolean> {
   const { rowCount } = await c.query("SELECT 1 FROM meters WHERE tenant_id = $1 AND meter_id = $2", [tenantId, meterId]);
   return rowCount !== 0;
-}
-
-export async function upsertMeterConfig(
-  c: Tx,
-  tenantId: string,
-  meterId: number,
-  config: { aggregation: Aggregation; unit: string; displayName: string },
-): Promise<void> {
-  await c.query(
-    `INSERT INTO meter_configs (tenant_id, meter_id, aggregation, unit, display_name) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (tenant_id, meter_id) DO UPDATE
-       SET aggregation = EXCLUDED.aggregation, unit = EXCLUDED.unit, display_name = EXCLUDED.display_name, updated_at = now()`,
-    [tenantId, meterId, config.aggregation, config.unit, config.displayName],
-  );
 }

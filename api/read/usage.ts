@@ -56,9 +56,12 @@ export interface UsageRecordRow {
   block_number: string;
   block_hash: Buffer;
   block_time: Date;
+  is_duplicate: boolean;
 }
 
 export interface UsageRecordFilter {
+  /** false: records that count (the first on-chain occurrence of each idempotency key); true: the later ones. */
+  duplicate: boolean;
   meterId?: number;
   from?: Date;
   to?: Date;
@@ -76,7 +79,7 @@ export interface UsageRecordKey {
 }
 
 function filtered(tenantId: string | null, f: UsageRecordFilter): Where {
-  const where = new Where().add((n) => `tenant_id = $${n}`, tenantId);
+  const where = new Where().add((n) => `tenant_id = $${n}`, tenantId).add((n) => `is_duplicate = $${n}`, f.duplicate);
   if (f.meterId !== undefined) where.add((n) => `meter_id = $${n}`, f.meterId);
   if (f.from) where.add((n) => `period_start >= $${n}`, f.from);
   if (f.to) where.add((n) => `period_start < $${n}`, f.to);
@@ -102,7 +105,7 @@ export async function pageUsageRecords(
   where.params.push(limit);
   const { rows } = await c.query<UsageRecordRow>(
     `SELECT tenant_id, meter_id, period_start, period_end, quantity::text, sequence::text, ref, reporter, commitment,
-       chain_id, tx_hash, log_index, record_index, block_number, block_hash, block_time
+       chain_id, tx_hash, log_index, record_index, block_number, block_hash, block_time, is_duplicate
      FROM usage_records WHERE ${where.sql}
      ORDER BY block_number DESC, chain_id DESC, tx_hash DESC, log_index DESC, record_index DESC
      LIMIT $${where.params.length}`,

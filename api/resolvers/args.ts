@@ -22,8 +22,18 @@ export function requireMeterId(id: string, tenantId: string | null): number {
   return meterId;
 }
 
-/** A decimal bigint id (invoice, audit entry), or null for anything else. */
-export function decimalIdOf(id: string, type: "Invoice"): string | null {
+/**
+ * The meter_id of a Meter id given as an argument that names a meter to configure or price. An id
+ * of another tenant is refused exactly like an id of no meter at all.
+ */
+export function meterArg(id: string, tenantId: string, field: string): number {
+  const meterId = meterIdOf(id, tenantId);
+  if (meterId === null) throw new BadInputError("unknown meter", { field });
+  return meterId;
+}
+
+/** A decimal bigint id (invoice, credit note, plan…), or null for anything else. */
+export function decimalIdOf(id: string, type: "Invoice" | "CreditNote" | "Plan" | "PlanVersion"): string | null {
   const key = fromGlobalId(id, type, 1);
   return key && /^\d{1,18}$/.test(key[0]!) ? key[0]! : null;
 }

@@ -15,6 +15,7 @@ const auditNode = (r: AuditRow) => ({
   changes: r.changes === null ? null : JSON.stringify(r.changes),
   ip: r.ip,
   userAgent: r.user_agent,
+  requestId: r.request_id,
 });
 
 export const auditLogResolvers = {

@@ -5,7 +5,19 @@ import { fromHex, toHex } from "../../chain/hex";
  * tenant id, so a decoded id of another tenant is rejected before any query (and row-level
  * security would hide the row anyway); callers answer that exactly like an unknown id.
  */
-export type NodeType = "Tenant" | "Meter" | "UsageRecord" | "Commitment" | "Quota" | "Invoice" | "WebhookEndpoint" | "RatePlan" | "AuditEntry";
+export type NodeType =
+  | "Tenant"
+  | "Meter"
+  | "UsageRecord"
+  | "Commitment"
+  | "Quota"
+  | "Invoice"
+  | "CreditNote"
+  | "WebhookEndpoint"
+  | "Plan"
+  | "PlanVersion"
+  | "PlanSubscription"
+  | "AuditEntry";
 
 export function toGlobalId(type: NodeType, ...key: (string | number | bigint)[]): string {
   return Buffer.from(`${type}:${key.join(":")}`, "utf8").toString("base64url");

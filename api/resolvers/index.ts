@@ -1,9 +1,11 @@
 import { auditLogResolvers } from "./audit-log";
 import { commitmentResolvers } from "./commitments";
+import { creditNoteResolvers } from "./credit-notes";
+import { entitlementResolvers } from "./entitlement";
 import { invoiceResolvers } from "./invoices";
 import { meterResolvers } from "./meters";
 import { quotaResolvers } from "./quotas";
-import { ratePlanResolvers } from "./rate-plans";
+import { planResolvers } from "./plans";
 import { subscriptionResolvers } from "./subscriptions";
 import { tenantResolvers } from "./tenant";
 import { usageResolvers } from "./usage";
@@ -16,8 +18,10 @@ export const resolvers = [
   usageResolvers,
   commitmentResolvers,
   quotaResolvers,
+  entitlementResolvers,
   invoiceResolvers,
-  ratePlanResolvers,
+  creditNoteResolvers,
+  planResolvers,
   webhookResolvers,
   auditLogResolvers,
   subscriptionResolvers,

@@ -1,64 +1,9 @@
-import { exportInvoice } from "../../billing/export";
-import { toHex, toHexOrNull } from "../../chain/hex";
 import type { RequestContext } from "../context";
 import { BadInputError } from "../errors";
-import { countInvoices, findInvoice, invoiceLines, lineRecords, pageInvoices, type InvoiceLineRow, type InvoiceRow } from "../read/invoices";
+import { countInvoices, findInvoice, pageInvoices, type InvoiceRow } from "../read/invoices";
 import { decimalIdOf } from "./args";
-import { toGlobalId } from "./ids";
+import { invoiceNode } from "./billing-documents";
 import { afterKey, connection, pageSize } from "./pagination";
-
-function invoiceNode(r: InvoiceRow, ctx: RequestContext) {
-  return {
-    id: toGlobalId("Invoice", r.id),
-    number: r.number,
-    status: r.status.toUpperCase(),
-    periodStart: r.period_start,
-    periodEnd: r.period_end,
-    timeZone: r.time_zone,
-    currency: r.currency,
-    currencyExponent: r.currency_exponent,
-    totalMinor: r.total_minor,
-    confirmedBlock: r.confirmed_block,
-    contentHash: toHexOrNull(r.content_hash),
-    finalizedAt: r.finalized_at,
-    lines: () => ctx.db.run(ctx.principal, async (c, tenantId) => (await invoiceLines(c, tenantId, r.id)).map((l) => lineNode(l, ctx))),
-    export: () => invoiceExport(ctx, r.id),
-  };
-}
-
-function lineNode(l: InvoiceLineRow, ctx: RequestContext) {
-  return {
-    lineNo: l.line_no,
-    kind: l.kind,
-    meterId: l.meter_id,
-    description: l.description,
-    aggregation: l.aggregation,
-    quantity: l.quantity,
-    amountMinor: l.amount_minor,
-    records: (args: { first?: number | null }) => {
-      const first = pageSize(args.first ?? 100);
-      return ctx.db.run(ctx.principal, async (c, tenantId) =>
-        (await lineRecords(c, tenantId, l.id, first)).map((x) => ({
-          chainId: x.chain_id,
-          txHash: toHex(x.tx_hash),
-          logIndex: x.log_index,
-          blockNumber: x.block_number,
-          blockHash: null,
-          commitment: toHex(x.commitment),
-        })),
-      );
-    },
-  };
-}
-
-/**
- * The invoice in the billing module's export format (meterline.invoice.v1, what
- * meter:verify-invoice reads), from the same stored content billing hashes. Its queries run in
- * this transaction, under row-level security.
- */
-function invoiceExport(ctx: RequestContext, invoiceId: string): Promise<string | null> {
-  return ctx.db.run(ctx.principal, async (c, tenantId) => (tenantId === null ? null : JSON.stringify(await exportInvoice(c, tenantId, invoiceId))));
-}
 
 type InvoiceStatusArg = "DRAFT" | "FINALIZED";
 const statusOf = (s: InvoiceStatusArg | null | undefined): InvoiceRow["status"] | null => (s ? (s.toLowerCase() as InvoiceRow["status"]) : null);

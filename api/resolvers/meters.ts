@@ -1,15 +1,15 @@
+import { configureMeter } from "../../billing/catalog";
 import type { Aggregation } from "../../rating/aggregation";
 import type { RequestContext } from "../context";
-import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
-import { findMeter, listMeters, meterExists, upsertMeterConfig } from "../read/meters";
-import { meterIdOf, requireMeterId } from "./args";
+import { findMeter, listMeters } from "../read/meters";
+import { meterArg, meterIdOf } from "./args";
+import { billingCall, underInput } from "./billing-call";
 import { meterNode } from "./nodes";
 
 interface ConfigureMeterInput {
   meter: string;
   aggregation: Aggregation;
-  unit?: string | null;
+  unit: string;
   displayName: string;
 }
 
@@ -26,20 +26,11 @@ export const meterResolvers = {
       }),
   },
   Mutation: {
-    configureMeter: (_: unknown, { input }: { input: ConfigureMeterInput }, ctx: RequestContext) => {
-      if (input.displayName.length < 1 || input.displayName.length > 200) throw new BadInputError("displayName must be 1-200 characters");
-      if (input.unit !== undefined && input.unit !== null && (input.unit.length < 1 || input.unit.length > 50)) {
-        throw new BadInputError("unit must be 1-50 characters");
-      }
-      const config = { aggregation: input.aggregation, unit: input.unit ?? "unit", displayName: input.displayName };
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const meterId = requireMeterId(input.meter, tenantId);
-        if (!(await meterExists(c, tenantId, meterId))) throw new NotFoundError();
-        await upsertMeterConfig(c, tenantId!, meterId, config);
-        await recordAudit(c, tenantId!, ctx.actor, { action: "meter.configure", entityType: "meter", entityId: String(meterId), changes: config });
-        const row = await findMeter(c, tenantId!, meterId);
-        return row ? meterNode(row) : null;
-      });
-    },
+    configureMeter: (_: unknown, { input }: { input: ConfigureMeterInput }, ctx: RequestContext) =>
+      billingCall(ctx, underInput, async (c, tenantId, at) => {
+        const meter = meterArg(input.meter, tenantId, "input.meter");
+        await configureMeter(c, tenantId, { meter, aggregation: input.aggregation, unit: input.unit, displayName: input.displayName }, at);
+        return meterNode((await findMeter(c, tenantId, meter))!);
+      }),
   },
 };

@@ -1,4 +1,5 @@
 import { toHex, toHexOrNull } from "../../chain/hex";
+import { citationKey, type RecordCitation } from "../../rating/citation";
 import type { OnchainRow } from "../read/types";
 import type { MeterRow } from "../read/meters";
 import type { TenantRow } from "../read/tenants";
@@ -28,4 +29,17 @@ export const meterNode = (r: MeterRow) => ({
   name: r.name,
   config: r.aggregation ? { aggregation: r.aggregation, unit: r.unit, displayName: r.display_name } : null,
   onchain: onchainRef(r),
+});
+
+/** A record as billing documents cite it (rating/citation.ts), identity first. */
+export const citationNode = (r: RecordCitation) => ({
+  identity: citationKey(r),
+  reporter: r.reporter,
+  sequence: r.sequence,
+  meterId: r.meterId,
+  periodStart: r.periodStart,
+  periodEnd: r.periodEnd,
+  quantity: r.quantity,
+  ref: r.ref,
+  seenAt: r.seenAt,
 });

@@ -1,9 +1,8 @@
+import { removeQuota, setAlertThresholds, setQuotaLimits } from "../../billing/catalog";
 import type { RequestContext } from "../context";
-import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
-import { meterExists } from "../read/meters";
-import { deleteQuota, findQuota, listQuotas, upsertQuota, type QuotaRow } from "../read/quotas";
-import { requireMeterId } from "./args";
+import { findQuota, listQuotas, type QuotaRow } from "../read/quotas";
+import { meterArg } from "./args";
+import { billingCall, underInput } from "./billing-call";
 import { toGlobalId } from "./ids";
 
 const quotaNode = (r: QuotaRow) => ({
@@ -18,44 +17,29 @@ const quotaNode = (r: QuotaRow) => ({
   periodEnd: r.period_end,
 });
 
-interface SetQuotaInput {
-  meter: string;
-  softLimit?: string | null;
-  hardLimit?: string | null;
-  thresholds?: number[] | null;
-}
-
 export const quotaResolvers = {
   Query: {
     quotas: (_: unknown, __: unknown, ctx: RequestContext) =>
       ctx.db.run(ctx.principal, async (c, tenantId) => (tenantId === null ? [] : (await listQuotas(c, tenantId)).map(quotaNode))),
   },
   Mutation: {
-    setQuota: (_: unknown, { input }: { input: SetQuotaInput }, ctx: RequestContext) => {
-      const softLimit = input.softLimit ?? null;
-      const hardLimit = input.hardLimit ?? null;
-      if (softLimit === null && hardLimit === null) throw new BadInputError("softLimit or hardLimit is required");
-      for (const v of [softLimit, hardLimit]) if (v !== null && BigInt(v) <= 0n) throw new BadInputError("limits must be positive");
-      if (softLimit !== null && hardLimit !== null && BigInt(softLimit) > BigInt(hardLimit)) {
-        throw new BadInputError("softLimit must not exceed hardLimit");
-      }
-      const thresholds = input.thresholds ?? [50, 80, 100];
-      if (thresholds.length > 20 || thresholds.some((t) => t <= 0 || t > 1000)) throw new BadInputError("thresholds must be 1-1000, at most 20");
-      const quota = { softLimit, hardLimit, thresholds };
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const meterId = requireMeterId(input.meter, tenantId);
-        if (!(await meterExists(c, tenantId, meterId))) throw new NotFoundError();
-        await upsertQuota(c, tenantId!, meterId, quota);
-        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.set", entityType: "quota", entityId: String(meterId), changes: quota });
-        return quotaNode((await findQuota(c, tenantId!, meterId))!);
-      });
-    },
-    deleteQuota: (_: unknown, args: { meter: string }, ctx: RequestContext) =>
-      ctx.db.run(ctx.principal, async (c, tenantId) => {
-        const meterId = requireMeterId(args.meter, tenantId);
-        if (!(await deleteQuota(c, tenantId, meterId))) throw new NotFoundError();
-        await recordAudit(c, tenantId!, ctx.actor, { action: "quota.delete", entityType: "quota", entityId: String(meterId) });
-        return true;
+    setQuotaLimits: (_: unknown, { input }: { input: { meter: string; softLimit?: string | null; hardLimit?: string | null } }, ctx: RequestContext) =>
+      billingCall(ctx, underInput, async (c, tenantId, at) => {
+        const meter = meterArg(input.meter, tenantId, "input.meter");
+        await setQuotaLimits(c, tenantId, { meter, softLimit: input.softLimit ?? null, hardLimit: input.hardLimit ?? null }, at);
+        return quotaNode((await findQuota(c, tenantId, meter))!);
+      }),
+    removeQuota: (_: unknown, args: { meter: string }, ctx: RequestContext) =>
+      billingCall(
+        ctx,
+        (f) => f,
+        (c, tenantId, at) => removeQuota(c, tenantId, { meter: meterArg(args.meter, tenantId, "meter") }, at),
+      ),
+    setAlertThresholds: (_: unknown, { input }: { input: { meter: string; thresholds: number[] } }, ctx: RequestContext) =>
+      billingCall(ctx, underInput, async (c, tenantId, at) => {
+        const meter = meterArg(input.meter, tenantId, "input.meter");
+        await setAlertThresholds(c, tenantId, { meter, thresholds: input.thresholds }, at);
+        return quotaNode((await findQuota(c, tenantId, meter))!);
       }),
   },
 };

@@ -1,4 +1,5 @@
 import { toHex } from "../../chain/hex";
+import { citationKey } from "../../rating/citation";
 import type { RequestContext } from "../context";
 import { BadInputError, NotFoundError } from "../errors";
 import { meterExists } from "../read/meters";
@@ -29,6 +30,8 @@ const recordNode = (r: UsageRecordRow) => ({
   periodEnd: r.period_end,
   quantity: r.quantity,
   sequence: r.sequence,
+  identity: citationKey({ reporter: toHex(r.reporter), sequence: r.sequence }),
+  duplicate: r.is_duplicate,
   ref: toHex(r.ref),
   reporter: toHex(r.reporter),
   commitment: toHex(r.commitment),
@@ -43,6 +46,7 @@ interface RecordFilterArg {
   to?: Date | null;
   reporter?: string | null;
   commitment?: string | null;
+  duplicate?: boolean | null;
 }
 
 export const usageResolvers = {
@@ -77,6 +81,7 @@ export const usageResolvers = {
       }
       const f = args.filter ?? {};
       const filter: UsageRecordFilter = {
+        duplicate: f.duplicate ?? false,
         ...(f.from ? { from: f.from } : {}),
         ...(f.to ? { to: f.to } : {}),
         ...(f.reporter ? { reporter: hexArg(f.reporter, 20, "reporter") } : {}),

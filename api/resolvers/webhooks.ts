@@ -3,9 +3,12 @@ import { createEndpoint, deleteEndpoint, rotateEndpointSecret, WebhookEndpointEr
 import { WEBHOOK_EVENT_TYPES } from "../../webhooks/events";
 import type { RequestContext } from "../context";
 import { BadInputError, NotFoundError } from "../errors";
-import { recordAudit } from "../read/audit-log";
+import { recordAudit } from "../../db/audit-log";
 import { findEndpoint, listEndpoints, type EndpointRow } from "../read/webhook-endpoints";
 import { fromGlobalId, toGlobalId } from "./ids";
+
+// What an audit row keeps of an endpoint: never its secrets.
+const audited = (r: EndpointRow) => ({ url: r.url, eventTypes: r.event_types, rotatedAt: r.rotated_at?.toISOString() ?? null });
 
 const endpointNode = (r: EndpointRow) => ({
   id: toGlobalId("WebhookEndpoint", r.id),
@@ -59,8 +62,9 @@ export const webhookResolvers = {
           if (err instanceof WebhookEndpointError) throw new BadInputError(`eventTypes must be among ${WEBHOOK_EVENT_TYPES.join(", ")}`, { cause: err });
           throw err;
         }
-        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: created.id, changes: { url, eventTypes } });
-        return { endpoint: endpointNode((await findEndpoint(c, tenantId, created.id))!), secret: created.secret };
+        const row = (await findEndpoint(c, tenantId, created.id))!;
+        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.create", entityType: "webhook_endpoint", entityId: created.id, before: null, after: audited(row) });
+        return { endpoint: endpointNode(row), secret: created.secret };
       });
     },
     rotateWebhookSecret: (_: unknown, args: { id: string }, ctx: RequestContext) => {
@@ -68,7 +72,8 @@ export const webhookResolvers = {
       if (id === null) throw new NotFoundError();
       const key = keyOf(ctx);
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        if (tenantId === null) throw new NotFoundError();
+        const before = tenantId === null ? null : await findEndpoint(c, tenantId, id);
+        if (tenantId === null || before === null) throw new NotFoundError();
         let rotated: { secret: string };
         try {
           rotated = await rotateEndpointSecret(c, key, tenantId, id, PREVIOUS_SECRET_OVERLAP_MS);
@@ -76,16 +81,24 @@ export const webhookResolvers = {
           if (err instanceof WebhookEndpointError) throw new NotFoundError({ cause: err });
           throw err;
         }
-        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.rotate_secret", entityType: "webhook_endpoint", entityId: id });
-        return { endpoint: endpointNode((await findEndpoint(c, tenantId, id))!), secret: rotated.secret };
+        const after = (await findEndpoint(c, tenantId, id))!;
+        await recordAudit(c, tenantId, ctx.actor, {
+          action: "webhook_endpoint.rotate_secret",
+          entityType: "webhook_endpoint",
+          entityId: id,
+          before: audited(before),
+          after: audited(after),
+        });
+        return { endpoint: endpointNode(after), secret: rotated.secret };
       });
     },
     deleteWebhookEndpoint: (_: unknown, args: { id: string }, ctx: RequestContext) => {
       const id = endpointIdOf(args.id);
       if (id === null) throw new NotFoundError();
       return ctx.db.run(ctx.principal, async (c, tenantId) => {
-        if (tenantId === null || !(await deleteEndpoint(c, tenantId, id))) throw new NotFoundError();
-        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id });
+        const before = tenantId === null ? null : await findEndpoint(c, tenantId, id);
+        if (tenantId === null || before === null || !(await deleteEndpoint(c, tenantId, id))) throw new NotFoundError();
+        await recordAudit(c, tenantId, ctx.actor, { action: "webhook_endpoint.delete", entityType: "webhook_endpoint", entityId: id, before: audited(before), after: null });
         return true;
       });
     },

@@ -5,7 +5,7 @@ import { createSchema } from "graphql-yoga";
 import { AGGREGATIONS } from "../../rating/aggregation";
 import type { RequestContext } from "../context";
 import { resolvers } from "../resolvers";
-import { BigIntScalar, DateTime } from "./scalars";
+import { BigIntScalar, DateTime, DecimalScalar } from "./scalars";
 
 /** The SDL: every .graphql file beside this one, read once at start. */
 export function loadTypeDefs(dir: string = __dirname): string[] {
@@ -22,7 +22,7 @@ export function loadTypeDefs(dir: string = __dirname): string[] {
 export function buildSchema(): GraphQLSchema {
   const schema = createSchema<RequestContext>({
     typeDefs: loadTypeDefs(),
-    resolvers: [{ DateTime, BigInt: BigIntScalar }, ...resolvers],
+    resolvers: [{ DateTime, BigInt: BigIntScalar, Decimal: DecimalScalar }, ...resolvers],
   });
   // The enum is rating's list (rating/aggregation.ts) written out for the SDL: fail at start if
   // they ever differ, not when a meter configured with the missing one is read.

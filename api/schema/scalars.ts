@@ -17,10 +17,15 @@ export const DateTime = new GraphQLScalarType<Date, string>({
   parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
+// Input scalars check shape only. How many digits a value may have is the column's business: the
+// code that writes it checks (billing's count38/price38 for numeric(38, 0) and numeric(38, 18)) and
+// names the field, so an over-long number is BAD_USER_INPUT on that field, never a database error.
+// Nothing here converts the digits (the body limit bounds their length).
 function parseBigInt(value: unknown): string {
   const s = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
-  if (typeof s !== "string" || !/^-?\d{1,78}$/.test(s)) throw new BadInputError("BigInt must be a decimal integer string");
-  return BigInt(s).toString();
+  if (typeof s !== "string" || !/^-?\d+$/.test(s)) throw new BadInputError("BigInt must be a decimal integer string");
+  const canonical = s.replace(/^(-?)0+(?=\d)/, "$1");
+  return canonical === "-0" ? "0" : canonical;
 }
 
 export const BigIntScalar = new GraphQLScalarType<string, string>({
@@ -28,4 +33,16 @@ export const BigIntScalar = new GraphQLScalarType<string, string>({
   serialize: (v) => String(v),
   parseValue: parseBigInt,
   parseLiteral: (ast) => parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : undefined),
+});
+
+function parseDecimal(value: unknown): string {
+  if (typeof value !== "string" || !/^-?\d+(\.\d+)?$/.test(value)) throw new BadInputError("Decimal must be a decimal number written as a string, such as \"0.0015\"");
+  return value;
+}
+
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: "Decimal",
+  serialize: (v) => String(v),
+  parseValue: parseDecimal,
+  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING ? ast.value : undefined),
 });

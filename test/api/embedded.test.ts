@@ -46,7 +46,7 @@ describe("api: embedded PGlite mode", function () {
       body: JSON.stringify({ query: "{ meters { name } usageRecords { totalCount } }" }),
     });
     expect(await res.json()).to.deep.equal({
-      data: { meters: [{ name: "acme-meter-1" }, { name: "acme-meter-2" }], usageRecords: { totalCount: 30 } },
+      data: { meters: [{ name: "acme-meter-1" }, { name: "acme-meter-2" }], usageRecords: { totalCount: 33 } },
     });
 
     const stream = await fetch(`${api.url}/graphql`, {

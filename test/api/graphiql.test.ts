@@ -99,14 +99,14 @@ describe("api: GraphiQL, served offline", function () {
 
   it("the page renders nothing executable without a token: a query in its URL does not run", async function () {
     const before = await h.db.pool.query("SELECT (SELECT count(*) FROM rate_plans)::int AS plans, (SELECT count(*) FROM audit_log)::int AS audit");
-    const params = new URLSearchParams({ query: 'mutation { createRatePlan(name: "from-the-page") { id } }' });
+    const params = new URLSearchParams({ query: 'mutation { createPlan(input: { name: "from-the-page" }) { id } }' });
     for (const accept of ["text/html", "text/html,application/xhtml+xml,*/*;q=0.8"]) {
       const res = await fetch(`${h.api.url}/graphql?${params}`, { headers: { accept } });
       const body = await res.text();
       expect(res.status).to.equal(200);
       // The same shell as without a query: no result, no data, no inline code.
       expect(body).to.equal(html);
-      expect(body).to.not.match(/createRatePlan|from-the-page|"data"|acme/);
+      expect(body).to.not.match(/createPlan|from-the-page|"data"|acme/);
     }
     const after = await h.db.pool.query("SELECT (SELECT count(*) FROM rate_plans)::int AS plans, (SELECT count(*) FROM audit_log)::int AS audit");
     expect(after.rows[0]).to.deep.equal(before.rows[0]);

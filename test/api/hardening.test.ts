@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { Writable } from "node:stream";
 import pino from "pino";
+import { platformRoles } from "../../api/auth/roles";
 import { ConfigError, parseApiConfig } from "../../api/config";
 import { readiness } from "../../api/http/readiness";
 import { startHarness, type ApiHarness } from "./fixtures";
@@ -66,7 +67,7 @@ describe("api: hardening", function () {
     }
 
     it("a mutation over GET is refused", async function () {
-      const res = await fetch(`${h.api.url}/graphql?query=${encodeURIComponent('mutation { createRatePlan(name: "x") { id } }')}`, {
+      const res = await fetch(`${h.api.url}/graphql?query=${encodeURIComponent('mutation { createPlan(input: { name: "x" }) { id } }')}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(res.status).to.be.within(400, 499);
@@ -78,14 +79,28 @@ describe("api: hardening", function () {
       expect(res.body.data).to.deep.equal({ viewer: { subject: "acme-admin" } });
     });
 
+    it("a variable a scalar refuses is BAD_USER_INPUT naming the variable, not an unexpected error", async function () {
+      const res = await h.gql(token, "query($m: ID!, $f: DateTime!) { usage(meter: $m, from: $f, to: $f, granularity: DAY) { quantity } }", { m: "x", f: "yesterday" });
+      expect(res.status).to.equal(400);
+      expect(res.body.errors?.[0]?.extensions?.code).to.equal("BAD_USER_INPUT");
+      expect(res.body.errors?.[0]?.message).to.match(/^Variable "\$f" got invalid value "yesterday"; .*DateTime must be ISO-8601/);
+    });
+
     it("masks unexpected errors", async function () {
-      // The seeded invoice's plan snapshot is not one the billing module can read: exporting it
-      // fails inside the server, and the client learns nothing of why.
+      // A draft whose plan snapshot the billing module cannot read: exporting it fails inside the
+      // server, and the client learns nothing of why.
+      const { rows } = await h.db.pool.query<{ plan_version_id: string }>("SELECT plan_version_id::text FROM invoices WHERE tenant_id = $1 LIMIT 1", [h.tenantIds.acme]);
+      await h.db.pool.query(
+        `INSERT INTO invoices (tenant_id, period_start, period_end, time_zone, currency, currency_exponent, plan_version_id, plan_snapshot)
+         VALUES ($1, '2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', 'UTC', 'USD', 2, $2, '{}')`,
+        [h.tenantIds.acme, rows[0]!.plan_version_id],
+      );
       const res = await h.gql(token, "{ invoices { edges { node { id export } } } }");
       expect(res.status).to.equal(200);
       expect(res.body.errors?.[0]?.message).to.equal("Unexpected error.");
       expect(res.body.errors?.[0]?.extensions?.code).to.equal("INTERNAL_SERVER_ERROR");
-      expect(JSON.stringify(res.body)).to.not.match(/zod|snapshot|invalid_type|stack/i);
+      // The good invoice exports normally; the error says nothing of the bad one.
+      expect(JSON.stringify(res.body.errors)).to.not.match(/zod|snapshot|invalid_type|stack/i);
     });
 
     it("sends security headers, a request id, and no CORS grant to unknown origins", async function () {
@@ -100,10 +115,10 @@ describe("api: hardening", function () {
     });
 
     it("readiness follows the indexer's lag behind the chain head", async function () {
-      // The seeded checkpoint is at block 1000.
-      expect(await readiness(h.db.pool, 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
-      expect(await readiness(h.db.pool, 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
-      expect((await readiness(h.db.pool, 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
+      // The seeded checkpoint is at block 1000; read as the API's own role.
+      expect(await readiness(h.apiDb.pool, 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
+      expect(await readiness(h.apiDb.pool, 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
+      expect((await readiness(h.apiDb.pool, 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
     });
 
     it("serves /healthz, /readyz and /metrics without a token", async function () {
@@ -165,7 +180,7 @@ describe("api: hardening", function () {
     after(async () => h?.close());
 
     it("answer 'Unexpected error.' without details, before execution (platform audit) as during it", async function () {
-      const platform = await h.gql(await h.token("acme", "platform"), "{ viewer { subject } }", {}, { "meterline-tenant": "globex" });
+      const platform = await h.gql(await h.token("acme", "platform:viewer"), "{ viewer { subject } }", {}, { "meterline-tenant": "globex" });
       expect(platform.status).to.equal(500);
       expect(platform.body.errors?.[0]).to.deep.equal({ message: "Unexpected error.", extensions: { code: "INTERNAL_SERVER_ERROR" } });
       const query = await h.gql(await h.token("acme", "viewer"), "{ meters { name } }");
@@ -215,6 +230,9 @@ describe("api: hardening", function () {
       [{ TLS_CERT_FILE: "/tmp/cert.pem" }, "TLS_KEY_FILE"],
       [{ API_DATABASE_ROLE: "x; DROP" }, "API_DATABASE_ROLE"],
       [{ OIDC_ISSUER: "http://idp.example" }, "OIDC_ISSUER"],
+      // The all-powerful platform role of earlier versions: refused, not silently reinterpreted.
+      [{ PLATFORM_ROLE: "meterline_platform" }, "PLATFORM_ROLE"],
+      [{ PLATFORM_ROLE_PREFIX: "has space:" }, "PLATFORM_ROLE_PREFIX"],
     ];
     for (const [env, variable] of bad) {
       it(`rejects ${JSON.stringify(env)} naming ${variable}`, function () {
@@ -227,6 +245,13 @@ describe("api: hardening", function () {
       const a = parseApiConfig({ ...base, ROLES_CLAIM: "https://meterline.example/roles" });
       expect(a.oidc.rolesClaim).to.deep.equal(["https://meterline.example/roles"]);
       expect(parseApiConfig(base).oidc.algorithms).to.deep.equal(["ES256", "RS256"]);
+      expect(parseApiConfig(base).oidc.platformRolePrefix).to.equal("platform:");
+      expect(parseApiConfig({ ...base, PLATFORM_ROLE_PREFIX: "meterline-platform-" }).oidc.platformRolePrefix).to.equal("meterline-platform-");
+      // Under any prefix, only the four platform roles count.
+      expect([...platformRoles(["meterline-platform-admin", "meterline-platform-billing", "meterline-platform-root", "admin", "platform:auditor"], "meterline-platform-")]).to.deep.equal([
+        "platform:admin",
+        "platform:billing",
+      ]);
     });
   });
 });

@@ -45,7 +45,7 @@ describe("api: no GraphQL executes without a verified principal", function () {
       const operations = () => {
         n++;
         return [
-          { kind: "mutation", query: `mutation Intrude { createRatePlan(name: "intruder-${n}") { id } }` },
+          { kind: "mutation", query: `mutation Intrude { createPlan(input: { name: "intruder-${n}" }) { id } }` },
           { kind: "tenant read", query: "query Peek { meters { name } tenant { slug } }" },
           { kind: "subscription", query: "subscription Listen { usageRecorded { records } }" },
         ];
@@ -80,7 +80,7 @@ describe("api: no GraphQL executes without a verified principal", function () {
                   expect(res.status, `${op.kind}: ${text.slice(0, 200)}`).to.be.within(400, 499);
                   if (method !== "HEAD") expect(type).to.match(/^application\/json/);
                 }
-                expect(text, op.kind).to.not.match(/acme-meter|"slug"|"createRatePlan"|"usageRecorded"|event: next/);
+                expect(text, op.kind).to.not.match(/acme-meter|"slug"|"createPlan"|"usageRecorded"|event: next/);
                 if (res.status === 401) expect(res.headers.get("www-authenticate")).to.match(/^Bearer realm="meterline"/);
               }
             });
@@ -101,11 +101,13 @@ describe("api: no GraphQL executes without a verified principal", function () {
       });
 
       it("control: the same mutation with a token runs once and is audited", async function () {
-        const token = await h.token("acme", "admin");
-        const res = await h.gql(token, `mutation { createRatePlan(name: "control-${graphiql}") { id } }`);
+        const token = await h.token("globex", "platform:admin");
+        const res = await h.gql(token, `mutation { createPlan(input: { name: "control-${graphiql}" }) { id } }`, {}, { "meterline-tenant": "acme" });
         expect(res.status).to.equal(200);
+        expect(res.body.errors).to.equal(undefined);
         const now = await counts();
-        expect(now).to.deep.equal({ plans: initial.plans + 1, audit: initial.audit + 1 });
+        // The plan's row, and the platform request's.
+        expect(now).to.deep.equal({ plans: initial.plans + 1, audit: initial.audit + 2 });
       });
     });
   }
@@ -120,7 +122,7 @@ describe("api: CORS preflights run nothing either", function () {
 
   it("a preflight is answered 204 without a body; the cross-origin request itself needs a token", async function () {
     const before = (await h.db.pool.query("SELECT count(*)::int AS n FROM rate_plans")).rows[0].n as number;
-    const query = 'mutation { createRatePlan(name: "preflight") { id } }';
+    const query = 'mutation { createPlan(input: { name: "preflight" }) { id } }';
     const preflight = await fetch(`${h.api.url}/graphql?${new URLSearchParams({ query })}`, {
       method: "OPTIONS",
       headers: { origin: "https://dashboard.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
