@@ -63,7 +63,7 @@ describe("api: billing configuration belongs to the platform; the tenant admin k
       m: meter(1),
     });
     expect(thresholds.body).to.deep.equal({ data: { setAlertThresholds: { thresholds: [25, 75], hardLimit: "100000" } } });
-    const hook = await h.gql(tenantAdmin, `mutation { createWebhookEndpoint(input: { url: "https://acme.example/hook", eventTypes: ["credit_note.issued"] }) { endpoint { url } } }`);
+    const hook = await h.gql(tenantAdmin, `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/acme/hook", eventTypes: ["credit_note.issued"] }) { endpoint { url } } }`);
     expect(hook.body.errors).to.equal(undefined);
   });
 
@@ -297,7 +297,7 @@ describe("api: billing configuration belongs to the platform; the tenant admin k
     );
     add("quota.remove", platform, (id) => asAdmin(`mutation($m: ID!) { removeQuota(meter: $m) }`, { m: meter(2) }, id));
     add("webhook_endpoint.create", "acme-operator", (id) =>
-      h.gql(operator, `mutation { createWebhookEndpoint(input: { url: "https://acme.example/audited", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`, {}, { "x-request-id": id }),
+      h.gql(operator, `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/acme/audited", eventTypes: ["invoice.finalized"] }) { endpoint { id } } }`, {}, { "x-request-id": id }),
     );
     for (const [action, run, requestId, subject] of calls) {
       const res = await run();

@@ -163,7 +163,7 @@ describe("api: tenancy enforced twice (token-only tenant + row-level security)",
     const mixed = await h.token("acme", "admin+platform:admin");
     const acting = await h.gql(mixed, "{ viewer { roles platform } }", {}, globex);
     expect(acting.body.data).to.deep.equal({ viewer: { roles: ["PLATFORM_ADMIN"], platform: true } });
-    const hook = await h.gql(mixed, `mutation { createWebhookEndpoint(input: { url: "https://x.example/h", eventTypes: ["invoice.finalized"] }) { secret } }`, {}, globex);
+    const hook = await h.gql(mixed, `mutation { createWebhookEndpoint(input: { url: "https://93.184.215.14/x/h", eventTypes: ["invoice.finalized"] }) { secret } }`, {}, globex);
     expect(hook.body.errors?.[0]?.extensions?.code).to.equal("FORBIDDEN");
     const home = await h.gql(mixed, "{ viewer { roles platform } }");
     expect(home.body.data).to.deep.equal({ viewer: { roles: ["ADMIN"], platform: false } });
