@@ -193,6 +193,13 @@ describe("verifier: the forgery catalogue", function () {
       expectCaught(await world.verify(file), ["billed-once"], /bills the period of invoice 1 again[\s\S]*is already billed by invoice 1/);
     });
 
+    it("a second invoice for the period anchored after this one, which was never voided (seen from the genuine invoice)", async function () {
+      await world.anchorGenuine();
+      const second: InvoiceContent = { ...clone(world.invoice2.invoice), invoiceId: "996", number: 3, previousDocumentHash: world.invoice2.creditNotes[0]!.contentHash };
+      await world.anchorInvoice(second);
+      expectCaught(await world.verify(world.invoice2), ["chain"], /has invoice 3 .* for this invoice's period, anchored after it although no void credit note cancelled invoice 2/);
+    });
+
     it("a second invoice for an invoiced period, billing late usage from zero (minimum and first tiers again) instead of as an adjustment", async function () {
       const late = (meterId: number) => adjustmentLine(world.invoice2.invoice, meterId).records;
       const second: InvoiceContent = clone(world.invoice1.invoice);

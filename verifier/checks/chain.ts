@@ -3,7 +3,7 @@
  * documents in the file must be exactly the anchored chain before the invoice (a document left
  * out, added, reordered or altered shows), each naming the one before it; the credit notes in the
  * file must be anchored after the invoice; and every credit note anchored for the invoice's period
- * (until a reissue for that period) must be in the file, so none can be hidden.
+ * (until it is voided and reissued) must be in the file, so none can be hidden.
  */
 import { heldBillerRole, ZERO_HASH, type AnchoredDocument } from "../chain/anchor-history";
 import type { SuppliedDocument } from "../document";
@@ -86,11 +86,20 @@ export function checkChain(ctx: CheckContext): CheckResult {
     last = Math.max(last, j);
   }
   if (k >= 0) {
-    const supplied = new Set(creditNotes.map((n) => n.hash as string));
+    // Every credit note anchored for the period after the invoice is against it, until a void
+    // credit note and the period's reissue; a second invoice for the period without a void is
+    // the period billed twice.
+    const supplied = new Map(creditNotes.map((n) => [n.hash as string, n]));
+    let voided = false;
     for (const a of anchored.slice(k + 1)) {
       if (a.periodStart !== invoice.periodStart || a.periodEnd !== invoice.periodEnd) continue;
-      if (a.kind === "invoice") break; // the period's reissue: later credit notes are against it
-      if (!supplied.has(a.contentHash)) problems.push(`your InvoiceAnchor has ${describe(a)} for this invoice's period, which the file leaves out`);
+      if (a.kind === "invoice") {
+        if (!voided) problems.push(`your InvoiceAnchor has ${describe(a)} for this invoice's period, anchored after it although no void credit note cancelled ${invoice.label}`);
+        break;
+      }
+      const note = supplied.get(a.contentHash);
+      if (!note) problems.push(`your InvoiceAnchor has ${describe(a)} for this invoice's period, which the file leaves out`);
+      else if (note.content.reason === "void") voided = true;
     }
   }
   return outcome(

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { toHex, type PublicClient } from "viem";
-import type { RawLog } from "../../../chain/events";
-import { scanLogs } from "../../../verifier/chain/logs";
+import type { RawLog } from "../../chain/events";
+import { scanLogs } from "../../verifier/chain/logs";
 
 /** A fake RPC holding one log per block, refusing ranges wider than `limit` blocks. */
 function fakeClient(blocks: number, limit: number, failAt?: bigint) {
