@@ -447,6 +447,14 @@ describe("verifier: the forgery catalogue", function () {
       expectCaught(await world.verify(file), ["document", "parties", "anchored"], /is for tenant #1, the invoice for tenant #2/);
     });
 
+    it("a --meter that is not a UsageMeter is reported as such, and nothing that depends on it passes", async function () {
+      await world.anchorGenuine();
+      const report = await world.verify(world.invoice2, { meter: world.anchor });
+      expect(report.verified).to.equal(false);
+      expect(problemsOf(report, "parties")).to.match(/does not answer as a UsageMeter on chain 31337/);
+      expect(report.checks.filter((c) => c.status === "not-checked").map((c) => c.id)).to.deep.equal(["anchored", "chain", "plan", "records"]);
+    });
+
     it("a tenant name the chain does not know (or a wrong name key)", async function () {
       await world.anchorGenuine();
       const report = await world.verify(world.invoice2, { naming: keyedNaming(new Uint8Array(32).fill(7)) });

@@ -2,7 +2,7 @@
  * Everything the checks need from the chain, read once at a fixed head block: the checks
  * themselves are pure functions of these facts and the file.
  */
-import { ContractFunctionExecutionError, type Hex, type PublicClient } from "viem";
+import { ContractFunctionExecutionError, HttpRequestError, TimeoutError, type Hex, type PublicClient } from "viem";
 import { invoiceAnchorAbi, usageMeterAbi } from "../../chain/abi.generated";
 import { VerifierError } from "../result";
 import type { Trust, VerifyOptions } from "../trust";
@@ -22,12 +22,17 @@ export interface ChainFacts {
   anchorHistory: AnchorHistory | null;
 }
 
-/** A view call that reverts or hits an address without code says something about the contract; anything else is the RPC's failure. */
+/**
+ * A view call that reverts or hits an address without code says something about the contract;
+ * a transport failure (viem wraps it in the same error class) says nothing and is rethrown.
+ */
 async function view<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; problem: string }> {
   try {
     return { ok: true, value: await call() };
   } catch (err) {
-    if (err instanceof ContractFunctionExecutionError) return { ok: false, problem: err.shortMessage };
+    if (err instanceof ContractFunctionExecutionError && !err.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError)) {
+      return { ok: false, problem: err.shortMessage };
+    }
     throw err;
   }
 }
