@@ -1,147 +1,76 @@
-import { createPublicClient, decodeEventLog, http, type Hex, type TransactionReceipt } from "viem";
-import { usageMeterAbi } from "../chain/abi.generated";
-import { decodeRecordWord } from "../chain/record";
-import { citationKey } from "../rating/citation";
-import { invoiceContentHash, type InvoiceContent } from "../rating/invoice";
-import { invoiceExportSchema, type InvoiceExport } from "./document";
-import { recomputeInvoice } from "../rating/recompute";
+/**
+ * Verifies an exported invoice against the chain alone, with the tenant's own trust anchors: the
+ * UsageMeter and InvoiceAnchor addresses, its tenant name (resolved on chain), and optionally its
+ * reporter allowlist and its copy of the plan. Nothing in the file is trusted: hashes are
+ * recomputed, anchors and records are read from the chain, amounts are recomputed. Pure: it needs
+ * a viem client and nothing else (no files, no database, no Node APIs), so it runs in a browser too.
+ */
+import type { PublicClient } from "viem";
+import { readChainFacts } from "./chain/facts";
+import { checkAdjustments } from "./checks/adjustments";
+import { checkAmounts } from "./checks/amounts";
+import { checkAnchored } from "./checks/anchored";
+import { checkBilledOnce } from "./checks/billed-once";
+import { checkChain } from "./checks/chain";
+import { checkComplete } from "./checks/complete";
+import type { CheckContext } from "./checks/context";
+import { checkDocument } from "./checks/document";
+import { checkParties } from "./checks/parties";
+import { checkPlan } from "./checks/plan";
+import { checkRecords } from "./checks/records";
+import { invoiceExportSchema, suppliedChain } from "./document";
+import { adjustmentBases, ChargeLedger } from "./ledger";
+import { CHECK_IDS, fail, notChecked, verdict, type VerificationReport } from "./result";
+import { normalizeTrust, type TrustAnchors, type VerifyOptions } from "./trust";
 
-export interface LineVerification {
-  lineNo: number;
-  kind: string;
-  description: string;
-  amountMinor: string;
-  ok: boolean;
-  problems: string[];
-}
-
-export interface InvoiceVerification {
-  ok: boolean;
-  invoice: { number: number | null; periodStart: string; periodEnd: string; currency: string; totalMinor: string };
-  deployment: { chainId: string; address: string };
-  lines: LineVerification[];
-  total: { stated: string; recomputed: string; ok: boolean };
-  /** Problems not tied to a line (format, chain id, content hash). */
-  problems: string[];
-}
-
-const toSeconds = (iso: string) => Math.floor(new Date(iso).getTime() / 1000);
+const CHECKS = [checkDocument, checkParties, checkAnchored, checkChain, checkPlan, checkRecords, checkBilledOnce, checkAdjustments, checkAmounts, checkComplete];
 
 /**
- * Verifies an exported invoice against the chain alone: every cited record is re-read from its
- * transaction receipt, must come from the invoice's deployment and match the decoded UsageRevealed
- * record; every line and the total are recomputed with the plan snapshot the invoice carries.
+ * Throws VerifierError for unusable trust anchors and a reorg during the run, and viem's errors
+ * when the RPC fails; every finding about the document is a failed check in the report.
  */
-export async function verifyInvoice(invoiceJson: unknown, rpcUrl: string): Promise<InvoiceVerification> {
-  const parsed = invoiceExportSchema.safeParse(invoiceJson);
+export async function verifyInvoice(client: PublicClient, file: unknown, anchors: TrustAnchors, options: VerifyOptions = {}): Promise<VerificationReport> {
+  const trust = normalizeTrust(anchors);
+  const parsed = invoiceExportSchema.safeParse(file);
   if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 20).map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`);
     return {
-      ok: false,
-      invoice: { number: null, periodStart: "", periodEnd: "", currency: "", totalMinor: "" },
-      deployment: { chainId: "", address: "" },
-      lines: [],
-      total: { stated: "", recomputed: "", ok: false },
-      problems: parsed.error.issues.map((i) => `invalid invoice file: ${i.path.join(".")}: ${i.message}`),
+      verified: false,
+      invoice: null,
+      chain: null,
+      checks: [
+        fail("document", problems, "the file is not a meterline.invoice.v2 invoice export"),
+        ...CHECK_IDS.slice(1).map((id) => notChecked(id, "the file could not be read")),
+      ],
     };
   }
-  const doc: InvoiceExport = parsed.data;
-  const inv: InvoiceContent = doc.invoice;
-  const { deployment, tenant } = inv;
-  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2 }) });
-  const problems: string[] = [];
-
-  const chainId = await client.getChainId();
-  if (BigInt(chainId) !== BigInt(deployment.chainId)) problems.push(`RPC chain id ${chainId} != invoice deployment chain id ${deployment.chainId}`);
-  if (doc.status !== "finalized") problems.push("invoice is a draft, not finalized");
-  if (doc.contentHash !== null && invoiceContentHash(inv) !== doc.contentHash) {
-    problems.push(`content hash ${doc.contentHash} does not match the invoice content (${invoiceContentHash(inv)})`);
+  const docs = suppliedChain(parsed.data);
+  const before = new ChargeLedger();
+  const after = new ChargeLedger();
+  for (const d of docs.history) {
+    before.apply(d);
+    after.apply(d);
   }
+  const bases = adjustmentBases(before, docs.invoice.content);
+  for (const d of [docs.invoice, ...docs.creditNotes]) after.apply(d);
 
-  const receipts = new Map<string, Promise<TransactionReceipt | null>>();
-  const receipt = (tx: string) => {
-    let p = receipts.get(tx);
-    if (!p) {
-      p = client.getTransactionReceipt({ hash: tx as Hex }).catch(() => null);
-      receipts.set(tx, p);
-    }
-    return p;
-  };
-
-  const recomputed = recomputeInvoice(inv);
-  const address = deployment.address.toLowerCase();
-  const lines: LineVerification[] = [];
-  for (const line of inv.lines) {
-    const lineProblems = [...(recomputed.lines.find((c) => c.lineNo === line.lineNo)?.problems ?? ["line not recomputed"])];
-    for (const r of line.records) {
-      const where = `record ${citationKey(r)}`;
-      const rc = await receipt(r.seenAt.txHash);
-      if (!rc) {
-        lineProblems.push(`${where}: transaction ${r.seenAt.txHash} not found on chain`);
-        continue;
-      }
-      if (rc.status !== "success") lineProblems.push(`${where}: transaction reverted`);
-      if (rc.blockNumber.toString() !== r.seenAt.blockNumber) lineProblems.push(`${where}: mined in block ${rc.blockNumber}, invoice says ${r.seenAt.blockNumber}`);
-      const log = rc.logs.find((l) => l.logIndex === r.seenAt.logIndex);
-      if (!log) {
-        lineProblems.push(`${where}: no log ${r.seenAt.logIndex} in the transaction`);
-        continue;
-      }
-      if (log.address.toLowerCase() !== address) {
-        lineProblems.push(`${where}: emitted by ${log.address}, not the deployment ${deployment.address}`);
-        continue;
-      }
-      let decoded;
-      try {
-        decoded = decodeEventLog({ abi: usageMeterAbi, data: log.data, topics: log.topics });
-      } catch {
-        lineProblems.push(`${where}: log is not a UsageMeter event`);
-        continue;
-      }
-      if (decoded.eventName !== "UsageRevealed") {
-        lineProblems.push(`${where}: log is ${decoded.eventName}, not UsageRevealed`);
-        continue;
-      }
-      const args = decoded.args;
-      if (args.tenantId !== tenant.onchainId) lineProblems.push(`${where}: tenant ${args.tenantId}, invoice is for ${tenant.onchainId}`);
-      if (args.reporter.toLowerCase() !== r.reporter) lineProblems.push(`${where}: revealed by ${args.reporter}`);
-      if (args.commitment.toLowerCase() !== r.seenAt.commitment) lineProblems.push(`${where}: commitment ${args.commitment} != ${r.seenAt.commitment}`);
-      const rec = args.records[r.seenAt.recordIndex];
-      if (!rec) {
-        lineProblems.push(`${where}: the log has only ${args.records.length} records`);
-        continue;
-      }
-      const f = decodeRecordWord(rec.packed);
-      if (f.sequence.toString() !== r.sequence) lineProblems.push(`${where}: sequence ${f.sequence} on chain`);
-      if (rec.ref.toLowerCase() !== r.ref) lineProblems.push(`${where}: ref ${rec.ref} on chain`);
-      if (f.meterId !== r.meterId) lineProblems.push(`${where}: meter ${f.meterId} on chain, ${r.meterId} in invoice`);
-      if (f.quantity.toString() !== r.quantity) lineProblems.push(`${where}: quantity ${f.quantity} on chain, ${r.quantity} in invoice`);
-      if (f.periodStart !== toSeconds(r.periodStart) || f.periodEnd !== toSeconds(r.periodEnd)) {
-        lineProblems.push(`${where}: period ${f.periodStart}-${f.periodEnd} on chain differs from the invoice`);
-      }
-      const ps = toSeconds(line.kind === "adjustment" ? (line.adjustsPeriodStart ?? inv.periodStart) : inv.periodStart);
-      const pe = toSeconds(line.kind === "adjustment" ? (line.adjustsPeriodEnd ?? inv.periodEnd) : inv.periodEnd);
-      if (f.periodStart < ps || f.periodStart >= pe) lineProblems.push(`${where}: usage at ${f.periodStart} is outside the billed period`);
-      if (inv.confirmedBlock !== null && rc.blockNumber > BigInt(inv.confirmedBlock)) {
-        lineProblems.push(`${where}: block ${rc.blockNumber} is above the invoice's confirmed block ${inv.confirmedBlock}`);
-      }
-    }
-    const seen = new Set<string>();
-    for (const r of line.records) {
-      const k = citationKey(r);
-      if (seen.has(k)) lineProblems.push(`record ${k} is cited twice`);
-      seen.add(k);
-    }
-    lines.push({ lineNo: line.lineNo, kind: line.kind, description: line.description, amountMinor: line.amountMinor, ok: lineProblems.length === 0, problems: lineProblems });
-  }
-  const all = inv.lines.flatMap((l) => l.records.map(citationKey));
-  if (new Set(all).size !== all.length) problems.push("a record is cited by more than one line");
-
+  const facts = await readChainFacts(client, trust, options);
+  const ctx: CheckContext = { file: parsed.data, docs, trust, options, facts, before, after, bases };
+  const checks = CHECKS.map((check) => check(ctx));
+  const inv = parsed.data.invoice;
   return {
-    ok: problems.length === 0 && recomputed.totalOk && lines.every((l) => l.ok),
-    invoice: { number: inv.number, periodStart: inv.periodStart, periodEnd: inv.periodEnd, currency: inv.currency, totalMinor: inv.totalMinor },
-    deployment: deployment,
-    lines,
-    total: { stated: inv.totalMinor, recomputed: recomputed.expectedTotalMinor, ok: recomputed.totalOk },
-    problems,
+    verified: verdict(checks),
+    invoice: {
+      number: inv.number,
+      tenant: inv.tenant.slug,
+      periodStart: inv.periodStart,
+      periodEnd: inv.periodEnd,
+      currency: inv.currency,
+      currencyExponent: inv.currencyExponent,
+      totalMinor: inv.totalMinor,
+      contentHash: docs.invoice.hash,
+    },
+    chain: { chainId: facts.chainId, headBlock: facts.head.number.toString() },
+    checks,
   };
 }

@@ -47,6 +47,18 @@ export async function previousHashOfInvoice(db: Queryable, invoiceId: string): P
   return rows[0] ? toHex(rows[0].previous_hash) : null;
 }
 
+/** The tenant's documents before a finalized invoice in its chain, oldest first (none when it is not in the chain). */
+export async function documentsBefore(db: Queryable, tenantId: string, invoiceId: string): Promise<Array<{ kind: "invoice" | "credit_note"; documentId: string; contentHash: string }>> {
+  const { rows } = await db.query<{ kind: "invoice" | "credit_note"; document_id: string; content_hash: Buffer }>(
+    `SELECT d.kind, coalesce(d.invoice_id, d.credit_note_id)::text AS document_id, d.content_hash
+       FROM billing_documents d
+      WHERE d.tenant_id = $1 AND d.seq < (SELECT seq FROM billing_documents WHERE tenant_id = $1 AND invoice_id = $2)
+      ORDER BY d.seq`,
+    [tenantId, invoiceId],
+  );
+  return rows.map((r) => ({ kind: r.kind, documentId: r.document_id, contentHash: toHex(r.content_hash) }));
+}
+
 /**
  * Records which plan version prices the tenant from when: the version in force at each
  * subscription's start, and every later version of a subscribed plan from its own effective
