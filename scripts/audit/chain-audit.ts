@@ -264,6 +264,11 @@ export interface ChainAuditOptions {
   /** The ABI hash of the contract this code was built against; a mismatch needs attention. */
   expectedAbiHash?: string;
   logChunkSize?: number;
+  /**
+   * Judge access control by production rules (a multi-signature admin, a non-zero admin delay, a
+   * pauser that is not the admin). Defaults to on for every chain but a local development chain.
+   */
+  production?: boolean;
 }
 
 const ok = (label: string, summary: string, details?: Record<string, unknown>): AuditItem => ({
@@ -335,13 +340,20 @@ export async function auditChain(options: ChainAuditOptions): Promise<AuditRepor
     meter.defaultAdminDelay(at),
     meter.pendingDefaultAdminDelay(at),
   ]);
+  const production = options.production ?? !LOCAL_CHAIN_IDS.has(chainId);
+  const adminIsContract = admin !== ZeroAddress && (await provider.getCode(admin, blockTag)) !== "0x";
   accessItems.push(
     admin === ZeroAddress
       ? attention("default admin", "none: the admin role was renounced, nobody can unpause or manage roles")
-      : ok("default admin", admin, { admin }),
+      : production && !adminIsContract
+        ? attention("default admin", `${admin} is a single key (an externally owned account); use a Safe or another multi-signature wallet`, {
+            admin,
+            contract: false,
+          })
+        : ok("default admin", adminIsContract ? `${admin} (a contract wallet)` : admin, { admin, contract: adminIsContract }),
   );
   accessItems.push(
-    delay === 0n && !LOCAL_CHAIN_IDS.has(chainId)
+    delay === 0n && production
       ? attention("admin delay", "0 seconds: an admin transfer takes effect at once", { delay })
       : ok("admin delay", `${delay} seconds`, { delay }),
   );
@@ -365,10 +377,16 @@ export async function auditChain(options: ChainAuditOptions): Promise<AuditRepor
     const confirmed = await Promise.all(holders.map((h) => meter.hasRole(role, h, at)));
     const unconfirmed = holders.filter((_, i) => !confirmed[i]);
     const label = roleLabel(role);
+    // The pauser is the fast emergency brake and the admin the slow, deliberate key: one account
+    // holding both means one compromise both stops the meter and rewrites who may restart it.
+    const pauserIsAdmin =
+      production && role === ROLES.PAUSER_ROLE.toLowerCase() && admin !== ZeroAddress && holders.some((h) => h.toLowerCase() === admin.toLowerCase());
     accessItems.push(
       unconfirmed.length > 0
         ? attention(label, `events say ${unconfirmed.join(", ")} hold it but hasRole disagrees`, { holders, unconfirmed })
-        : ok(label, holders.length === 0 ? "no holders" : holders.join(", "), { holders }),
+        : pauserIsAdmin
+          ? attention(label, `${admin} is both the admin and a pauser; give PAUSER_ROLE to a separate wallet`, { holders })
+          : ok(label, holders.length === 0 ? "no holders" : holders.join(", "), { holders }),
     );
   }
 

@@ -12,6 +12,7 @@ interface AuditArgs {
   json: boolean;
   block?: string;
   database?: string;
+  production: boolean;
 }
 
 /**
@@ -33,6 +34,7 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
     deployment,
     ...(block !== undefined ? { blockTag: block } : {}),
     expectedAbiHash: abiHash(usageMeterAbi),
+    ...(args.production ? { production: true } : {}),
   });
   if (args.database !== undefined) {
     // "env" rather than a silent DATABASE_URL default: CI exports DATABASE_URL for every test.
@@ -47,6 +49,7 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
 
 task("meter:audit", "Audits UsageMeter from chain state: roles, admin transfer, pause, commitments, usage totals; exit 1 when something needs attention")
   .addFlag("json", "Print the report as JSON")
+  .addFlag("production", "Judge access control by production rules on a local chain id too (rehearsing on a fork)")
   .addOptionalParam("block", "Audit as of this block number (default: latest)")
   .addOptionalParam("database", "Also reconcile the indexer's database with the chain: a postgres:// URL, or env for DATABASE_URL")
   .setAction(reportingErrors(audit));

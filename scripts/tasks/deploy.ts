@@ -8,6 +8,7 @@ import { resolveSigner } from "./lib/signer";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import { addressSchema, parseParam, uintSchema } from "./lib/params";
 import { describeRevert } from "../../chain/revert";
+import { checkAdminAccount, productionRules } from "./lib/admin-policy";
 
 interface DeployArgs {
   admin?: string;
@@ -17,6 +18,8 @@ interface DeployArgs {
   grantManager?: string;
   grantPauser?: string;
   force: boolean;
+  allowEoaAdmin: boolean;
+  production: boolean;
 }
 
 export interface DeployResult {
@@ -41,11 +44,26 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
 
   const provider = hre.ethers.provider;
   const chainId = Number((await provider.getNetwork()).chainId);
-  if (adminDelay === 0n && !LOCAL_CHAIN_IDS.has(chainId)) {
-    throw new TaskInputError(`--admin-delay: 0 is only allowed on local chains (31337, 1337), this is chain ${chainId}`);
+  const production = productionRules(chainId, args.production);
+  if (adminDelay === 0n && production) {
+    throw new TaskInputError(
+      LOCAL_CHAIN_IDS.has(chainId)
+        ? "--admin-delay: 0 is not allowed under --production"
+        : `--admin-delay: 0 is only allowed on local chains (31337, 1337), this is chain ${chainId}`,
+    );
   }
   const { signer, address: signerAddress } = await resolveSigner(hre);
   const admin = explicitAdmin ?? getAddress(signerAddress);
+  const { contract: adminIsContract } = await checkAdminAccount({
+    provider,
+    admin,
+    chainId,
+    production: args.production,
+    allowEoaAdmin: args.allowEoaAdmin,
+  });
+  if (production && !adminIsContract) {
+    console.error(`warning: the admin ${admin} is a single key (--allow-eoa-admin); move it to a multi-signature wallet with meter:roles`);
+  }
   if ((grantManager || grantPauser) && admin !== getAddress(signerAddress)) {
     throw new TaskInputError(
       `--grant-manager/--grant-pauser need the signer (${signerAddress}) to be the admin (${admin}); grant later from the admin with meter:roles grant`,
@@ -111,7 +129,7 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
 }
 
 task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
-  .addOptionalParam("admin", "Initial default admin (a multisig in production); defaults to the signer", undefined, types.string)
+  .addOptionalParam("admin", "Initial default admin: a Safe or other ERC-1271 wallet on any non-local chain; defaults to the signer", undefined, types.string)
   .addOptionalParam(
     "adminDelay",
     "Delay in seconds of a default-admin transfer (0 only on local chains)",
@@ -128,4 +146,6 @@ task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
   .addOptionalParam("grantManager", "Grant TENANT_MANAGER_ROLE to this address after deploying", undefined, types.string)
   .addOptionalParam("grantPauser", "Grant PAUSER_ROLE to this address after deploying", undefined, types.string)
   .addFlag("force", "Deploy even if deployments/<chainId>.json points at a live contract")
+  .addFlag("allowEoaAdmin", "Accept a single key (an externally owned account) as admin on a non-local chain")
+  .addFlag("production", "Apply production rules on a local chain id too (rehearsing on a fork)")
   .setAction(reportingErrors(deploy));
