@@ -16,6 +16,7 @@ import { loadPlanSnapshot, planVersionFor } from "./store/plans";
 import { periodsWithBillableUsage } from "./store/records";
 import { chainProgress, listTenantIds, loadTenantParties } from "./store/tenants";
 import { lockTenantBilling } from "./store/documents";
+import { refreshBillingStatistics } from "./store/statistics";
 
 export interface BillingRunOptions {
   /** Blocks below the indexer checkpoint after which usage counts as final. */
@@ -96,6 +97,9 @@ async function billTenant(
     if (due) {
       const content = await finalizeDraft(client, draft, parties, progress.confirmedBlock, now);
       finalized.push({ invoiceId: draft.id, number: content.number ?? 0 });
+      // The next drafts' queries join the citations just written: plan them on statistics that
+      // count them (ANALYZE inside the transaction samples its own uncommitted rows).
+      await refreshBillingStatistics(client);
     } else {
       await rebuildDraft(client, draft, parties, null);
     }
