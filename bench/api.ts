@@ -12,6 +12,7 @@ import { toGlobalId } from "../api/resolvers/ids";
 import { USAGE_SQL } from "../api/read/usage";
 import { startLocalIdp } from "../stack/local-idp";
 import { createTestDatabase } from "../test/helpers/database";
+import { loadUsage } from "./fixtures/usage-load";
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 8);
 const METERS = 4;
@@ -35,47 +36,9 @@ const AUTOCANNON = "autocannon";
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 async function load(pool: pg.Pool): Promise<string[]> {
-  await pool.query("INSERT INTO chains (chain_id, name) VALUES (31337, 'bench')");
-  const { rows } = await pool.query(
-    "INSERT INTO contracts (chain_id, address, deploy_block) VALUES (31337, decode(repeat('ab', 20), 'hex'), 1) RETURNING id",
-  );
-  const contractId = rows[0].id as number;
-  const tenantIds: string[] = [];
-  for (let t = 1; t <= TENANTS; t++) {
-    const { rows: tr } = await pool.query(
-      `INSERT INTO tenants (contract_id, onchain_id, slug, chain_id, tx_hash, log_index, block_number, block_hash)
-       VALUES ($1, $2, $3, 31337, decode(lpad(to_hex($2::int), 64, '0'), 'hex'), 0, 1, decode(repeat('00', 32), 'hex')) RETURNING id::text`,
-      [contractId, t, `tenant-${t}`],
-    );
-    tenantIds.push(tr[0].id as string);
-    await pool.query(
-      `INSERT INTO meters (tenant_id, meter_id, name, chain_id, tx_hash, log_index, block_number, block_hash)
-       SELECT $1, m, 'meter-' || m, 31337, decode(lpad(to_hex($2::int * 100 + m), 64, '0'), 'hex'), m, 1, decode(repeat('00', 32), 'hex')
-       FROM generate_series(1, $3) m`,
-      [tr[0].id, t, METERS],
-    );
-  }
-  // Records spread over the last 60 days, one per (tenant, meter) every few minutes.
   const started = Date.now();
-  await pool.query(
-    `INSERT INTO usage_records (tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, reporter, commitment,
-       contract_id, chain_id, tx_hash, log_index, record_index, block_number, block_hash, block_time)
-     SELECT ($2::bigint[])[1 + g % $3], 1 + (g / $3) % $4,
-            now() - make_interval(secs => (g::bigint * 5184000 / $5)), now() - make_interval(secs => (g::bigint * 5184000 / $5)) + interval '1 minute',
-            1 + g % 1000, g, decode(lpad(to_hex(g), 64, '0'), 'hex'), decode(repeat('cd', 20), 'hex'),
-            decode(lpad(to_hex(g), 64, '0'), 'hex'), $1, 31337, decode(lpad(to_hex(g), 64, '0'), 'hex'), 0, 0, g / 100,
-            decode(repeat('11', 32), 'hex'), now()
-     FROM generate_series(1, $5::int) g`,
-    [contractId, tenantIds, TENANTS, METERS, RECORDS],
-  );
-  await pool.query(
-    `INSERT INTO usage_rollups (tenant_id, meter_id, bucket_start, quantity_sum, quantity_max, record_count)
-     SELECT tenant_id, meter_id, date_trunc('hour', period_start), sum(quantity), max(quantity), count(*)
-     FROM usage_records GROUP BY 1, 2, 3`,
-  );
-  await pool.query("ANALYZE usage_records; ANALYZE usage_rollups");
-  const { rows: n } = await pool.query("SELECT count(*)::int AS n FROM usage_records");
-  log(`loaded ${n[0].n} usage records for ${TENANTS} tenants in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const tenantIds = await loadUsage(pool, { tenants: TENANTS, meters: METERS, records: RECORDS, spanDays: 60 });
+  log(`loaded ${RECORDS} usage records for ${TENANTS} tenants in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return tenantIds;
 }
 
