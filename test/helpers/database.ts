@@ -23,16 +23,17 @@ function urlFor(serverUrl: string, database: string): string {
   return u.toString();
 }
 
-export async function createTestDatabase(options: { migrate?: boolean; maxConnections?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { migrate?: boolean; maxConnections?: number; serverUrl?: string } = {}): Promise<TestDatabase> {
+  const server = options.serverUrl ?? TEST_SERVER_URL;
   const name = `meterline_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_SERVER_URL });
+  const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = urlFor(TEST_SERVER_URL, name);
+  const url = urlFor(server, name);
   const db = await openDatabase({ target: { kind: "postgres", url }, maxConnections: options.maxConnections ?? 10 });
   if (options.migrate ?? true) await migrate(db.pool);
   return {
@@ -40,7 +41,7 @@ export async function createTestDatabase(options: { migrate?: boolean; maxConnec
     name,
     async drop() {
       await db.close().catch(() => undefined);
-      const c = new pg.Client({ connectionString: TEST_SERVER_URL });
+      const c = new pg.Client({ connectionString: server });
       await c.connect();
       try {
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
