@@ -6,7 +6,7 @@
  * `npm run chaos:topology`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -86,7 +86,9 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`)
 }
 `,
   );
-  const proc: ChildProcess = spawn("nginx", ["-p", prefix, "-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
+  // Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
+  const bin = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
+  const proc: ChildProcess = spawn(bin, ["-p", prefix, "-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
