@@ -1,8 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
 import { readDeployment } from "../chain/deployment";
+import { namingFromKeySource } from "../chain/name-key";
+import { NamingError, type ChainNaming } from "../chain/naming";
 import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
+import { ReporterConfigError } from "./errors";
 import { parseUsage } from "./input";
 import { Journal, writeDurably } from "./journal";
 import { PRIVATE_FILE_MODE } from "./private-files";
@@ -31,6 +34,16 @@ export type RunReporterResult =
   | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
   | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
+/** The keyed naming of the configured name key; a missing or short key is a settings error (exit 2). */
+async function nameKeyNaming(source: string): Promise<ChainNaming> {
+  try {
+    return await namingFromKeySource(source, source === "env:METERLINE_NAME_KEY" ? { flag: "METERLINE_NAME_KEY" } : {});
+  } catch (err) {
+    if (err instanceof NamingError) throw new ReporterConfigError(err.message, { cause: err });
+    throw err;
+  }
+}
+
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
  * journaled or sent when a line is bad), then journal, commit and reveal — or, with `--relay`,
@@ -39,6 +52,7 @@ export type RunReporterResult =
 export async function runReporter(config: ReporterConfig, deps: RunReporterDeps): Promise<RunReporterResult> {
   // Parse before touching key material or the network: a bad file fails fast and offline.
   const inputs = config.input ? parseUsage(await readFile(config.input, "utf8"), config.format ?? "jsonl") : [];
+  const naming = config.nameKeySource === undefined ? undefined : await nameKeyNaming(config.nameKeySource);
   const publicClient = createPublicClient({ transport: deps.transport });
   const chainId = await publicClient.getChainId();
   const meter = config.meter ?? readDeployment(chainId).address;
@@ -57,6 +71,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     ...(deps.mineWhileWaiting ? { waitForBlock: mineUntil(publicClient) } : {}),
     ...(deps.afterCommitMined ? { afterCommitMined: deps.afterCommitMined } : {}),
     ...(config.fromBlock !== undefined ? { fromBlock: config.fromBlock } : {}),
+    ...(naming ? { naming } : {}),
   });
   const planned = inputs.length > 0 ? await reporter.plan(inputs, config.input ?? "input") : undefined;
   const base = {
