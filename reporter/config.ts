@@ -24,10 +24,11 @@ export interface ReporterConfig {
   /** `--from-block`: first block scanned for submitted refs (default: the deployment file's deploy block, else 0). */
   fromBlock?: bigint;
   /**
-   * Where the tenant's name key is read (`env:<VARIABLE>` or `file:<path>`): input names are then
-   * looked up on chain as keyed hashes. From `--name-key`, else `env:METERLINE_NAME_KEY` when set.
+   * The tenant's name key: input names are then looked up on chain as keyed hashes. From
+   * `--name-key env:<VARIABLE>|file:<path>`, else METERLINE_NAME_KEY. `setting` names it in
+   * messages; `text` is the key as found in the environment (a file is read when the run starts).
    */
-  nameKeySource?: string;
+  nameKey?: { setting: string; text: string } | { setting: string; file: string };
 }
 
 const envSchema = z.object({
@@ -110,7 +111,17 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
   if (nameKeyFlag !== undefined && !/^(env|file):./.test(nameKeyFlag)) {
     throw new ReporterConfigError("--name-key: give env:<VARIABLE> or file:<path>, not the key itself (it would be left in shell history and process listings)");
   }
-  const nameKeySource = nameKeyFlag ?? (e.data.METERLINE_NAME_KEY !== undefined ? "env:METERLINE_NAME_KEY" : undefined);
+  let nameKey: ReporterConfig["nameKey"];
+  if (nameKeyFlag?.startsWith("env:")) {
+    const variable = nameKeyFlag.slice(4);
+    const text = env[variable];
+    if (text === undefined || text.trim() === "") throw new ReporterConfigError(`--name-key: environment variable ${variable} is not set`);
+    nameKey = { setting: "--name-key", text };
+  } else if (nameKeyFlag !== undefined) {
+    nameKey = { setting: "--name-key", file: nameKeyFlag.slice(5) };
+  } else if (e.data.METERLINE_NAME_KEY !== undefined) {
+    nameKey = { setting: "METERLINE_NAME_KEY", text: e.data.METERLINE_NAME_KEY };
+  }
 
   let signer: SignerSource;
   if (e.data.METERLINE_REPORTER_KEY) {
@@ -138,6 +149,6 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
     relayDeadlineSeconds: deadline,
     resumeOnly,
     ...(fromBlock !== undefined ? { fromBlock: BigInt(fromBlock) } : {}),
-    ...(nameKeySource !== undefined ? { nameKeySource } : {}),
+    ...(nameKey !== undefined ? { nameKey } : {}),
   };
 }

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
 import { readDeployment } from "../chain/deployment";
-import { namingFromKeySource } from "../chain/name-key";
-import { NamingError, type ChainNaming } from "../chain/naming";
+import { NameKeySourceError, readNameKey } from "../chain/name-key";
+import { keyedNaming, NamingError, parseNameKey, type ChainNaming } from "../chain/naming";
 import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
 import { ReporterConfigError } from "./errors";
@@ -34,13 +34,15 @@ export type RunReporterResult =
   | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
   | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
-/** The keyed naming of the configured name key; a missing or short key is a settings error (exit 2). */
-async function nameKeyNaming(source: string): Promise<ChainNaming> {
+/** The keyed naming of the configured name key; an unreadable or short key is a settings error (exit 2). */
+async function nameKeyNaming(nameKey: NonNullable<ReporterConfig["nameKey"]>): Promise<ChainNaming> {
   try {
-    return await namingFromKeySource(source, source === "env:METERLINE_NAME_KEY" ? { flag: "METERLINE_NAME_KEY" } : {});
+    const key = "text" in nameKey ? parseNameKey(nameKey.text) : await readNameKey(`file:${nameKey.file}`, { flag: nameKey.setting });
+    return keyedNaming(key);
   } catch (err) {
-    if (err instanceof NamingError) throw new ReporterConfigError(err.message, { cause: err });
-    throw err;
+    if (!(err instanceof NamingError)) throw err;
+    const message = err instanceof NameKeySourceError ? err.message : `${nameKey.setting}: ${err.message}`;
+    throw new ReporterConfigError(message, { cause: err });
   }
 }
 
@@ -52,7 +54,7 @@ async function nameKeyNaming(source: string): Promise<ChainNaming> {
 export async function runReporter(config: ReporterConfig, deps: RunReporterDeps): Promise<RunReporterResult> {
   // Parse before touching key material or the network: a bad file fails fast and offline.
   const inputs = config.input ? parseUsage(await readFile(config.input, "utf8"), config.format ?? "jsonl") : [];
-  const naming = config.nameKeySource === undefined ? undefined : await nameKeyNaming(config.nameKeySource);
+  const naming = config.nameKey === undefined ? undefined : await nameKeyNaming(config.nameKey);
   const publicClient = createPublicClient({ transport: deps.transport });
   const chainId = await publicClient.getChainId();
   const meter = config.meter ?? readDeployment(chainId).address;
