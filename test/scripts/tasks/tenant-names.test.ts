@@ -114,6 +114,29 @@ describe("meter:tenant with --name-key: pseudonymous names on chain, mapped back
     expect(rows).to.deep.equal([{ slug: "acme", h: naming().onchainName("acme") }]);
     const { rows: meterRows } = await db.pool.query<{ name: string }>("SELECT name FROM onchain_meter_names WHERE tenant_slug = 'acme' ORDER BY name");
     expect(meterRows.map((r) => r.name)).to.deep.equal(["api_calls", "storage_gb"]);
+    // No column holds a key; the indexer may read the mapping, the API may not.
+    const { rows: columns } = await db.pool.query<{ c: string }>(
+      "SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_name IN ('onchain_tenant_names', 'onchain_meter_names') ORDER BY 1",
+    );
+    expect(columns.map((r) => r.c)).to.deep.equal([
+      "onchain_meter_names.created_at",
+      "onchain_meter_names.name",
+      "onchain_meter_names.onchain_name",
+      "onchain_meter_names.tenant_slug",
+      "onchain_tenant_names.created_at",
+      "onchain_tenant_names.onchain_name",
+      "onchain_tenant_names.slug",
+    ]);
+    const { rows: grants } = await db.pool.query(
+      `SELECT r AS role, has_table_privilege(r, 'onchain_tenant_names', 'SELECT') AS tenants, has_table_privilege(r, 'onchain_meter_names', 'SELECT') AS meters
+       FROM unnest(ARRAY['meterline_indexer', 'meterline_api', 'meterline_billing', 'meterline_webhooks']) AS r`,
+    );
+    expect(grants).to.deep.equal([
+      { role: "meterline_indexer", tenants: true, meters: true },
+      { role: "meterline_api", tenants: false, meters: false },
+      { role: "meterline_billing", tenants: false, meters: false },
+      { role: "meterline_webhooks", tenants: false, meters: false },
+    ]);
   });
 
   it("leaves no plaintext name on chain: not in any log's topics or data, not in any transaction's calldata", async function () {
