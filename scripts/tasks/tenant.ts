@@ -56,7 +56,8 @@ function required(flag: string, value: string | undefined, action: Action): stri
   return value;
 }
 
-function onchain(what: string, run: () => `0x${string}`): string {
+/** An on-chain name, with a name the naming refuses reported against the flag that gave it. */
+function onchain(what: string, run: () => `0x${string}`): `0x${string}` {
   try {
     return run();
   } catch (err) {
@@ -110,7 +111,7 @@ function shown(text: string, onchainName: string, naming: ChainNaming): string {
 
 async function resolveTenant(ctx: SigningMeterContext, ref: TenantRef, naming: ChainNaming): Promise<{ id: number; name: string }> {
   if (ref.kind === "name") {
-    const id = Number(await ctx.meter.tenantIdByName(onchain("--tenant", () => naming.onchainName(ref.name.text) as `0x${string}`)));
+    const id = Number(await ctx.meter.tenantIdByName(onchain("--tenant", () => naming.onchainName(ref.name.text))));
     if (id === 0) {
       const hint = naming.keyed ? " under this --name-key" : " in plain text (pass its --name-key if it was registered pseudonymously)";
       throw new TaskInputError(`--tenant: no tenant named "${ref.name.text}"${hint}`);
@@ -127,7 +128,9 @@ async function register(ctx: SigningMeterContext, args: TenantArgs, { naming, da
   const onchainName = onchain("--name", () => naming.onchainName(name.text));
   const existing = Number(await ctx.meter.tenantIdByName(onchainName));
   if (existing !== 0) throw new TaskInputError(`--name: "${name.text}" is already tenant ${existing}`);
-  if (database !== undefined) await record(database, { tenant: { slug: name.text, onchainName: onchainName as `0x${string}` }, meters: [] });
+  // Recorded before sending (or proposing): a mapping whose transaction never lands names nothing,
+  // while a registration the indexer cannot label would show as a hash.
+  if (database !== undefined) await record(database, { tenant: { slug: name.text, onchainName }, meters: [] });
   const outcome = await executeOrPropose(ctx, {
     fn: "registerTenant",
     args: [onchainName],
