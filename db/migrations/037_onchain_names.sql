@@ -5,14 +5,13 @@
 -- meters it indexes from these rows. The name keys themselves are never stored in the database.
 
 -- Which tenant slug an on-chain tenant name stands for. Not tied to a contract: the hash depends
--- only on the key and the slug, so the same row serves a redeployment under the same key.
+-- only on the key and the slug. One hash per slug, like tenants.slug is unique: a second
+-- registration of a slug under another key would collide there and stop the indexer.
 CREATE TABLE onchain_tenant_names (
   onchain_name bytea PRIMARY KEY CHECK (octet_length(onchain_name) = 32),
-  slug text NOT NULL CHECK (slug <> ''),
+  slug text NOT NULL UNIQUE CHECK (slug <> ''),
   created_at timestamptz NOT NULL DEFAULT now()
 );
--- A slug may have several hashes over time (a rotated key on a new deployment).
-CREATE INDEX onchain_tenant_names_slug ON onchain_tenant_names (slug);
 
 -- Which meter name an on-chain meter name stands for, within a tenant (by slug: the mapping is
 -- recorded before the tenant is indexed, so there is no tenants row to reference yet).

@@ -32,6 +32,18 @@ export class NameMappingConflictError extends Error {
  */
 export async function recordNames(client: pg.PoolClient | pg.Pool, mapping: NameMapping): Promise<RecordedNames> {
   const { slug, onchainName } = mapping.tenant;
+  // One on-chain name per slug: tenants.slug is unique, so a second registration of the slug (under
+  // another key, or a plain one from before) would stop the indexer on a unique violation.
+  const taken = await client.query<{ h: string }>(
+    `SELECT '0x' || encode(onchain_name, 'hex') AS h FROM onchain_tenant_names WHERE slug = $1 AND onchain_name <> decode($2, 'hex')
+     UNION ALL
+     SELECT coalesce('0x' || encode(onchain_name, 'hex'), 'a plain name') FROM tenants
+     WHERE slug = $1 AND onchain_name IS DISTINCT FROM decode($2, 'hex')`,
+    [slug, hexDigits(onchainName)],
+  );
+  if (taken.rows.length > 0) {
+    throw new NameMappingConflictError(`tenant "${slug}" is already registered under ${taken.rows[0]!.h}, not ${onchainName} (is this its name key?)`);
+  }
   const tenant = await client.query<{ slug: string }>(
     `WITH ins AS (
        INSERT INTO onchain_tenant_names (onchain_name, slug) VALUES (decode($1, 'hex'), $2)

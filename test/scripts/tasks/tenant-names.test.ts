@@ -208,6 +208,9 @@ describe("meter:tenant with --name-key: pseudonymous names on chain, mapped back
     let conflict: unknown;
     await recordNames(db.pool, { tenant: { slug: "initech", onchainName: globex.onchainName("globex") }, meters: [] }).catch((e: unknown) => (conflict = e));
     expect(String(conflict)).to.match(/already stands for tenant "globex", not "initech"/);
+    // A slug has one on-chain name: a second one (another key, or a slug indexed from a plain name) is refused.
+    const second = await recordNames(db.pool, { tenant: { slug: "globex", onchainName: keyedNaming(randomBytes(32)).onchainName("globex") }, meters: [] }).catch((e: unknown) => e);
+    expect(String(second)).to.match(/tenant "globex" is already registered under 0x[0-9a-f]{64}/);
   });
 
   it("the reporter resolves the tenant and its meters by hashing its configured names with the key; without the key it says why it cannot", async function () {
@@ -274,6 +277,7 @@ describe("meter:tenant with --name-key: pseudonymous names on chain, mapped back
     const before = await pub.getBlockNumber();
     const tenants = await db.pool.query("SELECT count(*)::int AS n FROM onchain_tenant_names");
     process.env.METERLINE_TEST_SHORT_KEY = "0x00112233";
+    process.env.METERLINE_TEST_SECOND_KEY = toHex(randomBytes(32));
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ action: "register", name: "initech" }, /^error: --name-key is required for "register" \(env:<VARIABLE> or file:<path>\)/],
       [{ action: "register", name: "initech", nameKey: keyHex, database: databaseUrl }, /^error: --name-key: give env:<VARIABLE> or file:<path>, not the key itself/],
@@ -283,6 +287,8 @@ describe("meter:tenant with --name-key: pseudonymous names on chain, mapped back
       [{ action: "register", name: "initech", nameKey: `env:${KEY_VAR}` }, /^error: --database is required with --name-key for "register"/],
       [{ action: "register", name: "initech", nameKey: `env:${KEY_VAR}`, plainNames: true }, /^error: --name-key and --plain-names exclude each other$/],
       [{ action: "register", name: "acme", nameKey: `env:${KEY_VAR}`, database: databaseUrl }, /^error: --name: "acme" is already tenant 1$/],
+      // The slug under another key: on chain it would be a new tenant, in the platform a duplicate slug.
+      [{ action: "register", name: "acme", nameKey: "env:METERLINE_TEST_SECOND_KEY", database: databaseUrl }, /^error: tenant "acme" is already registered under 0x[0-9a-f]{64}, not 0x[0-9a-f]{64} \(is this its name key\?\)$/],
       [{ action: "meters", tenant: "1", meters: "x", nameKey: `env:${KEY_VAR}`, database: databaseUrl }, /^error: --tenant: give the tenant's name with --name-key, not its id$/],
       [{ action: "authorize", tenant: "acme", reporter: reporter.address }, /no tenant named "acme" in plain text \(pass its --name-key/],
       [{ action: "authorize", tenant: "acme", reporter: reporter.address, nameKey: "env:METERLINE_TEST_OTHER_KEY" }, /environment variable METERLINE_TEST_OTHER_KEY is not set/],
@@ -298,6 +304,7 @@ describe("meter:tenant with --name-key: pseudonymous names on chain, mapped back
     expect(wrongKey.stderr).to.equal('error: --tenant: no tenant named "acme" under this --name-key');
     delete process.env.METERLINE_TEST_OTHER_KEY;
     delete process.env.METERLINE_TEST_SHORT_KEY;
+    delete process.env.METERLINE_TEST_SECOND_KEY;
     expect(await pub.getBlockNumber()).to.equal(before);
     expect((await db.pool.query("SELECT count(*)::int AS n FROM onchain_tenant_names")).rows).to.deep.equal(tenants.rows);
   });
