@@ -13,6 +13,7 @@ import {
   type WalletClient,
 } from "viem";
 import { usageMeterAbi } from "../chain/abi.generated";
+import { NamingError, plainNaming, type ChainNaming } from "../chain/naming";
 import { commitmentHash, packRecord } from "../chain/record";
 import { COMMIT_TYPES, commitDomain } from "../chain/eip712";
 import { decodeRevert } from "../chain/revert";
@@ -60,6 +61,11 @@ export interface ReporterOptions {
    * from deployments/<chainId>.json when it names this contract, else 0.
    */
   fromBlock?: bigint;
+  /**
+   * How the input's tenant and meter names are found on chain: keyed with the tenant's name key
+   * (what the platform registers), else plain text (local development, older deployments).
+   */
+  naming?: ChainNaming;
 }
 
 export interface SubmitSummary {
@@ -480,6 +486,27 @@ export class Reporter {
     await this.waitForBlock((await this.o.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n);
   }
 
+  private get naming(): ChainNaming {
+    return this.o.naming ?? plainNaming;
+  }
+
+  /** A name the naming refuses (too long to be plain text) is the line's problem, not a crash. */
+  private onchainName(run: () => Hex): Hex | NamingError {
+    try {
+      return run();
+    } catch (err) {
+      if (err instanceof NamingError) return err;
+      throw err;
+    }
+  }
+
+  /** Why a name may not resolve: the usual cause is the naming, so say which one was used. */
+  private namingHint(): string {
+    return this.naming.keyed
+      ? " under the configured name key (check it is your tenant's key)"
+      : " in plain text (set METERLINE_NAME_KEY or --name-key if your platform registered your names pseudonymously)";
+  }
+
   private async resolve(inputs: readonly UsageInput[]): Promise<{ input: UsageInput; tenantId: number; meterId: number }[]> {
     const issues: LineIssue[] = [];
     const tenantIds = new Map<string, number>();
@@ -493,10 +520,15 @@ export class Reporter {
       if ("id" in input.tenant) tenantId = input.tenant.id;
       else {
         const name = input.tenant.name;
-        if (!tenantIds.has(name)) tenantIds.set(name, await this.read("tenantIdByName", [stringToHex(name, { size: 32 })]));
+        const onchainName = this.onchainName(() => this.naming.onchainName(name));
+        if (onchainName instanceof Error) {
+          issues.push({ line: input.line, message: `tenant: ${onchainName.message}` });
+          continue;
+        }
+        if (!tenantIds.has(name)) tenantIds.set(name, await this.read("tenantIdByName", [onchainName]));
         tenantId = tenantIds.get(name)!;
         if (tenantId === 0) {
-          issues.push({ line: input.line, message: `tenant: no tenant named "${name}"` });
+          issues.push({ line: input.line, message: `tenant: no tenant named "${name}"${this.namingHint()}` });
           continue;
         }
       }
@@ -513,14 +545,19 @@ export class Reporter {
       let meterId: number;
       if ("id" in input.meter) meterId = input.meter.id;
       else {
-        const key = `${tenantId}/${input.meter.name}`;
-        if (!meterIds.has(key)) {
-          meterIds.set(key, await this.read("meterIdByName", [tenantId, stringToHex(input.meter.name, { size: 32 })]));
+        const name = input.meter.name;
+        const onchainName = this.onchainName(() => this.naming.onchainMeterName(name));
+        if (onchainName instanceof Error) {
+          issues.push({ line: input.line, message: `meter: ${onchainName.message}` });
+          continue;
         }
+        const key = `${tenantId}/${name}`;
+        if (!meterIds.has(key)) meterIds.set(key, await this.read("meterIdByName", [tenantId, onchainName]));
         meterId = meterIds.get(key)!;
       }
       if (meterId === 0 || meterId > meterCounts.get(tenantId)!) {
-        issues.push({ line: input.line, message: `meter: tenant ${tenantId} has no meter ${JSON.stringify(input.meter)}` });
+        const hint = "name" in input.meter ? this.namingHint() : "";
+        issues.push({ line: input.line, message: `meter: tenant ${tenantId} has no meter ${JSON.stringify(input.meter)}${hint}` });
         continue;
       }
       if (BigInt(input.periodEnd) > block.timestamp) {

@@ -23,6 +23,12 @@ export interface ReporterConfig {
   resumeOnly: boolean;
   /** `--from-block`: first block scanned for submitted refs (default: the deployment file's deploy block, else 0). */
   fromBlock?: bigint;
+  /**
+   * The tenant's name key: input names are then looked up on chain as keyed hashes. From
+   * `--name-key env:<VARIABLE>|file:<path>`, else METERLINE_NAME_KEY. `setting` names it in
+   * messages; `text` is the key as found in the environment (a file is read when the run starts).
+   */
+  nameKey?: { setting: string; text: string } | { setting: string; file: string };
 }
 
 const envSchema = z.object({
@@ -40,6 +46,7 @@ const envSchema = z.object({
   METERLINE_REPORTER_JOURNAL: z.string().min(1).default(".meterline/reporter-journal"),
   METERLINE_REPORTER_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(500),
   METERLINE_REPORTER_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  METERLINE_NAME_KEY: z.string().min(1).optional(),
 });
 
 /** First zod issue as one line naming the variable (the value is never echoed: it may be a key). */
@@ -51,6 +58,8 @@ function firstIssue(error: z.ZodError): string {
 export const REPORTER_USAGE = `usage: npm run reporter -- [--input] <usage.jsonl|usage.csv> [--format jsonl|csv]
          [--meter 0x...] [--rpc URL] [--journal DIR] [--batch-size N] [--relay payload.json]
          [--from-block N]   first block scanned for already submitted refs (default: deploy block)
+         [--name-key env:VAR|file:PATH]  your tenant's name key (default: METERLINE_NAME_KEY when set);
+                            names in the input are looked up on chain as keyed hashes, else as plain text
        npm run reporter -- --resume      finish journaled batches only
 signer: METERLINE_REPORTER_KEY, or METERLINE_REPORTER_KEYSTORE + METERLINE_REPORTER_KEYSTORE_PASSWORD`;
 
@@ -74,6 +83,7 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
         relay: { type: "string" },
         "deadline-seconds": { type: "string" },
         "from-block": { type: "string" },
+        "name-key": { type: "string" },
         resume: { type: "boolean" },
       },
     }));
@@ -96,6 +106,22 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
 
   const fromBlock = values["from-block"] as string | undefined;
   if (fromBlock !== undefined && !/^\d+$/.test(fromBlock)) throw new ReporterConfigError("--from-block must be a block number");
+
+  const nameKeyFlag = values["name-key"] as string | undefined;
+  if (nameKeyFlag !== undefined && !/^(env|file):./.test(nameKeyFlag)) {
+    throw new ReporterConfigError("--name-key: give env:<VARIABLE> or file:<path>, not the key itself (it would be left in shell history and process listings)");
+  }
+  let nameKey: ReporterConfig["nameKey"];
+  if (nameKeyFlag?.startsWith("env:")) {
+    const variable = nameKeyFlag.slice(4);
+    const text = env[variable];
+    if (text === undefined || text.trim() === "") throw new ReporterConfigError(`--name-key: environment variable ${variable} is not set`);
+    nameKey = { setting: "--name-key", text };
+  } else if (nameKeyFlag !== undefined) {
+    nameKey = { setting: "--name-key", file: nameKeyFlag.slice(5) };
+  } else if (e.data.METERLINE_NAME_KEY !== undefined) {
+    nameKey = { setting: "METERLINE_NAME_KEY", text: e.data.METERLINE_NAME_KEY };
+  }
 
   let signer: SignerSource;
   if (e.data.METERLINE_REPORTER_KEY) {
@@ -123,5 +149,6 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
     relayDeadlineSeconds: deadline,
     resumeOnly,
     ...(fromBlock !== undefined ? { fromBlock: BigInt(fromBlock) } : {}),
+    ...(nameKey !== undefined ? { nameKey } : {}),
   };
 }

@@ -1,8 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
 import { readDeployment } from "../chain/deployment";
+import { NameKeySourceError, readNameKey } from "../chain/name-key";
+import { keyedNaming, NamingError, parseNameKey, type ChainNaming } from "../chain/naming";
 import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
+import { ReporterConfigError } from "./errors";
 import { parseUsage } from "./input";
 import { Journal, writeDurably } from "./journal";
 import { PRIVATE_FILE_MODE } from "./private-files";
@@ -31,6 +34,18 @@ export type RunReporterResult =
   | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
   | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
+/** The keyed naming of the configured name key; an unreadable or short key is a settings error (exit 2). */
+async function nameKeyNaming(nameKey: NonNullable<ReporterConfig["nameKey"]>): Promise<ChainNaming> {
+  try {
+    const key = "text" in nameKey ? parseNameKey(nameKey.text) : await readNameKey(`file:${nameKey.file}`, { flag: nameKey.setting });
+    return keyedNaming(key);
+  } catch (err) {
+    if (!(err instanceof NamingError)) throw err;
+    const message = err instanceof NameKeySourceError ? err.message : `${nameKey.setting}: ${err.message}`;
+    throw new ReporterConfigError(message, { cause: err });
+  }
+}
+
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
  * journaled or sent when a line is bad), then journal, commit and reveal — or, with `--relay`,
@@ -39,6 +54,7 @@ export type RunReporterResult =
 export async function runReporter(config: ReporterConfig, deps: RunReporterDeps): Promise<RunReporterResult> {
   // Parse before touching key material or the network: a bad file fails fast and offline.
   const inputs = config.input ? parseUsage(await readFile(config.input, "utf8"), config.format ?? "jsonl") : [];
+  const naming = config.nameKey === undefined ? undefined : await nameKeyNaming(config.nameKey);
   const publicClient = createPublicClient({ transport: deps.transport });
   const chainId = await publicClient.getChainId();
   const meter = config.meter ?? readDeployment(chainId).address;
@@ -57,6 +73,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
     ...(deps.mineWhileWaiting ? { waitForBlock: mineUntil(publicClient) } : {}),
     ...(deps.afterCommitMined ? { afterCommitMined: deps.afterCommitMined } : {}),
     ...(config.fromBlock !== undefined ? { fromBlock: config.fromBlock } : {}),
+    ...(naming ? { naming } : {}),
   });
   const planned = inputs.length > 0 ? await reporter.plan(inputs, config.input ?? "input") : undefined;
   const base = {

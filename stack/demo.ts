@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import type pg from "pg";
 import {
   createPublicClient,
   createWalletClient,
@@ -12,7 +15,9 @@ import {
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
 import { abiHash, writeDeployment, type Deployment } from "../chain/deployment";
 import { usageMeterAbi } from "../chain/abi.generated";
-import { Journal, Reporter, mineUntil, type Logger, type UsageInput } from "../reporter";
+import { keyedNaming, parseNameKey, plainNaming, type ChainNaming } from "../chain/naming";
+import { recordNames } from "../indexer/store/names";
+import { Journal, Reporter, mineUntil, writeDurably, type Logger, type UsageInput } from "../reporter";
 
 /** Hardhat's well-known development mnemonic: the in-process chain funds these accounts. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -28,13 +33,65 @@ export interface DemoTenant {
   meters: string[];
   /** Index of the dev account reporting for this tenant. */
   reporterIndex: number;
+  /**
+   * How the tenant's names are written on chain: keyed with its demo name key (see
+   * {@link withDemoNameKeys}); plain only for a demo chain registered before keyed names.
+   */
+  naming?: ChainNaming;
+}
+
+/** `<home>/name-keys/<slug>.key`: the demo tenant's name key, as the platform would hand it over. */
+export function demoNameKeyPath(home: string, slug: string): string {
+  return path.join(home, "name-keys", `${slug}.key`);
+}
+
+/**
+ * Gives each demo tenant its name key, kept in the stack's home (owner-only files, 0x-hex, never
+ * logged): read when present, created for a new chain. A recorded chain whose tenant has no key
+ * file was registered before keyed names, so that tenant keeps plain naming.
+ */
+export async function withDemoNameKeys(home: string, tenants: readonly DemoTenant[], newChain: boolean): Promise<DemoTenant[]> {
+  await mkdir(path.join(home, "name-keys"), { recursive: true, mode: 0o700 });
+  return Promise.all(
+    tenants.map(async (t) => {
+      const file = demoNameKeyPath(home, t.slug);
+      let text: string | undefined;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      if (text === undefined && !newChain) return { ...t, naming: plainNaming };
+      if (text === undefined) {
+        text = `0x${randomBytes(32).toString("hex")}`;
+        await writeDurably(file, null, 0o600, `${text}\n`);
+      }
+      return { ...t, naming: keyedNaming(parseNameKey(text)) };
+    }),
+  );
+}
+
+/**
+ * Records what the demo tenants' on-chain names stand for, so the indexer labels them with their
+ * slugs (idempotent; run before the indexer starts).
+ */
+export async function recordDemoNames(pool: pg.Pool, tenants: readonly DemoTenant[]): Promise<void> {
+  for (const t of tenants) {
+    const naming = t.naming ?? plainNaming;
+    if (!naming.keyed) continue;
+    await recordNames(pool, {
+      tenant: { slug: t.slug, onchainName: naming.onchainName(t.slug) },
+      meters: t.meters.map((m) => ({ name: m, onchainName: naming.onchainMeterName(m) })),
+    });
+  }
 }
 
 type Provider = Pick<EIP1193Provider, "request">;
 
 /**
  * Deploys UsageMeter from dev account 0 (admin, tenant manager and pauser: a local chain needs
- * no multisig), registers the demo tenants and their meters, authorizes one reporter each and
+ * no multisig), registers the demo tenants and their meters under their keyed names (nothing
+ * readable on chain, as in production), authorizes one reporter each and
  * writes deployments/<chainId>.json so the Hardhat tasks find the contract.
  */
 export async function deployDemo(
@@ -65,8 +122,9 @@ export async function deployDemo(
   await send("grantRole", [await read("TENANT_MANAGER_ROLE"), admin.account.address]);
   await send("grantRole", [await read("PAUSER_ROLE"), admin.account.address]);
   for (const [i, t] of tenants.entries()) {
-    await send("registerTenant", [stringToHex(t.slug, { size: 32 })]);
-    for (const m of t.meters) await send("registerMeter", [i + 1, stringToHex(m, { size: 32 })]);
+    const naming = t.naming ?? plainNaming;
+    await send("registerTenant", [naming.onchainName(t.slug)]);
+    for (const m of t.meters) await send("registerMeter", [i + 1, naming.onchainMeterName(m)]);
     await send("authorizeReporter", [i + 1, devAccount(t.reporterIndex).address]);
   }
   const deployment: Deployment = {
@@ -119,6 +177,7 @@ export async function startDemoReporter(args: {
         logger: args.logger,
         batchSize: 100,
         waitForBlock: mineUntil(publicClient),
+        ...(t.naming ? { naming: t.naming } : {}),
       });
       return { tenant: t, reporter };
     }),

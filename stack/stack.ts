@@ -18,7 +18,7 @@ import { startLocalIdp, type LocalIdp } from "./local-idp";
 import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
-import { deployDemo, startDemoReporter, type DemoReporter, type DemoTenant } from "./demo";
+import { deployDemo, recordDemoNames, startDemoReporter, withDemoNameKeys, type DemoReporter, type DemoTenant } from "./demo";
 import { demoClients, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
 
 /** Resource indicator of the API (oidc-provider wants an absolute URI). */
@@ -136,8 +136,13 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
 
     // 2. Contract and demo tenants, on a brand-new chain only.
     const seed = await loadSeedFile();
-    const tenants: DemoTenant[] = seed.tenants.map((t, i) => ({ slug: t.slug, meters: t.meters.map((m) => m.name), reporterIndex: i + 1 }));
     const newChain = !deployment;
+    // Demo name keys live in the home: the chain carries only keyed hashes of the names.
+    const tenants: DemoTenant[] = await withDemoNameKeys(
+      config.home,
+      seed.tenants.map((t, i) => ({ slug: t.slug, meters: t.meters.map((m) => m.name), reporterIndex: i + 1 })),
+      newChain,
+    );
     if (!deployment) {
       // A clean clone has no artifacts yet; compile is a no-op when they are current.
       await hre.run("compile", { quiet: true });
@@ -156,6 +161,8 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     const db: Database = await openDatabase({ target: { kind: "pglite", dataDir: path.join(config.home, "pglite") }, applicationName: "meterline-stack" });
     stops.push(() => db.close());
     await migrate(db.pool);
+    // Before the indexer starts, so it labels the demo tenants and meters with their names.
+    await recordDemoNames(db.pool, tenants);
 
     // 4. Identity provider with one client per tenant and role.
     const previous = await readStackState(config.home).catch(() => undefined);

@@ -5,7 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { BaseError, createPublicClient, hexToBytes, http, stringToBytes, type Address, type Hex, type PublicClient } from "viem";
+import { BaseError, createPublicClient, http, type Address, type Hex, type PublicClient } from "viem";
+import { readNameKey } from "../chain/name-key";
+import { NamingError } from "../chain/naming";
 import { keyedNaming, plainNaming } from "./naming";
 import { renderReport } from "./render";
 import { VerifierError } from "./result";
@@ -49,8 +51,10 @@ Required:
 
 Options:
   --invoice <file>       the invoice export (instead of the positional argument)
-  --name-key <key>       your tenant name is registered as HMAC-SHA256(key, name); the key as 0x-hex
-                         or text, or env:<VARIABLE>, or file:<path>
+  --name-key <key>       the name key your platform gave you: your tenant is registered on chain as
+                         HMAC-SHA256(key, name), never in plain text. The key as 0x-hex or text, or
+                         better env:<VARIABLE> or file:<path> (keeps it out of shell history).
+                         Without it the name is looked up in plain text (older deployments).
   --reporters <a,b,...>  accept records only from these reporter addresses
   --plan <file|0xhash>   your copy of the agreed plan snapshot, or its hash
   --complete             also list the period's records that no document bills
@@ -76,19 +80,12 @@ async function readJson(file: string, what: string): Promise<unknown> {
 }
 
 async function nameKey(spec: string): Promise<Uint8Array> {
-  let value = spec;
-  if (spec.startsWith("env:")) {
-    const v = process.env[spec.slice(4)];
-    if (!v) throw new VerifierError(`--name-key: environment variable ${spec.slice(4)} is not set`);
-    value = v;
-  } else if (spec.startsWith("file:")) {
-    try {
-      value = (await readFile(spec.slice(5), "utf8")).trim();
-    } catch (err) {
-      throw new VerifierError(`--name-key: cannot read ${spec.slice(5)}: ${(err as Error).message}`);
-    }
+  try {
+    return await readNameKey(spec, { allowLiteral: true });
+  } catch (err) {
+    if (err instanceof NamingError) throw new VerifierError(err.message, { cause: err });
+    throw err;
   }
-  return /^0x([0-9a-fA-F]{2})+$/.test(value) ? hexToBytes(value as Hex) : stringToBytes(value);
 }
 
 function blockNumber(value: string | undefined, flag: string): bigint | undefined {

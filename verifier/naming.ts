@@ -1,51 +1,36 @@
 /**
- * How a tenant's name becomes the bytes32 name UsageMeter registered it under. Today names are
- * registered in plain text; a deployment that keeps tenant names off the public chain registers a
- * keyed hash of the name instead, and the tenant verifies with its key. The verifier only ever
- * needs `onchainName`, so another scheme plugs in without touching the checks.
+ * The verifier's view of chain/naming.ts (the one home of the naming rule): the same namings, with
+ * a bad name or key reported as a VerifierError, which the CLI prints as "could not verify".
  */
-import { sha256, stringToBytes, stringToHex, type Hex } from "viem";
+import { keyedNaming as chainKeyedNaming, plainNaming as chainPlainNaming, NamingError, type ChainNaming } from "../chain/naming";
 import { VerifierError } from "./result";
 
-export interface TenantNaming {
-  /** Shown in reports; never the key. */
-  readonly scheme: string;
-  onchainName(name: string): Hex;
-}
+export { hmacSha256, METER_NAME_PREFIX, MIN_NAME_KEY_BYTES } from "../chain/naming";
+/** How the tenant's name is registered on chain (the verifier only resolves the tenant). */
+export type TenantNaming = ChainNaming;
 
-/** The name's UTF-8 bytes, zero-padded to 32 (what `meter:tenant register` writes). */
-export const plainNaming: TenantNaming = {
-  scheme: "plain",
-  onchainName(name: string): Hex {
-    const bytes = stringToBytes(name);
-    if (bytes.length === 0 || bytes.length > 32) throw new VerifierError(`tenant name "${name}" must be 1 to 32 bytes of UTF-8 to be an on-chain name`);
-    return stringToHex(name, { size: 32 });
-  },
-};
-
-const BLOCK = 64;
-
-/** HMAC-SHA256 (RFC 2104) over viem's SHA-256, so the core needs no crypto module and runs in a browser. */
-export function hmacSha256(key: Uint8Array, message: Uint8Array): Hex {
-  const k = new Uint8Array(BLOCK);
-  k.set(key.length > BLOCK ? sha256(key, "bytes") : key);
-  const inner = new Uint8Array(BLOCK + message.length);
-  const outer = new Uint8Array(BLOCK + 32);
-  for (let i = 0; i < BLOCK; i++) {
-    inner[i] = k[i]! ^ 0x36;
-    outer[i] = k[i]! ^ 0x5c;
+function asVerifierError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof NamingError) throw new VerifierError(err.message, { cause: err });
+    throw err;
   }
-  inner.set(message, BLOCK);
-  outer.set(sha256(inner, "bytes"), BLOCK);
-  return sha256(outer);
 }
 
-/** Pseudonymous names: HMAC-SHA256(key, UTF-8 name), a bytes32 that reveals nothing without the key. */
-export function keyedNaming(key: Uint8Array): TenantNaming {
-  if (key.length < 16) throw new VerifierError("the name key must be at least 16 bytes");
-  const secret = Uint8Array.from(key);
+function checked(naming: ChainNaming): ChainNaming {
   return {
-    scheme: "keyed (HMAC-SHA256)",
-    onchainName: (name: string) => hmacSha256(secret, stringToBytes(name)),
+    scheme: naming.scheme,
+    keyed: naming.keyed,
+    onchainName: (tenant) => asVerifierError(() => naming.onchainName(tenant)),
+    onchainMeterName: (meter) => asVerifierError(() => naming.onchainMeterName(meter)),
   };
+}
+
+/** The name's UTF-8 bytes, zero-padded to 32 (deployments registered before keyed names). */
+export const plainNaming: TenantNaming = checked(chainPlainNaming);
+
+/** Pseudonymous names: HMAC-SHA256(key, name), a bytes32 that reveals nothing without the key. */
+export function keyedNaming(key: Uint8Array): TenantNaming {
+  return checked(asVerifierError(() => chainKeyedNaming(key)));
 }

@@ -16,8 +16,9 @@ task("meter:submit", "Submits usage (JSON Lines or CSV) through commit-reveal, r
   .addOptionalParam("batchSize", "records per batch (1..500)", undefined, types.int)
   .addOptionalParam("relay", "write EIP-712 signed commit payloads to this file instead of sending")
   .addOptionalParam("fromBlock", "first block scanned for already submitted refs (default: the deployment's block)")
+  .addOptionalParam("nameKey", "your tenant's name key, env:<VARIABLE> or file:<path> (default: METERLINE_NAME_KEY when set)")
   .addFlag("resume", "only finish batches already in the journal")
-  .setAction((args: { input?: string; format?: string; meter?: string; journal?: string; batchSize?: number; relay?: string; fromBlock?: string; resume: boolean }, hre) => reportingErrors("meter:submit", async () => {
+  .setAction((args: { input?: string; format?: string; meter?: string; journal?: string; batchSize?: number; relay?: string; fromBlock?: string; nameKey?: string; resume: boolean }, hre) => reportingErrors("meter:submit", async () => {
     const argv: string[] = [];
     if (args.input) argv.push("--input", args.input);
     if (args.format) argv.push("--format", args.format);
@@ -26,6 +27,7 @@ task("meter:submit", "Submits usage (JSON Lines or CSV) through commit-reveal, r
     if (args.batchSize !== undefined) argv.push("--batch-size", String(args.batchSize));
     if (args.relay) argv.push("--relay", args.relay);
     if (args.fromBlock) argv.push("--from-block", args.fromBlock);
+    if (args.nameKey) argv.push("--name-key", args.nameKey);
     if (args.resume) argv.push("--resume");
     const config = parseReporterConfig(process.env, argv);
     const result = await runReporter(config, {

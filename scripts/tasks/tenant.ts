@@ -2,7 +2,11 @@ import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Interface } from "ethers";
 import { bytes32ToText } from "../../chain/hex";
+import { namingFromKeySource } from "../../chain/name-key";
+import { NamingError, plainNaming, type ChainNaming } from "../../chain/naming";
 import { ROLES } from "../../chain/roles";
+import { openDatabase } from "../../db/connection";
+import { recordNames, NameMappingConflictError, type NameMapping } from "../../indexer/store/names";
 import { reportingErrors, TaskInputError } from "./lib/errors";
 import {
   executeOrPropose,
@@ -12,7 +16,7 @@ import {
   type PlannedCall,
   type SigningMeterContext,
 } from "./lib/meter-context";
-import { addressSchema, nameListSchema, parseParam, shortStringSchema, tenantRefSchema, type TenantRef } from "./lib/params";
+import { addressSchema, nameListSchema, parseParam, shortStringSchema, tenantRefSchema, type ShortString, type TenantRef } from "./lib/params";
 import { z } from "zod";
 
 const ACTIONS = ["register", "meters", "authorize", "revoke"] as const;
@@ -24,6 +28,20 @@ interface TenantArgs {
   tenant?: string;
   meters?: string;
   reporter?: string;
+  nameKey?: string;
+  plainNames?: boolean;
+  database?: string;
+}
+
+/**
+ * How this run names tenants and meters on chain: keyed by default (`--name-key env:VAR|file:path`),
+ * plain text only with the explicit `--plain-names` (local development, or a deployment registered
+ * before keyed names). Register and meters refuse to guess: one of the two is required.
+ */
+interface Naming {
+  naming: ChainNaming;
+  /** Where the mapping of hashes to names is recorded (keyed registrations only). */
+  database?: string;
 }
 
 export type TenantResult =
@@ -38,10 +56,66 @@ function required(flag: string, value: string | undefined, action: Action): stri
   return value;
 }
 
-async function resolveTenant(ctx: SigningMeterContext, ref: TenantRef): Promise<{ id: number; name: string }> {
+/** An on-chain name, with a name the naming refuses reported against the flag that gave it. */
+function onchain(what: string, run: () => `0x${string}`): `0x${string}` {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof NamingError) throw new TaskInputError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+async function namingOf(args: TenantArgs, action: Action): Promise<Naming> {
+  if (args.nameKey !== undefined && args.plainNames) throw new TaskInputError("--name-key and --plain-names exclude each other");
+  if (args.plainNames) return { naming: plainNaming };
+  if (args.nameKey === undefined) {
+    if (action === "register" || action === "meters") {
+      throw new TaskInputError(`--name-key is required for "${action}" (env:<VARIABLE> or file:<path>): names go on chain as keyed hashes; --plain-names writes them readable, for local development only`);
+    }
+    // authorize/revoke by name without a key: the name is looked up as plain text.
+    return { naming: plainNaming };
+  }
+  let naming: ChainNaming;
+  try {
+    naming = await namingFromKeySource(args.nameKey);
+  } catch (err) {
+    if (err instanceof NamingError) throw new TaskInputError(err.message);
+    throw err;
+  }
+  if ((action === "register" || action === "meters") && args.database === undefined) {
+    throw new TaskInputError(`--database is required with --name-key for "${action}": the platform records which hash stands for which name, or the indexer cannot label them`);
+  }
+  return { naming, ...(args.database !== undefined ? { database: args.database } : {}) };
+}
+
+/** Records what the hashes stand for, before the transaction, so the indexer can label the registration. */
+async function record(database: string, mapping: NameMapping): Promise<void> {
+  const url = database === "env" ? process.env.DATABASE_URL : database;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TaskInputError("--database: expected a postgres:// URL, or env with DATABASE_URL set");
+  const db = await openDatabase({ target: { kind: "postgres", url }, applicationName: "meterline-tenant" });
+  try {
+    await recordNames(db.pool, mapping);
+  } catch (err) {
+    if (err instanceof NameMappingConflictError) throw new TaskInputError(err.message);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+/** What the hash stands for, for the plan printed before sending; a plain name is its own text. */
+function shown(text: string, onchainName: string, naming: ChainNaming): string {
+  return naming.keyed ? `"${text}" (${naming.scheme}: ${onchainName})` : `"${text}" (${onchainName})`;
+}
+
+async function resolveTenant(ctx: SigningMeterContext, ref: TenantRef, naming: ChainNaming): Promise<{ id: number; name: string }> {
   if (ref.kind === "name") {
-    const id = Number(await ctx.meter.tenantIdByName(ref.name.bytes32));
-    if (id === 0) throw new TaskInputError(`--tenant: no tenant named "${ref.name.text}"`);
+    const id = Number(await ctx.meter.tenantIdByName(onchain("--tenant", () => naming.onchainName(ref.name.text))));
+    if (id === 0) {
+      const hint = naming.keyed ? " under this --name-key" : " in plain text (pass its --name-key if it was registered pseudonymously)";
+      throw new TaskInputError(`--tenant: no tenant named "${ref.name.text}"${hint}`);
+    }
     return { id, name: ref.name.text };
   }
   const [name] = await ctx.meter.getTenant(ref.id);
@@ -49,15 +123,19 @@ async function resolveTenant(ctx: SigningMeterContext, ref: TenantRef): Promise<
   return { id: ref.id, name: bytes32ToText(name as `0x${string}`) };
 }
 
-async function register(ctx: SigningMeterContext, args: TenantArgs): Promise<TenantResult> {
+async function register(ctx: SigningMeterContext, args: TenantArgs, { naming, database }: Naming): Promise<TenantResult> {
   const name = parseParam("name", shortStringSchema, required("name", args.name, "register"));
-  const existing = Number(await ctx.meter.tenantIdByName(name.bytes32));
+  const onchainName = onchain("--name", () => naming.onchainName(name.text));
+  const existing = Number(await ctx.meter.tenantIdByName(onchainName));
   if (existing !== 0) throw new TaskInputError(`--name: "${name.text}" is already tenant ${existing}`);
+  // Recorded before sending (or proposing): a mapping whose transaction never lands names nothing,
+  // while a registration the indexer cannot label would show as a hash.
+  if (database !== undefined) await record(database, { tenant: { slug: name.text, onchainName }, meters: [] });
   const outcome = await executeOrPropose(ctx, {
     fn: "registerTenant",
-    args: [name.bytes32],
+    args: [onchainName],
     signature: signatureOf(ctx.meter, "registerTenant"),
-    described: [["name", `"${name.text}" (${name.bytes32})`]],
+    described: [["name", shown(name.text, onchainName, naming)]],
     authority: MANAGER,
     blockedWhilePaused: true,
   });
@@ -68,13 +146,24 @@ async function register(ctx: SigningMeterContext, args: TenantArgs): Promise<Ten
   return { action: "register", outcome, tenantId };
 }
 
-async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promise<TenantResult> {
+async function registerMeters(ctx: SigningMeterContext, args: TenantArgs, { naming, database }: Naming): Promise<TenantResult> {
   const ref = parseParam("tenant", tenantRefSchema, required("tenant", args.tenant, "meters"));
-  const names = parseParam("meters", nameListSchema, required("meters", args.meters, "meters"));
-  const tenant = await resolveTenant(ctx, ref);
+  const parsed = parseParam("meters", nameListSchema, required("meters", args.meters, "meters"));
+  if (naming.keyed && ref.kind !== "name") {
+    // The mapping is recorded under the tenant's slug, which an id does not give.
+    throw new TaskInputError(`--tenant: give the tenant's name with --name-key, not its id`);
+  }
+  const tenant = await resolveTenant(ctx, ref, naming);
+  const names: ShortString[] = parsed.map((n) => ({ text: n.text, bytes32: onchain("--meters", () => naming.onchainMeterName(n.text)) }));
   for (const name of names) {
     const existing = Number(await ctx.meter.meterIdByName(tenant.id, name.bytes32));
     if (existing !== 0) throw new TaskInputError(`--meters: tenant ${tenant.id} already has meter "${name.text}" (id ${existing})`);
+  }
+  if (database !== undefined) {
+    await record(database, {
+      tenant: { slug: tenant.name, onchainName: naming.onchainName(tenant.name) },
+      meters: names.map((n) => ({ name: n.text, onchainName: n.bytes32 as `0x${string}` })),
+    });
   }
   // Several meters go in one multicall transaction, so either all are registered or none.
   const iface = ctx.meter.interface as Interface;
@@ -86,7 +175,7 @@ async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promi
         signature: signatureOf(ctx.meter, "registerMeter"),
         described: [
           ["tenantId", `${tenant.id} ("${tenant.name}")`],
-          ["name", `"${single.text}" (${single.bytes32})`],
+          ["name", shown(single.text, single.bytes32, naming)],
         ],
         authority: MANAGER,
         blockedWhilePaused: true,
@@ -107,7 +196,8 @@ async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promi
   const meterIds = outcome.events
     .filter((e) => e.name === "MeterRegistered")
     .map((e) => ({
-      name: bytes32ToText(String(e.args.name) as `0x${string}`),
+      // Keyed names are hashes: what each stands for is known from this run's own list.
+      name: names.find((n) => n.bytes32.toLowerCase() === String(e.args.name).toLowerCase())?.text ?? bytes32ToText(String(e.args.name) as `0x${string}`),
       meterId: Number(e.args.meterId),
     }));
   for (const m of meterIds) console.log(`tenant ${tenant.id} meter ${m.meterId} "${m.name}" registered`);
@@ -115,10 +205,10 @@ async function registerMeters(ctx: SigningMeterContext, args: TenantArgs): Promi
   return { action: "meters", outcome, tenantId: tenant.id, meterIds };
 }
 
-async function setReporter(ctx: SigningMeterContext, args: TenantArgs, action: "authorize" | "revoke"): Promise<TenantResult> {
+async function setReporter(ctx: SigningMeterContext, args: TenantArgs, action: "authorize" | "revoke", { naming }: Naming): Promise<TenantResult> {
   const ref = parseParam("tenant", tenantRefSchema, required("tenant", args.tenant, action));
   const reporter = parseParam("reporter", addressSchema, required("reporter", args.reporter, action));
-  const tenant = await resolveTenant(ctx, ref);
+  const tenant = await resolveTenant(ctx, ref, naming);
   const [authorized] = await ctx.meter.getReporter(tenant.id, reporter);
   if (action === "authorize" && authorized) {
     throw new TaskInputError(`--reporter: ${reporter} is already authorized for tenant ${tenant.id}`);
@@ -152,15 +242,17 @@ async function setReporter(ctx: SigningMeterContext, args: TenantArgs, action: "
 
 async function tenantAction(args: TenantArgs, hre: HardhatRuntimeEnvironment): Promise<TenantResult> {
   const action = parseParam("action", z.enum(ACTIONS, { message: `must be one of ${ACTIONS.join(", ")}` }), args.action);
+  // Key and database settings are checked before the chain is touched.
+  const naming = await namingOf(args, action);
   const ctx = await openSigningMeter(hre);
   switch (action) {
     case "register":
-      return register(ctx, args);
+      return register(ctx, args, naming);
     case "meters":
-      return registerMeters(ctx, args);
+      return registerMeters(ctx, args, naming);
     case "authorize":
     case "revoke":
-      return setReporter(ctx, args, action);
+      return setReporter(ctx, args, action, naming);
   }
 }
 
@@ -176,4 +268,12 @@ task("meter:tenant", "Registers tenants and meters; authorizes or revokes report
   .addOptionalParam("tenant", "Tenant id or name", undefined, types.string)
   .addOptionalParam("meters", "meters: comma-separated meter names (1-31 bytes each), registered in one transaction", undefined, types.string)
   .addOptionalParam("reporter", "authorize/revoke: the reporter's address", undefined, types.string)
+  .addOptionalParam(
+    "nameKey",
+    "The tenant's name key, as env:<VARIABLE> or file:<path> (never the key itself): names go on chain as HMAC-SHA256 under it",
+    undefined,
+    types.string,
+  )
+  .addFlag("plainNames", "Write names on chain in plain text instead (local development only; anyone can read them)")
+  .addOptionalParam("database", "register/meters with --name-key: where to record which hash stands for which name (a postgres:// URL, or env for DATABASE_URL)", undefined, types.string)
   .setAction(reportingErrors(tenantAction));

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -46,6 +46,22 @@ async function graphql(url: string, token: string, query: string): Promise<{ dat
   return (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
 }
 
+/** Every log of the demo's UsageMeter and every transaction's calldata, as one lower-case hex string. */
+async function chainBytes(rpc: string, meter: string): Promise<string> {
+  const call = async <T>(method: string, params: unknown[]): Promise<T> => {
+    const res = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    return ((await res.json()) as { result: T }).result;
+  };
+  const logs = await call<{ data: string; topics: string[] }[]>("eth_getLogs", [{ address: meter, fromBlock: "0x0", toBlock: "latest" }]);
+  const head = Number(await call<string>("eth_blockNumber", []));
+  const parts = logs.flatMap((l) => [l.data, ...l.topics]);
+  for (let n = 0; n <= head; n++) {
+    const block = await call<{ transactions: { input: string }[] }>("eth_getBlockByNumber", [`0x${n.toString(16)}`, true]);
+    for (const tx of block.transactions) parts.push(tx.input);
+  }
+  return parts.join("").toLowerCase();
+}
+
 interface UsageEdge {
   node: { quantity: string; sequence: string; reporter: string; meterId: number };
 }
@@ -64,6 +80,20 @@ async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCoun
     const [, graphqlUrl, issuer, rpc] = ready;
     expect(issuer).to.match(/^http:\/\/127\.0\.0\.1:\d+/);
     expect(rpc).to.match(/^http:\/\/127\.0\.0\.1:\d+/);
+
+    // Pseudonymous on chain: the demo tenants and meters are registered under keyed hashes, the
+    // keys stay in the home (owner-only), and the API still knows the tenants by slug (below).
+    const state0 = JSON.parse(await readFile(path.join(home, "stack.json"), "utf8")) as { meter: string };
+    const onChain = await chainBytes(rpc!, state0.meter);
+    expect(onChain.length).to.be.greaterThan(1000);
+    for (const name of ["acme", "globex", "api_calls", "storage_gb_hours", "egress_bytes"]) {
+      expect(onChain, `"${name}" on chain`).to.not.include(Buffer.from(name).toString("hex"));
+    }
+    for (const slug of ["acme", "globex"]) {
+      const key = path.join(home, "name-keys", `${slug}.key`);
+      expect((await stat(key)).mode & 0o077, `${key} is owner-only`).to.equal(0);
+      expect(stack.out()).to.not.contain((await readFile(key, "utf8")).trim().slice(2));
+    }
 
     const tokenCmd = npm(["run", "--silent", "token", "--", "--tenant", "acme", "--role", "viewer"], env);
     expect((await tokenCmd.exited).code, tokenCmd.out()).to.equal(0);

@@ -15,7 +15,13 @@ export function checkParties(ctx: CheckContext): CheckResult {
   if (inv.deployment.chainId !== String(facts.chainId)) problems.push(`the invoice is for chain ${inv.deployment.chainId}; your RPC serves chain ${facts.chainId}`);
   if (inv.deployment.address !== trust.meter) problems.push(`the invoice names contract ${inv.deployment.address}, not your UsageMeter ${trust.meter}`);
   const name = `"${trust.tenant}" (${trust.naming.scheme} name ${facts.tenant.onchainName})`;
-  if (facts.meter.ok && facts.tenant.id === 0) problems.push(`no tenant is registered on your UsageMeter under ${name}`);
+  if (facts.meter.ok && facts.tenant.id === 0) {
+    // The usual cause is the naming, not the platform: say which key to check.
+    const hint = trust.naming.keyed
+      ? "; check that --name-key is the key your platform gave you for this tenant (a wrong key gives a different name)"
+      : "; if your platform registered your tenant pseudonymously, pass the name key it gave you with --name-key";
+    problems.push(`no tenant is registered on your UsageMeter under ${name}${hint}`);
+  }
   if (facts.tenant.id !== 0 && inv.tenant.onchainId !== facts.tenant.id) {
     problems.push(`the invoice is for tenant #${inv.tenant.onchainId}; ${name} is tenant #${facts.tenant.id}`);
   }

@@ -59,8 +59,8 @@ describe("meter:audit", function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ minRevealDelay: "1", maxRevealDelay: "5", grantManager: admin!.address });
     const reporter = await fundedWallet();
-    await runTask("meter:tenant", { action: "register", name: "acme" });
-    await runTask("meter:tenant", { action: "meters", tenant: "acme", meters: "api_calls,storage" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "meters", tenant: "acme", meters: "api_calls,storage" });
     await runTask("meter:tenant", { action: "authorize", tenant: "acme", reporter: reporter.address });
 
     const batch = records([
@@ -134,8 +134,8 @@ describe("meter:expire", function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ minRevealDelay: "1", maxRevealDelay: "3", grantManager: admin!.address });
     const reporter = await fundedWallet();
-    await runTask("meter:tenant", { action: "register", name: "acme" });
-    await runTask("meter:tenant", { action: "meters", tenant: "acme", meters: "api_calls" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "meters", tenant: "acme", meters: "api_calls" });
     await runTask("meter:tenant", { action: "authorize", tenant: "acme", reporter: reporter.address });
     const a = await commit(meter, reporter, records([[1, 1, 5]]));
     const b = await commit(meter, reporter, records([[1, 2, 5]]));

@@ -15,15 +15,15 @@ describe("meter:tenant", function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ grantManager: admin!.address });
 
-    const acme = await runTask<TenantResult>("meter:tenant", { action: "register", name: "acme" });
+    const acme = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "register", name: "acme" });
     expect(acme.exitCode).to.equal(0);
     expect(acme.stdout).to.match(/^tenant 1 "acme" registered \(tx 0x[0-9a-f]{64}\)$/);
     expect(acme.result).to.include({ action: "register", tenantId: 1 });
 
-    const globex = await runTask<TenantResult>("meter:tenant", { action: "register", name: "globex ü" });
+    const globex = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "register", name: "globex ü" });
     expect(globex.result).to.include({ tenantId: 2 });
 
-    const meters = await runTask<TenantResult>("meter:tenant", { action: "meters", tenant: "acme", meters: "api_calls, storage_gb_h" });
+    const meters = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "meters", tenant: "acme", meters: "api_calls, storage_gb_h" });
     expect(meters.exitCode).to.equal(0);
     expect(meters.result).to.deep.include({
       tenantId: 1,
@@ -36,7 +36,7 @@ describe("meter:tenant", function () {
     // both meters in one transaction
     expect(meters.result.outcome.kind === "sent" && meters.result.outcome.receipt.logs.length).to.equal(2);
 
-    const one = await runTask<TenantResult>("meter:tenant", { action: "meters", tenant: "2", meters: "egress" });
+    const one = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "meters", tenant: "2", meters: "egress" });
     expect(one.result).to.deep.include({ tenantId: 2, meterIds: [{ name: "egress", meterId: 1 }] });
 
     expect(await meter.tenantCount()).to.equal(2n);
@@ -47,7 +47,7 @@ describe("meter:tenant", function () {
   it("authorizes and revokes reporters by tenant id or name", async function () {
     const [admin, , reporter] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ grantManager: admin!.address });
-    await runTask("meter:tenant", { action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
 
     const auth = await runTask("meter:tenant", { action: "authorize", tenant: "acme", reporter: reporter!.address.toLowerCase() });
     expect(auth.exitCode).to.equal(0);
@@ -70,8 +70,8 @@ describe("meter:tenant", function () {
   it("rejects bad input with one line and changes nothing", async function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ grantManager: admin!.address });
-    await runTask("meter:tenant", { action: "register", name: "acme" });
-    await runTask("meter:tenant", { action: "meters", tenant: "1", meters: "api_calls" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "meters", tenant: "1", meters: "api_calls" });
 
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ action: "rename", name: "x" }, /^error: --action: must be one of register, meters, authorize, revoke$/],
@@ -84,7 +84,7 @@ describe("meter:tenant", function () {
       [{ action: "register", name: "ac\nme" }, /control characters/],
       [{ action: "register", name: "acme" }, /^error: --name: "acme" is already tenant 1$/],
       [{ action: "meters", tenant: "9", meters: "x" }, /^error: --tenant: tenant 9 does not exist$/],
-      [{ action: "meters", tenant: "nobody", meters: "x" }, /^error: --tenant: no tenant named "nobody"$/],
+      [{ action: "meters", tenant: "nobody", meters: "x" }, /^error: --tenant: no tenant named "nobody" in plain text \(pass its --name-key if it was registered pseudonymously\)$/],
       [{ action: "meters", tenant: "0", meters: "x" }, /tenant id 0 is outside/],
       [{ action: "meters", tenant: "1", meters: "a,b,a" }, /--meters: lists the same name twice/],
       [{ action: "meters", tenant: "1", meters: "new,api_calls" }, /already has meter "api_calls" \(id 1\)/],
@@ -96,7 +96,7 @@ describe("meter:tenant", function () {
     ];
     const before = await blockNumber();
     for (const [args, message] of cases) {
-      const run = await runTask("meter:tenant", args);
+      const run = await runTask("meter:tenant", { plainNames: true, ...args });
       expect(run.exitCode, JSON.stringify(args)).to.equal(1);
       expect(run.stderr, JSON.stringify(args)).to.match(message);
       expect(run.stderr.split("\n"), JSON.stringify(args)).to.have.length(1);
@@ -113,7 +113,7 @@ describe("meter:tenant", function () {
     signAs(outsider);
     const before = await blockNumber();
 
-    const run = await runTask<TenantResult>("meter:tenant", { action: "register", name: "acme" });
+    const run = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "register", name: "acme" });
     expect(run.exitCode).to.equal(2);
     expect(await blockNumber()).to.equal(before);
     expect(await meter.tenantCount()).to.equal(0n);
@@ -135,9 +135,9 @@ describe("meter:tenant", function () {
   it("proposes several meters as one multicall", async function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter, deployment } = await deployMeter({ grantManager: admin!.address });
-    await runTask("meter:tenant", { action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
     signAs(await fundedWallet());
-    const run = await runTask<TenantResult>("meter:tenant", { action: "meters", tenant: "acme", meters: "a,b" });
+    const run = await runTask<TenantResult>("meter:tenant", { plainNames: true, action: "meters", tenant: "acme", meters: "a,b" });
     expect(run.exitCode).to.equal(2);
     expect(run.stdout).to.contain("function: multicall(bytes[] data)");
     expect(run.stdout).to.contain('registerMeter(tenantId=1, name="b")');
@@ -150,7 +150,7 @@ describe("meter:tenant", function () {
     const [admin] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ grantManager: admin!.address, grantPauser: admin!.address });
     await (await meter.pause("drill")).wait();
-    const run = await runTask("meter:tenant", { action: "register", name: "acme" });
+    const run = await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
     expect(run.exitCode).to.equal(1);
     expect(run.stderr).to.equal(
       "error: UsageMeter is paused, registerTenant is blocked until the admin runs meter:unpause; nothing was sent",
@@ -160,7 +160,7 @@ describe("meter:tenant", function () {
   it("revokes a reporter while paused (the system stays paused) but refuses to authorize one", async function () {
     const [admin, , reporter] = await hre.ethers.getSigners();
     const { meter } = await deployMeter({ grantManager: admin!.address, grantPauser: admin!.address });
-    await runTask("meter:tenant", { action: "register", name: "acme" });
+    await runTask("meter:tenant", { plainNames: true, action: "register", name: "acme" });
     await runTask("meter:tenant", { action: "authorize", tenant: "acme", reporter: reporter!.address });
     await (await meter.pause("INC-1 reporter key leaked")).wait();
 
