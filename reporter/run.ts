@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
-import { readDeployment } from "../chain/deployment";
+import { DeploymentFileError } from "../chain/deployment";
+import { resolveDeploymentFile } from "../chain/local-stack";
 import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
 import type { ReporterConfig } from "./config";
 import { parseUsage } from "./input";
@@ -11,6 +12,8 @@ import type { PlannedBatch } from "./journal";
 
 export interface RunReporterDeps {
   transport: Transport;
+  /** The URL `transport` talks to, when known: a running stack's RPC selects that stack's deployment record. */
+  rpcUrl?: string;
   logger: Logger;
   /** Mine empty blocks while waiting for the reveal delay (automining development chains only). */
   mineWhileWaiting?: boolean;
@@ -31,6 +34,15 @@ export type RunReporterResult =
   | (ResultBase & { mode: "submit"; resumed: boolean; revealed: number; revealedRecords: number; alreadyRevealed: number; replanned: number })
   | (ResultBase & { mode: "relay"; payloadFile: string; items: number; signed: number });
 
+/** UsageMeter from the deployment record that belongs to this chain (see resolveDeploymentFile). */
+function deployedMeter(chainId: number, rpcUrl: string | undefined): Address {
+  const { file, deployment } = resolveDeploymentFile(chainId, rpcUrl);
+  if (!deployment) {
+    throw new DeploymentFileError(`no UsageMeter deployment for chain ${chainId} (${file}): pass --meter, set METERLINE_DEPLOYMENT (or METERLINE_HOME of the running stack), or run meter:deploy first`);
+  }
+  return deployment.address;
+}
+
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
  * journaled or sent when a line is bad), then journal, commit and reveal — or, with `--relay`,
@@ -41,7 +53,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
   const inputs = config.input ? parseUsage(await readFile(config.input, "utf8"), config.format ?? "jsonl") : [];
   const publicClient = createPublicClient({ transport: deps.transport });
   const chainId = await publicClient.getChainId();
-  const meter = config.meter ?? readDeployment(chainId).address;
+  const meter = config.meter ?? deployedMeter(chainId, deps.rpcUrl);
   const account = await loadAccount(config.signer);
   const journal = await Journal.open(config.journalDir, { chainId, meter, reporter: account.address });
   const walletClient = config.relayOut ? undefined : createWalletClient({ account, transport: deps.transport });
