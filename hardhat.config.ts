@@ -43,7 +43,8 @@ function selectedNetwork(argv: readonly string[] = process.argv): string | undef
  */
 function localhostUrl(): string {
   try {
-    return resolveRpc(process.env).url;
+    // Relative to the repository root, as for the npm scripts (npx hardhat may run from a subfolder).
+    return resolveRpc(process.env, __dirname).url;
   } catch (err) {
     if (!(err instanceof StackLocationError)) throw err;
     if (selectedNetwork() === "localhost") {

@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createLogger } from "../db/logger";
-import { assertPortsFree, PortInUseError } from "../db/ports";
+import { assertPortsFree, portErrorLine, PortInUseError } from "../db/ports";
 import { DEFAULT_HOME, parseStackConfig, StackConfigError } from "./config";
 import { resetStackState, startStack, StackStartError } from "./stack";
 import { markStackStopped } from "./state";
@@ -51,7 +51,10 @@ async function main(): Promise<number> {
     stack = await startStack({ ...config, fresh: false }, { hre, logger });
   } catch (err) {
     // viem errors carry the whole calldata in `message`; the short form is what a human needs.
-    const message = (err as { shortMessage?: string }).shortMessage ?? (err as Error).message;
+    // A port taken after the check above (a race) still names its variable.
+    const taken = (err as { port?: number }).port;
+    const variable = taken === config.idpPort ? "METERLINE_IDP_PORT" : taken === config.apiPort ? "METERLINE_API_PORT" : taken === config.rpcPort ? "METERLINE_RPC_PORT" : undefined;
+    const message = (variable && taken !== undefined && portErrorLine(err, taken, variable)) || ((err as { shortMessage?: string }).shortMessage ?? (err as Error).message);
     const details = (err as { details?: string }).details;
     logger.error({ err: message, details }, "start failed");
     console.error(`start: ${message}${details ? ` (${details})` : ""}`);

@@ -16,7 +16,8 @@ export function networkUrl(hre: HardhatRuntimeEnvironment): string | undefined {
 
 /** The deployment record of `chainId` for the selected network (see the module comment). */
 export function findTaskDeployment(hre: HardhatRuntimeEnvironment, chainId: number): { file: string; deployment: Deployment | undefined } {
-  return resolveDeploymentFile(chainId, networkUrl(hre));
+  // METERLINE_HOME and METERLINE_DEPLOYMENT relative to the repository root, as in hardhat.config.ts.
+  return resolveDeploymentFile(chainId, networkUrl(hre), process.env, hre.config.paths.root);
 }
 
 export function readTaskDeployment(hre: HardhatRuntimeEnvironment, chainId: number): Deployment {
