@@ -5,6 +5,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { findRunningStack } from "../chain/local-stack";
 import { createLogger } from "../db/logger";
 import { assertPortsFree, portErrorLine, PortInUseError } from "../db/ports";
 import { DEFAULT_HOME, parseStackConfig, StackConfigError } from "./config";
@@ -21,6 +22,19 @@ async function main(): Promise<number> {
       return 1;
     }
     throw err;
+  }
+  // One stack per home: a second one would share the database directory and overwrite stack.json.
+  // An unreadable or garbled stack.json is no running stack: the ready stack rewrites it.
+  const running = (() => {
+    try {
+      return findRunningStack(config.home);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (running?.kind === "running") {
+    console.error(`start: a stack already runs from ${config.home} (pid ${running.stack.pid}, rpc ${running.stack.rpc}): stop it first, or set METERLINE_HOME to another directory`);
+    return 1;
   }
   // Before anything is reset or bound: a taken port is one line naming the variable to change
   // (Hardhat's JSON-RPC server would otherwise crash the process on an unhandled error event).

@@ -177,6 +177,17 @@ describe("the tour on non-default ports (npm start + token, tasks and reporter)"
     const paused = () => chain.readContract({ address: deployment.address, abi: parseAbi(["function paused() view returns (bool)"]), functionName: "paused" });
 
     const home_ = { METERLINE_HOME: home };
+    // One stack per home: a second start says so in one line and leaves the first alone.
+    const second = run("node", ["--import", "tsx", "stack/cli.ts"], { ...env });
+    expect(await finished(second)).to.equal(1);
+    expect(oneLine(second)).to.equal(`start: a stack already runs from ${home} (pid ${location.pid}, rpc ${rpc}): stop it first, or set METERLINE_HOME to another directory`);
+    // `npm run where` prints what the tour's commands need.
+    const where = run("npm", ["run", "--silent", "where", "--", "graphql"], home_);
+    expect(await finished(where), where.out()).to.equal(0);
+    expect(where.stdout().trim()).to.equal(graphqlUrl);
+    const whereMeter = run("npm", ["run", "--silent", "where", "--", "meter"], home_);
+    expect(await finished(whereMeter), whereMeter.out()).to.equal(0);
+    expect(whereMeter.stdout().trim()).to.equal(deployment.address);
     // 2. A token from its IdP.
     const token = run("npx", ["tsx", "stack/token.ts", "--tenant", "acme", "--role", "viewer"], home_);
     expect(await finished(token), token.out()).to.equal(0);
@@ -194,6 +205,16 @@ describe("the tour on non-default ports (npm start + token, tasks and reporter)"
     const roles = hardhat(["meter:roles", "--network", "localhost"], { ...home_, METERLINE_RPC_URL: rpc });
     expect(await finished(roles), roles.out()).to.equal(0);
     expect(roles.stdout()).to.contain(`UsageMeter ${deployment.address} on chain 31337`);
+
+    // Without the home, METERLINE_RPC_URL alone reaches the chain but not the stack's deployment
+    // file: one line naming what to set, nothing sent.
+    const bare = hardhat(["meter:pause", "--network", "localhost", "--reason", "x"], { METERLINE_HOME: elsewhere, METERLINE_RPC_URL: rpc });
+    expect(await finished(bare)).to.equal(1);
+    expect(oneLine(bare)).to.match(/^error: no UsageMeter deployment for chain 31337 .*METERLINE_DEPLOYMENT.*METERLINE_HOME/);
+    expect(await paused()).to.equal(false);
+    const explicit = hardhat(["meter:roles", "--network", "localhost"], { METERLINE_HOME: elsewhere, METERLINE_RPC_URL: rpc, METERLINE_DEPLOYMENT: location.deploymentFile });
+    expect(await finished(explicit), explicit.out()).to.equal(0);
+    expect(explicit.stdout()).to.contain(`UsageMeter ${deployment.address} on chain 31337`);
 
     // 5. The reporter (README step 5) finds RPC and deployment; its logs are JSON off a terminal.
     const authorize = hardhat(["meter:tenant", "authorize", "--network", "localhost", "--tenant", "acme", "--reporter", DEV_ADDRESS_5], home_);
