@@ -54,6 +54,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * After a crash or a reboot the recorded pid may belong to another program by now. Where /proc
+ * tells (Linux), the process must be running stack/cli.ts; elsewhere a live pid has to do.
+ */
+function looksLikeStack(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return true;
+  }
+  return cmdline.split("\0").some((arg) => /stack[\\/]cli\.[cm]?[jt]s$/.test(arg));
+}
+
 export type StackLookup =
   | { kind: "running"; home: string; stack: StackLocation }
   /** No stack.json, a stopped stack, or a stack whose process is gone (not trusted). */
@@ -86,7 +100,7 @@ export function findRunningStack(home: string): StackLookup {
   }
   const stack = parsed.data;
   if (stack.stoppedAt) return { kind: "absent", home, why: `the stack in ${home} was stopped at ${stack.stoppedAt}` };
-  if (!processAlive(stack.pid)) return { kind: "absent", home, why: `the stack in ${home} is not running (pid ${stack.pid} is gone)` };
+  if (!processAlive(stack.pid) || !looksLikeStack(stack.pid)) return { kind: "absent", home, why: `the stack in ${home} is not running (pid ${stack.pid} is gone or runs something else)` };
   return { kind: "running", home, stack };
 }
 

@@ -3,7 +3,7 @@
  * point shares (db/logger.ts, reporter/logger.ts, db/ports.ts). Fast: no stack is started here
  * (test/stack/tour-ports.test.ts runs the whole tour).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -37,6 +37,14 @@ function deadPid(): number {
 describe("finding the running stack (stack.json)", function () {
   let dir: string;
   let home: string;
+  /** Stands in for `npm start`: a live process whose command line runs stack/cli.ts. */
+  let fakeStack: ChildProcess;
+  before(function () {
+    fakeStack = spawn(process.execPath, ["-e", "setInterval(() => undefined, 1000)", "stack/cli.ts"], { stdio: "ignore" });
+  });
+  after(function () {
+    fakeStack.kill("SIGKILL");
+  });
   const rpc = "http://127.0.0.1:18545";
   const location = (over: Partial<StackLocation> = {}): StackLocation => ({
     rpc,
@@ -44,7 +52,7 @@ describe("finding the running stack (stack.json)", function () {
     deploymentFile: path.join(home, "deployments", "31337.json"),
     graphql: "http://127.0.0.1:14000/graphql",
     issuer: "http://127.0.0.1:19400",
-    pid: process.pid,
+    pid: fakeStack.pid!,
     startedAt: new Date().toISOString(),
     ...over,
   });
@@ -77,13 +85,17 @@ describe("finding the running stack (stack.json)", function () {
     await writeStack(location({ pid: deadPid() }));
     const stale = findRunningStack(home);
     expect(stale.kind).to.equal("absent");
-    expect(stale.kind === "absent" && stale.why).to.match(/is not running \(pid \d+ is gone\)/);
+    expect(stale.kind === "absent" && stale.why).to.match(/is not running \(pid \d+ is gone or runs something else\)/);
+
+    // After a crash and a reboot, the pid may be alive but another program's (this test runner's).
+    await writeStack(location({ pid: process.pid }));
+    expect(findRunningStack(home).kind).to.equal(process.platform === "linux" ? "absent" : "running");
 
     await writeStack(location({ stoppedAt: new Date().toISOString() }));
     expect(findRunningStack(home)).to.deep.include({ kind: "absent" });
 
     // A file from an older stack (no deploymentFile/startedAt) is not guessed at.
-    await writeFile(path.join(home, "stack.json"), JSON.stringify({ rpc, issuer: rpc, graphql: null, chainId: 31337, pid: process.pid }));
+    await writeFile(path.join(home, "stack.json"), JSON.stringify({ rpc, issuer: rpc, graphql: null, chainId: 31337, pid: fakeStack.pid }));
     const old = findRunningStack(home);
     expect(old.kind === "absent" && old.why).to.match(/not from a current stack.*restart npm start/);
   });
