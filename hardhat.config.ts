@@ -6,6 +6,7 @@ import "@nomicfoundation/hardhat-chai-matchers";
 import "@typechain/hardhat";
 import "solidity-coverage";
 import "./scripts/tasks";
+import { resolveRpc, StackLocationError } from "./chain/local-stack";
 
 const SOLC_VERSION = "0.8.30";
 
@@ -26,6 +27,35 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 const rpcUrl = process.env.METERLINE_RPC_URL;
 const deployerKey = process.env.METERLINE_PRIVATE_KEY;
 
+/** The network this invocation selected (`--network x`, `--network=x` or HARDHAT_NETWORK). */
+function selectedNetwork(argv: readonly string[] = process.argv): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--network") return argv[i + 1];
+    if (argv[i]!.startsWith("--network=")) return argv[i]!.slice("--network=".length);
+  }
+  return process.env.HARDHAT_NETWORK;
+}
+
+/**
+ * `localhost` is the running `npm start` stack: METERLINE_RPC_URL, else the RPC recorded in
+ * <METERLINE_HOME>/stack.json by a live stack. Without either, a task on `--network localhost`
+ * stops with one line instead of silently using 127.0.0.1:8545, which may be another chain.
+ */
+function localhostUrl(): string {
+  try {
+    // Relative to the repository root, as for the npm scripts (npx hardhat may run from a subfolder).
+    return resolveRpc(process.env, __dirname).url;
+  } catch (err) {
+    if (!(err instanceof StackLocationError)) throw err;
+    if (selectedNetwork() === "localhost") {
+      process.stderr.write(`error: network localhost: ${err.message}\n`);
+      process.exit(1);
+    }
+    // Not selected: any syntactically valid URL keeps the config loadable; `.invalid` never resolves.
+    return "http://meterline-stack-not-running.invalid:8545";
+  }
+}
+
 const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
@@ -41,7 +71,7 @@ const config: HardhatUserConfig = {
       allowUnlimitedContractSize: false,
     },
     localhost: {
-      url: process.env.METERLINE_RPC_URL ?? "http://127.0.0.1:8545",
+      url: localhostUrl(),
       ...(deployerKey ? { accounts: [deployerKey] } : {}),
     },
     ...(rpcUrl

@@ -1,4 +1,5 @@
-import pino from "pino";
+import { createLogger, logFormatFromEnv, LogConfigError } from "../db/logger";
+import { assertPortFree, PortInUseError } from "../db/ports";
 import { openDatabase, databaseTarget } from "../db/connection";
 import { migrate } from "../db/migrate";
 import { startApi } from ".";
@@ -16,8 +17,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = pino({
+  let logFormat;
+  try {
+    logFormat = logFormatFromEnv(process.env);
+    await assertPortFree(config.host, config.port, "PORT");
+  } catch (err) {
+    if (err instanceof LogConfigError || err instanceof PortInUseError) {
+      process.stderr.write(`api: ${err.message}\n`);
+      process.exit(err instanceof LogConfigError ? 2 : 1);
+    }
+    throw err;
+  }
+  const logger = createLogger({
+    service: "meterline-api",
     level: process.env.LOG_LEVEL ?? "info",
+    format: logFormat,
     redact: { paths: ["req.headers.authorization", "authorization", "token", "secret", "*.secret", "*.token"], censor: "[redacted]" },
   });
   const db = await openDatabase({

@@ -4,8 +4,8 @@
  * standbys and take over when it stops renewing. `--help` prints every setting.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import pino from "pino";
 import { holdsLease, Lease } from "../db/lease";
+import { createLogger, logFormatFromEnv, LogConfigError } from "../db/logger";
 import { databaseReadiness, runService } from "../db/service";
 import { renderHelp } from "../db/service-config";
 import { BILLING_SETTINGS, billingConfigFromEnv, BillingConfigError } from "./config";
@@ -20,16 +20,18 @@ async function main(): Promise<number> {
     return 0;
   }
   let config;
+  let logFormat;
   try {
     config = billingConfigFromEnv(process.env);
+    logFormat = logFormatFromEnv(process.env);
   } catch (err) {
-    if (err instanceof BillingConfigError) {
+    if (err instanceof BillingConfigError || err instanceof LogConfigError) {
       process.stderr.write(`billing: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
-  const logger = pino({ level: config.service.logLevel, base: { service: "meterline-billing" } });
+  const logger = createLogger({ service: "meterline-billing", level: config.service.logLevel, format: logFormat });
   const metrics = createBillingMetrics();
   let state: "starting" | "standby" | "active" = "starting";
   let lastPass: string | null = null;

@@ -94,7 +94,11 @@ export function parseDeployment(json: unknown, source = "deployment"): Deploymen
 
 /** Reads and validates the deployment of `chainId`, or returns undefined when there is none. */
 export function findDeployment(chainId: number | bigint, dir: string = deploymentsDir()): Deployment | undefined {
-  const file = deploymentPath(chainId, dir);
+  return findDeploymentFile(deploymentPath(chainId, dir), chainId);
+}
+
+/** Reads and validates the deployment record in `file` for `chainId`; undefined when the file is absent. */
+export function findDeploymentFile(file: string, chainId: number | bigint): Deployment | undefined {
   if (!existsSync(file)) return undefined;
   let json: unknown;
   try {
@@ -119,8 +123,8 @@ export function readDeployment(chainId: number | bigint, dir: string = deploymen
   return deployment;
 }
 
-/** Writes the record with keys in the documented order; atomic (temp file + rename). */
-export function writeDeployment(deployment: Deployment, dir: string = deploymentsDir()): string {
+/** Writes the record (`<dir>/<chainId>.json` unless named) with keys in the documented order; atomic (temp file + rename). */
+export function writeDeployment(deployment: Deployment, dir: string = deploymentsDir(), fileName?: string): string {
   const d = parseDeployment(deployment);
   const ordered = {
     chainId: d.chainId,
@@ -138,7 +142,7 @@ export function writeDeployment(deployment: Deployment, dir: string = deployment
     abiHash: d.abiHash,
   };
   mkdirSync(dir, { recursive: true });
-  const file = deploymentPath(d.chainId, dir);
+  const file = fileName ? path.join(dir, fileName) : deploymentPath(d.chainId, dir);
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(ordered, null, 2)}\n`);
   renameSync(tmp, file);

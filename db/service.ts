@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import { databaseTarget, openDatabase, type Database } from "./connection";
 import { migrate, pendingMigrations } from "./migrate";
 import { serveOps, type OpsChecks } from "./ops-server";
+import { portErrorLine } from "./ports";
 
 export class ServiceStartError extends Error {
   override name = "ServiceStartError";
@@ -79,7 +80,18 @@ export async function runService(
     process.stderr.write(`${settings.name}: ${(err as Error).message}\n`);
     return 1;
   }
-  const ops = settings.metricsPort === null ? null : await serveOps({ port: settings.metricsPort, host: settings.metricsHost, registry: deps.registry, checks: deps.checks(db) });
+  let ops: Awaited<ReturnType<typeof serveOps>> | null = null;
+  if (settings.metricsPort !== null) {
+    try {
+      ops = await serveOps({ port: settings.metricsPort, host: settings.metricsHost, registry: deps.registry, checks: deps.checks(db) });
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      const line = portErrorLine(err, settings.metricsPort, "METRICS_PORT");
+      if (!line) throw err;
+      process.stderr.write(`${settings.name}: ${line}\n`);
+      return 1;
+    }
+  }
   if (ops) deps.log("ops listener", { url: `http://${settings.metricsHost}:${ops.port}` });
   try {
     if (!stop.signal.aborted) await work(db, stop.signal);

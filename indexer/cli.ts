@@ -3,8 +3,9 @@
  * comes from the environment (see docs/indexer.md); a bad setting prints one line and exits 1.
  * SIGTERM/SIGINT finish the batch in flight, release the writer lease and exit 0.
  */
-import pino from "pino";
 import { openDatabase } from "../db/connection";
+import { createLogger, logFormatFromEnv, LogConfigError } from "../db/logger";
+import { assertPortFree, PortInUseError } from "../db/ports";
 import { migrate } from "../db/migrate";
 import { parseIndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
@@ -30,16 +31,19 @@ async function main(): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   let config;
+  let logFormat;
   try {
     config = parseIndexerConfig(process.env);
+    logFormat = logFormatFromEnv(process.env);
+    if (config.metricsPort !== null) await assertPortFree(config.metricsHost, config.metricsPort, "METRICS_PORT");
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof LogConfigError || err instanceof PortInUseError) {
       process.stderr.write(`indexer: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
-  const logger = pino({ level: config.logLevel, base: { service: "meterline-indexer" } });
+  const logger = createLogger({ service: "meterline-indexer", level: config.logLevel, format: logFormat });
   const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
   try {
     // The database may still be starting (compose, CI): wait for it a few minutes, then give up.

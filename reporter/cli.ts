@@ -4,20 +4,26 @@
  * or journal permissions (nothing submitted), 1 anything else (the journal lets a rerun finish
  * the work).
  */
-import pino from "pino";
 import { http } from "viem";
+import { resolveRpc, StackLocationError } from "../chain/local-stack";
 import { ReporterConfigError, exitCodeOf, parseReporterConfig, runReporter } from ".";
+import { createReporterLogger, reporterLogSettings } from "./logger";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  const logger = pino({ name: "reporter", level: process.env.LOG_LEVEL ?? "info" }, pino.destination(2));
   const mine = argv.includes("--mine");
   let config;
+  let logger;
+  let rpcUrl: string;
   try {
     config = parseReporterConfig(process.env, argv.filter((a) => a !== "--mine"));
+    logger = createReporterLogger("reporter", reporterLogSettings(process.env));
+    // Without --rpc / METERLINE_RPC_URL: the stack `npm start` runs from METERLINE_HOME, never
+    // whatever else may listen on 127.0.0.1:8545.
+    rpcUrl = config.rpcUrl ?? resolveRpc(process.env).url;
   } catch (err) {
-    if (err instanceof ReporterConfigError) {
-      console.error(`reporter: ${err.message}`);
+    if (err instanceof ReporterConfigError || err instanceof StackLocationError) {
+      console.error(`reporter: ${err.message}${err instanceof StackLocationError ? " (or pass --rpc)" : ""}`);
       return 2;
     }
     throw err;
@@ -28,7 +34,8 @@ async function main(): Promise<number> {
   let commits = 0;
   try {
     const result = await runReporter(config, {
-      transport: http(config.rpcUrl),
+      transport: http(rpcUrl),
+      rpcUrl,
       logger,
       mineWhileWaiting: mine,
       ...(pauseAfter > 0

@@ -9,8 +9,9 @@ import type { SignerSource } from "./signer";
 export interface ReporterConfig {
   input?: string;
   format?: InputFormat;
-  rpcUrl: string;
-  /** Contract address; when absent the CLI reads deployments/<chainId>.json. */
+  /** `--rpc` / METERLINE_RPC_URL; when absent the CLI uses the running `npm start` stack (chain/local-stack.ts). */
+  rpcUrl?: string;
+  /** Contract address; when absent: METERLINE_DEPLOYMENT, the running stack's deployment, else deployments/<chainId>.json. */
   meter?: Address;
   signer: SignerSource;
   journalDir: string;
@@ -32,7 +33,11 @@ export interface ReporterConfig {
 }
 
 const envSchema = z.object({
-  METERLINE_RPC_URL: z.string().url().default("http://127.0.0.1:8545"),
+  METERLINE_RPC_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined))
+    .refine((v) => v === undefined || z.string().url().safeParse(v).success, "must be a URL"),
   METERLINE_METER_ADDRESS: z
     .string()
     .refine((v) => isAddress(v), "must be a 0x address")
@@ -135,11 +140,11 @@ export function parseReporterConfig(env: NodeJS.ProcessEnv, argv: string[]): Rep
     throw new ReporterConfigError("METERLINE_REPORTER_KEY: required (or METERLINE_REPORTER_KEYSTORE + _PASSWORD)");
   }
   const rpcUrl = (values.rpc as string | undefined) ?? e.data.METERLINE_RPC_URL;
-  if (!z.string().url().safeParse(rpcUrl).success) throw new ReporterConfigError("--rpc: must be a URL");
+  if (rpcUrl !== undefined && !z.string().url().safeParse(rpcUrl).success) throw new ReporterConfigError("--rpc: must be a URL");
 
   return {
     ...(input ? { input: path.resolve(input), format: (format as InputFormat | undefined) ?? formatFromPath(input) } : {}),
-    rpcUrl,
+    ...(rpcUrl !== undefined ? { rpcUrl } : {}),
     ...(meter ? { meter: meter as Address } : {}),
     signer,
     journalDir: path.resolve((values.journal as string | undefined) ?? e.data.METERLINE_REPORTER_JOURNAL),

@@ -1,3 +1,5 @@
+import { DeploymentFileError } from "../chain/deployment";
+
 /** One problem with one input line; `line` is 1-based as an editor shows it. */
 export interface LineIssue {
   line: number;
@@ -83,7 +85,8 @@ export async function reportingErrors<T>(name: string, fn: () => Promise<T>): Pr
   try {
     return await fn();
   } catch (err) {
-    if (!(err instanceof ReporterError)) throw err;
+    // A missing or mismatched deployment record is a setting to fix, not a crash.
+    if (!(err instanceof ReporterError || err instanceof DeploymentFileError)) throw err;
     console.error(`${name}: ${err.message.split("\n\nRequest Arguments:")[0]}`);
     process.exitCode = exitCodeOf(err);
     return undefined;

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createPublicClient, createWalletClient, type Address, type Transport } from "viem";
-import { readDeployment } from "../chain/deployment";
+import { DeploymentFileError } from "../chain/deployment";
+import { resolveDeploymentFile } from "../chain/local-stack";
 import { NameKeySourceError, readNameKey } from "../chain/name-key";
 import { keyedNaming, NamingError, parseNameKey, type ChainNaming } from "../chain/naming";
 import { Reporter, mineUntil, type Logger, type RelayPayload } from "./client";
@@ -14,6 +15,8 @@ import type { PlannedBatch } from "./journal";
 
 export interface RunReporterDeps {
   transport: Transport;
+  /** The URL `transport` talks to, when known: a running stack's RPC selects that stack's deployment record. */
+  rpcUrl?: string;
   logger: Logger;
   /** Mine empty blocks while waiting for the reveal delay (automining development chains only). */
   mineWhileWaiting?: boolean;
@@ -46,6 +49,15 @@ async function nameKeyNaming(nameKey: NonNullable<ReporterConfig["nameKey"]>): P
   }
 }
 
+/** UsageMeter from the deployment record that belongs to this chain (see resolveDeploymentFile). */
+function deployedMeter(chainId: number, rpcUrl: string | undefined): Address {
+  const { file, deployment } = resolveDeploymentFile(chainId, rpcUrl);
+  if (!deployment) {
+    throw new DeploymentFileError(`no UsageMeter deployment for chain ${chainId} (${file}): pass --meter, set METERLINE_DEPLOYMENT (or METERLINE_HOME of the running stack), or run meter:deploy first`);
+  }
+  return deployment.address;
+}
+
 /**
  * What `npm run reporter` and `meter:submit` do: validate the whole input first (nothing is
  * journaled or sent when a line is bad), then journal, commit and reveal — or, with `--relay`,
@@ -57,7 +69,7 @@ export async function runReporter(config: ReporterConfig, deps: RunReporterDeps)
   const naming = config.nameKey === undefined ? undefined : await nameKeyNaming(config.nameKey);
   const publicClient = createPublicClient({ transport: deps.transport });
   const chainId = await publicClient.getChainId();
-  const meter = config.meter ?? readDeployment(chainId).address;
+  const meter = config.meter ?? deployedMeter(chainId, deps.rpcUrl);
   const account = await loadAccount(config.signer);
   const journal = await Journal.open(config.journalDir, { chainId, meter, reporter: account.address });
   const walletClient = config.relayOut ? undefined : createWalletClient({ account, transport: deps.transport });

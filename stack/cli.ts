@@ -5,9 +5,12 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import pino from "pino";
-import { parseStackConfig, StackConfigError } from "./config";
+import { findRunningStack } from "../chain/local-stack";
+import { createLogger } from "../db/logger";
+import { assertPortsFree, portErrorLine, PortInUseError } from "../db/ports";
+import { DEFAULT_HOME, parseStackConfig, StackConfigError } from "./config";
 import { resetStackState, startStack, StackStartError } from "./stack";
+import { markStackStopped } from "./state";
 
 async function main(): Promise<number> {
   let config;
@@ -20,14 +23,39 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  // One stack per home: a second one would share the database directory and overwrite stack.json.
+  // An unreadable or garbled stack.json is no running stack: the ready stack rewrites it.
+  const running = (() => {
+    try {
+      return findRunningStack(config.home);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (running?.kind === "running") {
+    console.error(`start: a stack already runs from ${config.home} (pid ${running.stack.pid}, rpc ${running.stack.rpc}): stop it first, or set METERLINE_HOME to another directory`);
+    return 1;
+  }
+  // Before anything is reset or bound: a taken port is one line naming the variable to change
+  // (Hardhat's JSON-RPC server would otherwise crash the process on an unhandled error event).
+  try {
+    await assertPortsFree(config.host, [
+      { port: config.rpcPort, variable: "METERLINE_RPC_PORT" },
+      { port: config.idpPort, variable: "METERLINE_IDP_PORT" },
+      { port: config.apiPort, variable: "METERLINE_API_PORT" },
+    ]);
+  } catch (err) {
+    if (err instanceof PortInUseError) {
+      console.error(`start: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
   // Before the log file is opened inside it.
   if (config.fresh) await resetStackState(config);
   await mkdir(config.home, { recursive: true });
-  // Structured logs go to <home>/stack.log; the terminal gets the ready line and plain messages.
-  const logger = pino(
-    { level: config.logLevel, base: { service: "meterline-stack" } },
-    pino.destination({ dest: path.join(config.home, "stack.log"), mkdir: true, sync: false }),
-  );
+  // Structured logs go to <home>/stack.log (JSON lines); the terminal gets the ready line and plain messages.
+  const logger = createLogger({ service: "meterline-stack", level: config.logLevel, file: path.join(config.home, "stack.log") });
   const started = Date.now();
   console.log(`Starting Meterline (state in ${config.home}${config.fresh ? ", fresh" : ""}) ...`);
   // Loaded here, not at the top: Hardhat reads its environment when first imported.
@@ -37,7 +65,10 @@ async function main(): Promise<number> {
     stack = await startStack({ ...config, fresh: false }, { hre, logger });
   } catch (err) {
     // viem errors carry the whole calldata in `message`; the short form is what a human needs.
-    const message = (err as { shortMessage?: string }).shortMessage ?? (err as Error).message;
+    // A port taken after the check above (a race) still names its variable.
+    const taken = (err as { port?: number }).port;
+    const variable = taken === config.idpPort ? "METERLINE_IDP_PORT" : taken === config.apiPort ? "METERLINE_API_PORT" : taken === config.rpcPort ? "METERLINE_RPC_PORT" : undefined;
+    const message = (variable && taken !== undefined && portErrorLine(err, taken, variable)) || ((err as { shortMessage?: string }).shortMessage ?? (err as Error).message);
     const details = (err as { details?: string }).details;
     logger.error({ err: message, details }, "start failed");
     console.error(`start: ${message}${details ? ` (${details})` : ""}`);
@@ -46,15 +77,16 @@ async function main(): Promise<number> {
   }
 
   console.log(`Meterline ready: graphql=${stack.graphql ?? "unavailable"} issuer=${stack.issuer} rpc=${stack.rpc}`);
-  const homeFlag = process.env.METERLINE_HOME ? ` METERLINE_HOME=${config.home}` : "";
-  console.log(`(started in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${path.join(config.home, "stack.log")})
+  // Every client finds this stack through <home>/stack.json; a non-default home must be named.
+  const homeEnv = config.home === path.resolve(DEFAULT_HOME) ? "" : `METERLINE_HOME=${config.home} `;
+  console.log(`(started in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${path.join(config.home, "stack.log")}; where it runs: ${path.join(config.home, "stack.json")})
 
 Try it:
-  TOKEN=$(${homeFlag ? `${homeFlag.trim()} ` : ""}npm run --silent token -- --tenant acme --role viewer)
+  TOKEN=$(${homeEnv}npm run --silent token -- --tenant acme --role viewer)
   curl -s ${stack.graphql ?? "<graphql>"} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"query":"{ tenant { slug } usageRecords(first: 5) { totalCount edges { node { meterId quantity sequence } } } }"}'
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
-  Pause the contract:  npx hardhat meter:pause --network localhost --reason "tour"
+  Pause the contract:  ${homeEnv}npx hardhat meter:pause --network localhost --reason "tour"
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
 
   return new Promise<number>((resolve) => {
@@ -70,7 +102,9 @@ Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh 
       stoppingSince = Date.now();
       console.log(`\n${signal}: stopping Meterline ...`);
       stack.stop().then(
-        () => {
+        async () => {
+          // Readers (token, tasks, reporter) must not mistake a stopped stack's ports for it.
+          await markStackStopped(config.home, stack.state).catch((err: unknown) => console.error(`start: cannot mark ${config.home}/stack.json stopped: ${(err as Error).message}`));
           console.log("Meterline stopped.");
           logger.flush();
           resolve(0);

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { DEFAULT_STACK_HOME } from "../chain/local-stack";
 
 export class StackConfigError extends Error {
   override name = "StackConfigError";
@@ -58,7 +59,7 @@ const envSchema = z.object({
     .optional(),
 });
 
-export const DEFAULT_HOME = ".meterline";
+export const DEFAULT_HOME = DEFAULT_STACK_HOME;
 
 /** `npm start` settings: environment, plus `--fresh` / `--home DIR` on the command line. */
 export function parseStackConfig(env: NodeJS.ProcessEnv, argv: string[], cwd = process.cwd()): StackConfig {

@@ -247,7 +247,19 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     });
     stops.push(() => demo.stop());
 
-    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients, webhookKey };
+    const state: StackState = {
+      rpc: rpcUrl,
+      chainId,
+      deploymentFile: deploymentPath(chainId, deploymentsDir),
+      graphql,
+      issuer: idp.issuer,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      audience: API_AUDIENCE,
+      meter: deployment.address,
+      clients,
+      webhookKey,
+    };
     await writeStackState(config.home, state);
     return { rpc: rpcUrl, issuer: idp.issuer, graphql, state, stop: stopAll };
   } catch (err) {

@@ -1,21 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { z } from "zod";
+import { stackFilePath, stackLocationSchema } from "../chain/local-stack";
 import { writeDurably } from "../reporter/journal";
 
 /**
- * `<home>/stack.json`: what `npm run token` and the tour need from a running stack. It holds
- * the demo IdP's client secrets, so it is written owner-only; they are local demo credentials.
+ * `<home>/stack.json`: where the running stack is (the public part, chain/local-stack.ts, read by
+ * the tasks and the reporter) plus what `npm run token` needs. It holds the demo IdP's client
+ * secrets, so it is written owner-only; they are local demo credentials. A clean stop marks it
+ * (`stoppedAt`) instead of deleting it, so the secrets, and tokens, survive a restart.
  */
-export const stackStateSchema = z.object({
-  rpc: z.string().url(),
-  issuer: z.string().url(),
-  graphql: z.string().url().nullable(),
+export const stackStateSchema = stackLocationSchema.extend({
   audience: z.string(),
   meter: z.string(),
-  chainId: z.number(),
-  pid: z.number(),
   clients: z.array(z.object({ tenant: z.string(), role: z.string(), clientId: z.string(), clientSecret: z.string() })),
   /** AES-256-GCM key (base64) for webhook signing secrets at rest; kept so stored secrets stay readable. */
   webhookKey: z.string().optional(),
@@ -26,10 +23,15 @@ export type DemoClient = StackState["clients"][number];
 export const DEMO_ROLES = ["viewer", "operator", "admin", "auditor"] as const;
 
 export function stackStatePath(home: string): string {
-  return path.join(home, "stack.json");
+  return stackFilePath(home);
 }
 
-export async function readStackState(home: string): Promise<StackState | undefined> {
+/** As stored: a file written before `deploymentFile`/`startedAt` existed still yields its secrets. */
+const storedStackStateSchema = stackStateSchema.partial({ deploymentFile: true, startedAt: true });
+export type StoredStackState = z.infer<typeof storedStackStateSchema>;
+
+/** The stored state, running or not (for its secrets); chain/local-stack.ts decides whether it runs. */
+export async function readStackState(home: string): Promise<StoredStackState | undefined> {
   let text: string;
   try {
     text = await readFile(stackStatePath(home), "utf8");
@@ -37,7 +39,7 @@ export async function readStackState(home: string): Promise<StackState | undefin
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  const parsed = stackStateSchema.safeParse(JSON.parse(text));
+  const parsed = storedStackStateSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${stackStatePath(home)} is malformed: ${parsed.error.issues[0]!.message}`);
   return parsed.data;
 }
@@ -46,8 +48,13 @@ export async function writeStackState(home: string, state: StackState): Promise<
   await writeDurably(stackStatePath(home), state, 0o600);
 }
 
+/** After a clean stop: the file stays for its secrets, but no reader trusts it as running. */
+export async function markStackStopped(home: string, state: StackState, at = new Date()): Promise<void> {
+  await writeStackState(home, { ...state, stoppedAt: at.toISOString() });
+}
+
 /** The demo's webhook encryption key: the previous run's, or a new random one. */
-export function demoWebhookKey(previous: StackState | undefined): string {
+export function demoWebhookKey(previous: Pick<StackState, "webhookKey"> | undefined): string {
   return previous?.webhookKey ?? randomBytes(32).toString("base64");
 }
 

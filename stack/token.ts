@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { fetchClientCredentialsToken } from "./local-idp";
-import { parseStackConfig } from "./config";
+import { findRunningStack, stackFilePath } from "../chain/local-stack";
+import { parseStackConfig, StackConfigError } from "./config";
 import { DEMO_ROLES, readStackState } from "./state";
 
 async function main(): Promise<number> {
@@ -24,10 +25,20 @@ async function main(): Promise<number> {
     console.error(`token: --tenant and --role are required\n${usage}`);
     return 2;
   }
-  const config = parseStackConfig(process.env, values.home ? ["--home", values.home] : []);
-  const state = await readStackState(config.home);
-  if (!state) {
-    console.error(`token: no running stack found in ${config.home} (start one with: npm start)`);
+  let home: string;
+  try {
+    home = parseStackConfig(process.env, values.home ? ["--home", values.home] : []).home;
+  } catch (err) {
+    if (!(err instanceof StackConfigError)) throw err;
+    console.error(`token: ${err.message}`);
+    return 2;
+  }
+  // The issuer comes from the stack that runs from this home, never from a stopped one's record.
+  const running = findRunningStack(home);
+  const state = running.kind === "running" ? await readStackState(home) : undefined;
+  if (running.kind !== "running" || !state) {
+    const why = running.kind === "absent" ? running.why : `no ${stackFilePath(home)}`;
+    console.error(`token: no running Meterline stack (${why}): start one with npm start, or set METERLINE_HOME (or --home) to its home`);
     return 1;
   }
   const client = state.clients.find((c) => c.tenant === tenant && c.role === role);

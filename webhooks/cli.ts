@@ -3,8 +3,8 @@
  * delivery is claimed (SKIP LOCKED, with a lease per delivery) by one worker at a time.
  * `--help` prints every setting.
  */
-import pino from "pino";
 import { Counter, Registry } from "prom-client";
+import { createLogger, logFormatFromEnv, LogConfigError } from "../db/logger";
 import { databaseReadiness, runService } from "../db/service";
 import { renderHelp } from "../db/service-config";
 import { WEBHOOK_SETTINGS, webhookConfigFromEnv, WebhookConfigError } from "./config";
@@ -17,16 +17,18 @@ async function main(): Promise<number> {
     return 0;
   }
   let config;
+  let logFormat;
   try {
     config = webhookConfigFromEnv(process.env);
+    logFormat = logFormatFromEnv(process.env);
   } catch (err) {
-    if (err instanceof WebhookConfigError) {
+    if (err instanceof WebhookConfigError || err instanceof LogConfigError) {
       process.stderr.write(`webhooks: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
-  const logger = pino({ level: config.service.logLevel, base: { service: "meterline-webhooks" } });
+  const logger = createLogger({ service: "meterline-webhooks", level: config.service.logLevel, format: logFormat });
   if (process.argv.includes("--reencrypt")) {
     // One-off: move every stored signing secret under the ring's current key, then exit.
     return runService({ ...config.service, metricsPort: null }, { registry: new Registry(), log: (m, f) => logger.info(f ?? {}, m), checks: () => ({ healthy: () => true, ready: () => ({ ready: true, checks: {} }) }) }, async (db) => {

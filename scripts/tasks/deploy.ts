@@ -2,7 +2,9 @@ import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { ContractFactory, getAddress } from "ethers";
 import type { UsageMeter } from "../typechain-types";
-import { abiHash, deploymentPath, LOCAL_CHAIN_IDS, findDeployment, writeDeployment, type Deployment } from "../../chain/deployment";
+import path from "node:path";
+import { abiHash, LOCAL_CHAIN_IDS, writeDeployment, type Deployment } from "../../chain/deployment";
+import { findTaskDeployment } from "./lib/network";
 import { ROLES } from "../../chain/roles";
 import { resolveSigner } from "./lib/signer";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
@@ -70,11 +72,10 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
     );
   }
 
-  const existing = findDeployment(chainId);
+  // The same record the other tasks would read on this network (METERLINE_DEPLOYMENT, a running stack's, or deployments/).
+  const { file: recordFile, deployment: existing } = findTaskDeployment(hre, chainId);
   if (existing && !args.force && (await provider.getCode(existing.address)) !== "0x") {
-    throw new TaskInputError(
-      `chain ${chainId} already has UsageMeter at ${existing.address} (${deploymentPath(chainId)}); pass --force to deploy a new one`,
-    );
+    throw new TaskInputError(`chain ${chainId} already has UsageMeter at ${existing.address} (${recordFile}); pass --force to deploy a new one`);
   }
 
   await hre.run("compile", { quiet: true });
@@ -109,7 +110,7 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
     abiHash: abiHash(artifact.abi),
   };
   // Write before the grants: the contract exists now, and a failed grant can be redone with meter:roles.
-  const file = writeDeployment(deployment);
+  const file = writeDeployment(deployment, path.dirname(recordFile), path.basename(recordFile));
   console.log(`UsageMeter deployed on chain ${chainId} at ${deployment.address} (block ${deployment.deployBlock}, tx ${deployment.txHash})`);
   console.log(`wrote ${file}`);
 

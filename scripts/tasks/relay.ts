@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { task } from "hardhat/config";
-import pino from "pino";
 import { createPublicClient, createWalletClient, custom, getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { reportingErrors, mineUntil, parseRelayPayload, relayPayload } from "../../reporter";
+import { createReporterLogger, reporterLogSettings } from "../../reporter/logger";
 
 
 /**
@@ -29,7 +29,7 @@ task("meter:relay", "Relays signed commit payloads (commitWithSignature) and the
     const result = await relayPayload(payload, {
       publicClient,
       walletClient,
-      logger: pino({ name: "meter:relay" }, pino.destination(2)),
+      logger: createReporterLogger("meter:relay", reporterLogSettings(process.env)),
       waitForBlock:
         hre.network.name === "hardhat"
           ? mineUntil(publicClient)

@@ -1,7 +1,8 @@
 import { task, types } from "hardhat/config";
 import { custom } from "viem";
-import pino from "pino";
 import { reportingErrors, parseReporterConfig, runReporter } from "../../reporter";
+import { createReporterLogger, reporterLogSettings } from "../../reporter/logger";
+import { networkUrl } from "./lib/network";
 
 
 /**
@@ -11,7 +12,7 @@ import { reportingErrors, parseReporterConfig, runReporter } from "../../reporte
 task("meter:submit", "Submits usage (JSON Lines or CSV) through commit-reveal, resuming the journal")
   .addOptionalPositionalParam("input", "usage file (.jsonl or .csv); omit with --resume")
   .addOptionalParam("format", "jsonl or csv (default: from the file name)")
-  .addOptionalParam("meter", "UsageMeter address (default: deployments/<chainId>.json)")
+  .addOptionalParam("meter", "UsageMeter address (default: METERLINE_DEPLOYMENT, the running stack's deployment, else deployments/<chainId>.json)")
   .addOptionalParam("journal", "journal directory (default: METERLINE_REPORTER_JOURNAL or .meterline/reporter-journal)")
   .addOptionalParam("batchSize", "records per batch (1..500)", undefined, types.int)
   .addOptionalParam("relay", "write EIP-712 signed commit payloads to this file instead of sending")
@@ -32,7 +33,8 @@ task("meter:submit", "Submits usage (JSON Lines or CSV) through commit-reveal, r
     const config = parseReporterConfig(process.env, argv);
     const result = await runReporter(config, {
       transport: custom(hre.network.provider),
-      logger: pino({ name: "meter:submit" }, pino.destination(2)),
+      logger: createReporterLogger("meter:submit", reporterLogSettings(process.env)),
+      ...(networkUrl(hre) ? { rpcUrl: networkUrl(hre)! } : {}),
       // The in-process network only mines on transactions; mine while waiting for the reveal delay.
       mineWhileWaiting: hre.network.name === "hardhat",
     });

@@ -257,10 +257,11 @@ async function tenantAction(args: TenantArgs, hre: HardhatRuntimeEnvironment): P
 }
 
 task("meter:tenant", "Registers tenants and meters; authorizes or revokes reporters (needs TENANT_MANAGER_ROLE)")
-  // Optional for Hardhat so that a missing action gets the same one-line error as a wrong one.
+  // Optional for Hardhat so that a missing action gets the same one-line error as a wrong one
+  // (Hardhat's own HH error prints a stack trace on headless Linux); the help text says required.
   .addOptionalPositionalParam(
     "action",
-    "register (--name) | meters (--tenant --meters) | authorize (--tenant --reporter) | revoke (--tenant --reporter)",
+    "Required: register (--name) | meters (--tenant --meters) | authorize (--tenant --reporter) | revoke (--tenant --reporter)",
     undefined,
     types.string,
   )

@@ -36,7 +36,10 @@ describe("reporter signers and settings", function () {
     expect((error as Error).message).to.not.contain(bad);
     expect(() => parseReporterConfig({ METERLINE_REPORTER_KEYSTORE: "k.json" }, ["u.csv"])).to.throw(/METERLINE_REPORTER_KEYSTORE_PASSWORD/);
     const config = parseReporterConfig({ METERLINE_REPORTER_KEY: hardhatKey(1), METERLINE_REPORTER_BATCH_SIZE: "50" }, ["u.csv", "--relay", "p.json"]);
-    expect(config).to.include({ format: "csv", batchSize: 50, rpcUrl: "http://127.0.0.1:8545", relayDeadlineSeconds: 86_400 });
+    expect(config).to.include({ format: "csv", batchSize: 50, relayDeadlineSeconds: 86_400 });
+    // No default RPC: the CLI resolves the running stack (or fails saying how to point it).
+    expect(config.rpcUrl).to.equal(undefined);
+    expect(parseReporterConfig({ METERLINE_REPORTER_KEY: hardhatKey(1), METERLINE_RPC_URL: "http://127.0.0.1:9999" }, ["u.csv"]).rpcUrl).to.equal("http://127.0.0.1:9999");
     expect(config.relayOut).to.match(/p\.json$/);
   });
 });

@@ -6,7 +6,8 @@
 import { Contract, type Interface, type LogDescription, type TransactionReceipt } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { UsageMeter } from "../../typechain-types";
-import { readDeployment, type Deployment } from "../../../chain/deployment";
+import type { Deployment } from "../../../chain/deployment";
+import { readTaskDeployment } from "./network";
 import { resolveSigner, type ResolvedSigner } from "./signer";
 import { usageMeterAbi } from "../../../chain/abi.generated";
 import { EXIT, TaskChainError } from "./errors";
@@ -27,7 +28,7 @@ export interface SigningMeterContext extends MeterContext {
 export async function openMeter(hre: HardhatRuntimeEnvironment): Promise<MeterContext> {
   const provider = hre.ethers.provider;
   const chainId = Number((await provider.getNetwork()).chainId);
-  const deployment = readDeployment(chainId);
+  const deployment = readTaskDeployment(hre, chainId);
   const code = await provider.getCode(deployment.address);
   if (code === "0x") {
     throw new TaskChainError(
