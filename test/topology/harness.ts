@@ -13,7 +13,9 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Address, Hex } from "viem";
 import { toHex } from "viem";
-import { deployDemo, devAccount, type DemoTenant } from "../../stack/demo";
+import { randomBytes } from "node:crypto";
+import { keyedNaming, parseNameKey } from "../../chain/naming";
+import { deployDemo, devAccount, recordDemoNames, type DemoTenant } from "../../stack/demo";
 import { applySeed, seedSchema } from "../../stack/seed/apply-seed";
 import { startLocalIdp, type LocalIdp } from "../../stack/local-idp";
 import { createTestDatabase, openAsRole, urlAsRole, type TestDatabase } from "../helpers/database";
@@ -21,9 +23,11 @@ import { ROOT, spawnService, type ServiceProcess } from "../helpers/process";
 import { serveChain, type ChainServer } from "../indexer/helpers/chain";
 
 export const AUDIENCE = "https://api.meterline.topology";
+// Each tenant's name key: names go on chain as keyed hashes, as in production.
+const NAME_KEYS: Record<string, Hex> = { acme: toHex(randomBytes(32)), globex: toHex(randomBytes(32)) };
 export const TENANTS: readonly DemoTenant[] = [
-  { slug: "acme", meters: ["api_calls"], reporterIndex: 1 },
-  { slug: "globex", meters: ["api_calls"], reporterIndex: 2 },
+  { slug: "acme", meters: ["api_calls"], reporterIndex: 1, naming: keyedNaming(parseNameKey(NAME_KEYS.acme!)) },
+  { slug: "globex", meters: ["api_calls"], reporterIndex: 2, naming: keyedNaming(parseNameKey(NAME_KEYS.globex!)) },
 ];
 
 export async function freePort(): Promise<number> {
@@ -162,6 +166,8 @@ export async function startTopology(hre: HardhatRuntimeEnvironment, options: Top
       ["viewer", "admin", "operator", "auditor"].map((role) => ({ clientId: `${t.slug}-${role}`, clientSecret: `secret-${t.slug}-${role}`, tenant: t.slug, roles: [role] })),
     ),
   });
+  // The platform records what each on-chain name hash stands for (never the key).
+  await recordDemoNames(db.pool, TENANTS);
   const apiPorts = [await freePort(), await freePort()];
   const services = new Map<string, ServiceProcess>();
 
@@ -274,6 +280,7 @@ export async function startTopology(hre: HardhatRuntimeEnvironment, options: Top
       const key = toHex(account.getHdKey().privateKey!);
       const p = spawnService("reporter/cli.ts", ["--input", input, "--meter", deployment.address, "--rpc", chain.url, "--journal", path.join(dir, `journal-${tenant.slug}`)], {
         METERLINE_REPORTER_KEY: key,
+        METERLINE_NAME_KEY: NAME_KEYS[tenant.slug]!,
         METERLINE_REPORTER_POLL_MS: "100",
         LOG_LEVEL: "warn",
       });
