@@ -293,7 +293,7 @@ describe("billing on a real chain: invoice export and database audit", function 
 
     it("appends the database sections to the chain audit, and exits 1 on drift", async function () {
       const clean = await runAudit(db.url);
-      expect(dbSections(clean.report)).to.deep.equal({ "database-chain": "ok", "database-rollups": "ok", "database-invoices": "ok" });
+      expect(dbSections(clean.report)).to.deep.equal({ "database-chain": "ok", "database-duplicates": "ok", "database-rollups": "ok", "database-invoices": "ok" });
       await db.pool.query(
         "UPDATE usage_rollups SET record_count = record_count + 1 WHERE (tenant_id, meter_id, bucket_start) IN (SELECT tenant_id, meter_id, bucket_start FROM usage_rollups LIMIT 1)",
       );
