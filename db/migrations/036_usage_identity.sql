@@ -57,3 +57,6 @@ SELECT dup.tenant_id, dup.meter_id, dup.bucket_start, sum(r.quantity), max(r.qua
   JOIN usage_records r ON r.tenant_id = dup.tenant_id AND r.meter_id = dup.meter_id AND NOT r.is_duplicate
    AND r.period_start >= dup.bucket_start AND r.period_start < dup.bucket_start + interval '1 hour'
  GROUP BY 1, 2, 3;
+
+-- No new grants: meterline_indexer already reads, writes and updates usage_records and
+-- usage_rollups (035), and indexes need none.
