@@ -162,6 +162,8 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
         } finally {
           clearInterval(heartbeat);
           metrics.leaseHeld.set(0);
+          // A standby makes no progress to be degraded about; the next follower starts afresh.
+          metrics.degraded.set(0);
           follower = null;
         }
       }
