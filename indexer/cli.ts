@@ -2,17 +2,43 @@
  * npm run indexer — follows UsageMeter into DATABASE_URL (or the embedded PGlite). Configuration
  * comes from the environment (see docs/indexer.md); a bad setting prints one line and exits 1.
  * SIGTERM/SIGINT finish the batch in flight, release the writer lease and exit 0.
+ *
+ * Like every service (db/service.ts), it migrates only its own embedded database: on a server it
+ * runs as its role, meterline_indexer, which owns nothing, and checks that the schema is current
+ * (`npm run db:migrate` runs as the owner).
  */
-import { openDatabase } from "../db/connection";
+import { openDatabase, type Database } from "../db/connection";
 import { createLogger, logFormatFromEnv, LogConfigError } from "../db/logger";
 import { assertPortFree, PortInUseError } from "../db/ports";
-import { migrate } from "../db/migrate";
+import { migrate, pendingMigrations } from "../db/migrate";
 import { parseIndexerConfig } from "./config";
+import { DatabaseQueryError, DatabaseUnavailableError } from "./db-errors";
 import { withDbRetry } from "./db-retry";
-import { AbortedError, ConfigError, ReorgTooDeepError } from "./errors";
+import { AbortedError, ConfigError, IndexerError, ReorgTooDeepError } from "./errors";
+import { redactSecrets, redactUrl } from "./redact";
+import { RpcCallError } from "./rpc-errors";
 import { startIndexer } from "./index";
 import { createProgress } from "./progress";
 import { DEFAULT_BACKOFF } from "./retry";
+
+/** The schema is behind and this process may not migrate it. */
+class SchemaBehindError extends IndexerError {
+  override name = "SchemaBehindError";
+}
+
+/** Embedded: migrate (the process owns it). Server: the schema must already be current. */
+async function prepareSchema(db: Database): Promise<void> {
+  if (db.embedded) {
+    await migrate(db.pool);
+    return;
+  }
+  const pending = await pendingMigrations(db.pool);
+  if (pending.length > 0) {
+    throw new SchemaBehindError(
+      `the database schema at DATABASE_URL is behind (pending: ${pending.join(", ")}); run npm run db:migrate with the owner's DATABASE_URL first`,
+    );
+  }
+}
 
 async function main(): Promise<number> {
   // Listen for signals from the first moment: a SIGTERM while the process is still starting
@@ -45,18 +71,26 @@ async function main(): Promise<number> {
   }
   const logger = createLogger({ service: "meterline-indexer", level: config.logLevel, format: logFormat });
   const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
+  const dbUrl = db.embedded ? undefined : db.url;
+  // Error text can quote the endpoints; their credentials and keys never reach the output.
+  const clean = (text: string) => redactSecrets(text, [config.rpcUrl, dbUrl]);
   try {
     // The database may still be starting (compose, CI): wait for it a few minutes, then give up.
-    const migrated = await withDbRetry(() => migrate(db.pool), {
+    const migrated = await withDbRetry(() => prepareSchema(db), {
       signal: startup.signal,
       logger,
-      what: "migrations",
+      what: db.embedded ? "migrations" : "schema check",
+      url: dbUrl,
       backoff: DEFAULT_BACKOFF,
       maxAttempts: 21,
     }).then(
       () => true,
       (err: unknown) => {
         if (err instanceof AbortedError) return false;
+        if (err instanceof DatabaseUnavailableError || err instanceof DatabaseQueryError) {
+          const verb = err instanceof DatabaseUnavailableError ? "cannot reach" : "cannot use";
+          throw new Error(`${verb} the database at DATABASE_URL (${dbUrl ? redactUrl(dbUrl) : "embedded"}): ${clean(err.message)}`);
+        }
         throw err;
       },
     );
@@ -76,7 +110,8 @@ async function main(): Promise<number> {
       logger.info("indexer stopped");
       return 0;
     } catch (err) {
-      logger.fatal({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "indexer failed");
+      const where = err instanceof RpcCallError ? { variable: "RPC_URL", endpoint: redactUrl(config.rpcUrl) } : {};
+      logger.fatal({ ...where, err: err instanceof Error ? { name: err.name, message: clean(err.message) } : clean(String(err)) }, "indexer failed");
       return err instanceof ReorgTooDeepError ? 3 : 2;
     }
   } finally {
@@ -87,7 +122,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`indexer: ${err instanceof Error ? err.message : String(err)}\n`);
+    // Configuration is parsed before anything can fail here; mask both endpoints as they were given.
+    const text = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`indexer: ${redactSecrets(text, [process.env.RPC_URL, process.env.DATABASE_URL])}\n`);
     process.exit(1);
   },
 );

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { toDatabaseError } from "./db-errors";
+import { redactSecrets, redactUrl } from "./redact";
 import { withRetry, type BackoffOptions } from "./retry";
 
 const DB_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 5_000 };
@@ -12,7 +13,16 @@ const DB_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 5_000 };
  */
 export function withDbRetry<T>(
   fn: () => Promise<T>,
-  opts: { signal: AbortSignal; logger: Logger; what: string; onRetry?: () => void; backoff?: BackoffOptions; maxAttempts?: number },
+  opts: {
+    signal: AbortSignal;
+    logger: Logger;
+    what: string;
+    onRetry?: () => void;
+    backoff?: BackoffOptions;
+    maxAttempts?: number;
+    /** The connection string, to name the endpoint in logs (redacted) and keep its secrets out of them. */
+    url?: string;
+  },
 ): Promise<T> {
   return withRetry(
     () =>
@@ -25,7 +35,18 @@ export function withDbRetry<T>(
       maxAttempts: opts.maxAttempts,
       onRetry: (err, attempt, delayMs) => {
         opts.onRetry?.();
-        opts.logger.warn({ what: opts.what, attempt, delayMs: Math.round(delayMs), error: err.name, err: err.message }, "database step failed, retrying");
+        opts.logger.warn(
+          {
+            what: opts.what,
+            variable: "DATABASE_URL",
+            ...(opts.url ? { endpoint: redactUrl(opts.url) } : {}),
+            attempt,
+            delayMs: Math.round(delayMs),
+            error: err.name,
+            err: redactSecrets(err.message, [opts.url]),
+          },
+          "database step failed (DATABASE_URL), retrying",
+        );
       },
     },
   );

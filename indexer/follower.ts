@@ -7,7 +7,7 @@ import { fetchBatch, RangeSizer, type FetchedBatch } from "./fetch";
 import type { Lease } from "../db/lease";
 import type { IndexerMetrics } from "./metrics";
 import type { ProgressReporter } from "./progress";
-import { sleep } from "./retry";
+import { backoffDelay, sleep, type BackoffOptions } from "./retry";
 import type { Rpc } from "./rpc";
 import { readRecentBlocks } from "./store/blocks";
 import { initCheckpoint, readCheckpoint, type Checkpoint } from "./store/checkpoint";
@@ -33,6 +33,23 @@ export interface FollowerDeps {
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /**
+ * Pause after a batch dropped because the chain moved. The first re-check is almost immediate (a
+ * real reorg is repaired at once); an endpoint whose heads keep disagreeing (a load balancer over
+ * nodes on different forks, a broken node) is re-checked ever more slowly, never in a tight loop.
+ */
+export const CHAIN_MOVED_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 30_000 };
+/** Consecutive inconsistent batches after which the indexer reports itself degraded (/readyz, metric). */
+export const DEGRADED_AFTER = 3;
+
+/** Why the follower is not making progress, while it is not. */
+export interface Degraded {
+  reason: string;
+  since: Date;
+  /** Consecutive batches dropped. */
+  attempts: number;
+}
+
+/**
  * Follows the chain from the checkpoint: backfills to head in adaptive ranges fetched
  * concurrently and written strictly in order, then polls for new blocks. Before every round it
  * checks that the checkpoint block is still canonical; when it is not, it walks back through the
@@ -44,6 +61,8 @@ export class Follower {
   private head = -1n;
   private caughtUp = false;
   private backfillStart: bigint | null = null;
+  private inconsistent = 0;
+  private degradedState: Degraded | null = null;
 
   constructor(private readonly d: FollowerDeps) {
     this.sizer = new RangeSizer(d.config.maxBlockRange);
@@ -53,8 +72,46 @@ export class Follower {
     return this.caughtUp && this.head - this.checkpoint.number <= BigInt(this.d.config.confirmations);
   }
 
+  /** Set while consecutive batches keep failing the chain's consistency checks; null when progressing. */
+  degraded(): Degraded | null {
+    return this.degradedState;
+  }
+
   private db<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withDbRetry(fn, { signal: this.d.signal, logger: this.d.logger, what, onRetry: () => this.d.metrics.dbRetries.inc() });
+    const url = this.d.db.embedded ? undefined : this.d.db.url;
+    return withDbRetry(fn, { signal: this.d.signal, logger: this.d.logger, what, url, onRetry: () => this.d.metrics.dbRetries.inc() });
+  }
+
+  /** A batch was dropped because the blocks did not chain: back off, and after a few in a row report degraded. */
+  private async chainMoved(err: ChainMovedError): Promise<void> {
+    const { logger, metrics, signal } = this.d;
+    this.inconsistent++;
+    metrics.chainInconsistencies.inc();
+    const delayMs = Math.round(backoffDelay(this.inconsistent - 1, CHAIN_MOVED_BACKOFF));
+    if (this.inconsistent >= DEGRADED_AFTER) {
+      if (!this.degradedState) {
+        this.degradedState = { reason: err.message, since: new Date(), attempts: this.inconsistent };
+        metrics.degraded.set(1);
+        logger.warn({ reason: err.message, attempts: this.inconsistent, delayMs }, "RPC_URL keeps answering with blocks that do not chain; degraded, backing off");
+      } else {
+        this.degradedState = { ...this.degradedState, reason: err.message, attempts: this.inconsistent };
+        logger.warn({ reason: err.message, attempts: this.inconsistent, delayMs }, "chain still inconsistent; backing off");
+      }
+    } else {
+      logger.info({ reason: err.message, attempt: this.inconsistent, delayMs }, "chain moved during a batch; re-checking");
+    }
+    await sleep(delayMs, signal);
+  }
+
+  /** Progress was made: the chain is consistent again. */
+  private consistent(): void {
+    if (this.inconsistent === 0) return;
+    if (this.degradedState) {
+      this.d.logger.info({ attempts: this.inconsistent, since: this.degradedState.since.toISOString() }, "chain consistent again; no longer degraded");
+    }
+    this.inconsistent = 0;
+    this.degradedState = null;
+    this.d.metrics.degraded.set(0);
   }
 
   private async loadCheckpoint(): Promise<Checkpoint> {
@@ -95,10 +152,11 @@ export class Follower {
           await this.syncTo(this.head);
         } catch (err) {
           if (!(err instanceof ChainMovedError)) throw err;
-          logger.info({ reason: err.message }, "chain moved during a batch; re-checking");
+          await this.chainMoved(err);
         }
         continue;
       }
+      this.consistent();
       if (!this.caughtUp) {
         this.d.progress?.stop();
         logger.info({ block: this.checkpoint.number.toString() }, "caught up with the chain head; following");
@@ -216,6 +274,7 @@ export class Follower {
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.batchSeconds.observe(seconds);
+    this.consistent();
     this.d.logger.debug({ from: batch.from.toString(), to: batch.to.toString(), records: result.records, ms: Math.round(seconds * 1000) }, "applied");
     for (const e of batch.events) metrics.events.inc({ event: e.kind });
     metrics.records.inc(result.records);

@@ -52,6 +52,8 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   setMaxListeners(10_000, signal);
   let state: "starting" | "standby" | "active" | "stopped" | "failed" = "starting";
   let follower: Follower | null = null;
+  // The last RPC failure while calls keep failing (cleared by the next success): readiness says why.
+  let rpcFailing: { method: string; error: string; since: string } | null = null;
 
   const http =
     config.metricsPort === null
@@ -63,8 +65,15 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
           checks: {
             healthy: () => state !== "failed" && state !== "stopped",
             ready: () => {
-              const checks = { writer: state === "active", caughtUp: follower !== null && follower.isCaughtUp() };
-              return { ready: checks.writer && checks.caughtUp, checks };
+              const degraded = follower?.degraded() ?? null;
+              const checks = {
+                writer: state === "active",
+                caughtUp: follower !== null && follower.isCaughtUp(),
+                // "ok", or why the indexer is not making progress.
+                chain: degraded ? `degraded since ${degraded.since.toISOString()} (${degraded.attempts} batches): ${degraded.reason}` : "ok",
+                rpc: rpcFailing ? `RPC_URL failing since ${rpcFailing.since}: ${rpcFailing.method} ${rpcFailing.error}` : "ok",
+              };
+              return { ready: checks.writer && checks.caughtUp && degraded === null && rpcFailing === null, checks };
             },
           },
         });
@@ -74,10 +83,19 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     timeoutMs: config.rpcTimeoutMs,
     logger,
     signal,
-    hooks: { onError: (method, kind) => metrics.rpcErrors.inc({ method, kind }) },
+    hooks: {
+      onError: (method, kind, err) => {
+        metrics.rpcErrors.inc({ method, kind });
+        if (kind !== "range") rpcFailing = { method, error: err.name, since: rpcFailing?.since ?? new Date().toISOString() };
+      },
+      onSuccess: () => {
+        rpcFailing = null;
+      },
+    },
   });
   const progress = deps.progress ?? createProgress(logger, { tty: false, intervalMs: 10_000 });
-  const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what });
+  const dbUrl = deps.db.embedded ? undefined : deps.db.url;
+  const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what, url: dbUrl });
 
   async function run(): Promise<void> {
     const actual = await rpc.chainId();
@@ -144,6 +162,8 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
         } finally {
           clearInterval(heartbeat);
           metrics.leaseHeld.set(0);
+          // A standby makes no progress to be degraded about; the next follower starts afresh.
+          metrics.degraded.set(0);
           follower = null;
         }
       }

@@ -14,6 +14,8 @@ export interface IndexerMetrics {
   dbRetries: Counter;
   batchSeconds: Histogram;
   leaseHeld: Gauge;
+  chainInconsistencies: Counter;
+  degraded: Gauge;
 }
 
 export function createMetrics(registry: Registry = new Registry()): IndexerMetrics {
@@ -47,5 +49,15 @@ export function createMetrics(registry: Registry = new Registry()): IndexerMetri
       registers,
     }),
     leaseHeld: new Gauge({ name: "meterline_indexer_lease_held", help: "1 when this process is the active writer", registers }),
+    chainInconsistencies: new Counter({
+      name: "meterline_indexer_chain_inconsistencies_total",
+      help: "Batches dropped because the RPC's blocks did not chain (moved during the batch, or an inconsistent endpoint)",
+      registers,
+    }),
+    degraded: new Gauge({
+      name: "meterline_indexer_degraded",
+      help: "1 while the RPC keeps answering with blocks that do not chain (the indexer backs off and /readyz fails)",
+      registers,
+    }),
   };
 }

@@ -2,6 +2,7 @@ import { createPublicClient, http, numberToHex, type Address, type Hex, type Pub
 import type { Logger } from "pino";
 import type { RawLog } from "../chain/events";
 import { AbortedError, IndexerError } from "./errors";
+import { redactSecrets, redactUrl } from "./redact";
 import { withRetry } from "./retry";
 import { RpcInvalidResponseError, RpcRangeTooLargeError, toRpcError, type RpcRequest } from "./rpc-errors";
 
@@ -19,6 +20,8 @@ export type RpcFailureKind = "range" | "transient" | "fatal";
 
 export interface RpcHooks {
   onError?(method: string, kind: RpcFailureKind, err: IndexerError): void;
+  /** A call succeeded (after any number of retries). */
+  onSuccess?(method: string): void;
 }
 
 function failureKind(err: IndexerError): RpcFailureKind {
@@ -58,12 +61,14 @@ export class Rpc {
    * and retried while `retryable`; a range refusal or a rejected request is thrown to the caller.
    */
   private call<T>(request: RpcRequest, fn: () => Promise<T>): Promise<T> {
-    const { signal, logger, hooks } = this.options;
+    const { signal, logger, hooks, url } = this.options;
     return withRetry(
       async () => {
         if (signal.aborted) throw new AbortedError();
         try {
-          return await fn();
+          const result = await fn();
+          hooks?.onSuccess?.(request.method);
+          return result;
         } catch (raw) {
           if (signal.aborted) throw new AbortedError();
           const err = toRpcError(raw, request);
@@ -73,8 +78,20 @@ export class Rpc {
       },
       {
         signal,
+        // Names the variable and shows the endpoint redacted: RPC URLs carry credentials and API keys.
         onRetry: (err, attempt, delayMs) =>
-          logger.warn({ method: request.method, attempt, delayMs: Math.round(delayMs), error: err.name, err: err.message }, "rpc call failed, retrying"),
+          logger.warn(
+            {
+              variable: "RPC_URL",
+              endpoint: redactUrl(url),
+              method: request.method,
+              attempt,
+              delayMs: Math.round(delayMs),
+              error: err.name,
+              err: redactSecrets(err.message, [url]),
+            },
+            "rpc call to RPC_URL failed, retrying",
+          ),
       },
     );
   }

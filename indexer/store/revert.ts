@@ -14,7 +14,7 @@ import { notifyUsage } from "./notify";
 import { deleteReporterEventsAbove } from "./reporter-events";
 import { recomputeRollups } from "./rollups";
 import { deleteTenantsAbove } from "./tenants";
-import { deleteUsageRecordsAbove } from "./usage-records";
+import { deleteUsageRecordsAbove, promoteNextOccurrences } from "./usage-records";
 
 export interface RevertResult {
   records: number;
@@ -26,7 +26,8 @@ const FOREIGN_KEY_VIOLATION = "23503";
 
 /**
  * Removes everything derived from blocks above `ancestor`, inside the caller's transaction:
- * usage records (and their hourly rollups, recomputed from the records that remain), commitment
+ * usage records (the next occurrence of a deleted first occurrence's idempotency key becomes the
+ * first, and the hourly rollups are recomputed from the records that remain), commitment
  * rows and the status changes orphaned reveals/expiries made, reporter events, meters, tenants,
  * the stored block hashes, and moves the checkpoint back to the ancestor.
  */
@@ -35,7 +36,8 @@ export async function revertAbove(client: pg.PoolClient, contract: ContractRef, 
   const above = ancestor.number;
 
   const removed = await deleteUsageRecordsAbove(client, cid, above);
-  await recomputeRollups(client, removed);
+  const promoted = await promoteNextOccurrences(client, removed.firstRefs);
+  await recomputeRollups(client, [...removed.buckets, ...promoted]);
   const commitments = await revertCommitmentsAbove(client, cid, above);
   await deleteReporterEventsAbove(client, cid, above);
   try {
@@ -58,11 +60,9 @@ export async function revertAbove(client: pg.PoolClient, contract: ContractRef, 
   await deleteBlocksAbove(client, cid, above);
   await saveCheckpoint(client, cid, ancestor);
 
-  const perTenant = new Map<string, number>();
-  for (const b of removed) perTenant.set(b.tenantId, (perTenant.get(b.tenantId) ?? 0) + b.count);
   await notifyUsage(
     client,
-    [...perTenant].map(([tenantId, n]) => ({ tenantId, records: -n, toBlock: above.toString(), reorg: true })),
+    [...removed.deleted].map(([tenantId, n]) => ({ tenantId, records: -n, toBlock: above.toString(), reorg: true })),
   );
-  return { records: removed.reduce((s, b) => s + b.count, 0), commitments, buckets: removed.length };
+  return { records: [...removed.deleted.values()].reduce((s, n) => s + n, 0), commitments, buckets: removed.buckets.length };
 }

@@ -1,6 +1,7 @@
 /**
  * usage_rollups: per (tenant, meter, hour) partial aggregates of usage_records (sum, max, count),
- * enough to answer every aggregation over hour-aligned windows without reading records. The
+ * enough to answer every aggregation over hour-aligned windows without reading records. Only first
+ * occurrences count: a record marked is_duplicate (a repeated idempotency key) is not usage. The
  * rating module owns the aggregation rule; test/rating/aggregation.test.ts proves these agree.
  */
 import type pg from "pg";
@@ -49,9 +50,9 @@ export async function addToRollups(client: pg.PoolClient, deltas: readonly Rollu
 }
 
 /**
- * Rebuilds buckets from the records left in them, after records were deleted (a reorg). A maximum
- * cannot be subtracted, so the buckets are recomputed rather than decremented; a bucket with no
- * records left disappears.
+ * Rebuilds buckets from the records that count in them, after records were deleted or promoted to
+ * first occurrence (a reorg). A maximum cannot be subtracted, so the buckets are recomputed rather
+ * than decremented; a bucket with no counting records left disappears.
  */
 export async function recomputeRollups(client: pg.PoolClient, buckets: readonly RollupBucket[]): Promise<void> {
   if (buckets.length === 0) return;
@@ -65,7 +66,7 @@ export async function recomputeRollups(client: pg.PoolClient, buckets: readonly 
     `INSERT INTO usage_rollups (tenant_id, meter_id, bucket_start, quantity_sum, quantity_max, record_count)
      SELECT k.t, k.m, to_timestamp(k.b), sum(u.quantity), max(u.quantity), count(*)
      FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS k(t, m, b)
-     JOIN usage_records u ON u.tenant_id = k.t AND u.meter_id = k.m
+     JOIN usage_records u ON u.tenant_id = k.t AND u.meter_id = k.m AND NOT u.is_duplicate
        AND u.period_start >= to_timestamp(k.b) AND u.period_start < to_timestamp(k.b) + interval '1 hour'
      GROUP BY k.t, k.m, k.b`,
     args,

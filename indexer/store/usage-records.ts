@@ -17,18 +17,41 @@ type Reveal = EventOf<"UsageRevealed">;
 const STAGE = "pg_temp.usage_records_stage";
 export const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS usage_records_stage (
   log integer NOT NULL, meter_id integer NOT NULL, ps bigint NOT NULL, pe bigint NOT NULL,
-  qty numeric NOT NULL, seq numeric NOT NULL, ref bytea NOT NULL, ri integer NOT NULL
+  qty numeric NOT NULL, seq numeric NOT NULL, ref bytea NOT NULL, ri integer NOT NULL, later boolean NOT NULL
 ) ON COMMIT DELETE ROWS`;
 
+/** The all-zero ref: "no idempotency key". Written exactly as in the partial indexes of 036, so they apply. */
+export const ZERO_REF_SQL = `'\\x${"00".repeat(32)}'::bytea`;
+const ZERO_REF = `0x${"00".repeat(32)}`;
+
+/**
+ * For each record of the reveals, in chain order: whether an earlier record of the same batch and
+ * on-chain tenant already carries its non-zero ref (its idempotency key). Earlier batches are
+ * checked in SQL; every stored record precedes the batch in chain order.
+ */
+function laterInBatch(reveals: readonly Reveal[]): boolean[][] {
+  const seen = new Set<string>();
+  return reveals.map((e) =>
+    e.records.map((r) => {
+      const ref = r.ref.toLowerCase();
+      if (ref === ZERO_REF) return false;
+      const key = `${e.tenantId}:${ref}`;
+      if (seen.has(key)) return true;
+      seen.add(key);
+      return false;
+    }),
+  );
+}
+
 /** COPY text-format lines for the reveals' records, in chunks of a few hundred KiB. */
-function* copyRows(reveals: readonly Reveal[]): Generator<string> {
+function* copyRows(reveals: readonly Reveal[], later: readonly boolean[][]): Generator<string> {
   let chunk = "";
   for (let li = 0; li < reveals.length; li++) {
     const log = li + 1;
     const records = reveals[li]!.records;
     for (let ri = 0; ri < records.length; ri++) {
       const r = records[ri]!;
-      chunk += `${log}\t${r.meterId}\t${r.periodStart}\t${r.periodEnd}\t${r.quantity}\t${r.sequence}\t\\\\x${hexDigits(r.ref)}\t${ri}\n`;
+      chunk += `${log}\t${r.meterId}\t${r.periodStart}\t${r.periodEnd}\t${r.quantity}\t${r.sequence}\t\\\\x${hexDigits(r.ref)}\t${ri}\t${later[li]![ri] ? "t" : "f"}\n`;
     }
     if (chunk.length > 256 * 1024) {
       yield chunk;
@@ -39,7 +62,7 @@ function* copyRows(reveals: readonly Reveal[]): Generator<string> {
 }
 
 /** The records as unnest arrays (PGlite has no COPY FROM STDIN over the socket), each row naming its log by ordinal. */
-function recordColumns(reveals: readonly Reveal[]): unknown[] {
+function recordColumns(reveals: readonly Reveal[], later: readonly boolean[][]): unknown[] {
   const n = reveals.reduce((s, e) => s + e.records.length, 0);
   const rec = {
     log: new Array<number>(n),
@@ -50,6 +73,7 @@ function recordColumns(reveals: readonly Reveal[]): unknown[] {
     seq: new Array<string>(n),
     ref: new Array<string>(n),
     ri: new Array<number>(n),
+    later: new Array<boolean>(n),
   };
   let i = 0;
   reveals.forEach((e, li) => {
@@ -62,27 +86,41 @@ function recordColumns(reveals: readonly Reveal[]): unknown[] {
       rec.seq[i] = r.sequence.toString();
       rec.ref[i] = hexDigits(r.ref);
       rec.ri[i] = ri;
+      rec.later[i] = later[li]![ri]!;
       i++;
     });
   });
-  return [rec.log, rec.meter, rec.ps, rec.pe, rec.qty, rec.seq, rec.ref, rec.ri];
+  return [rec.log, rec.meter, rec.ps, rec.pe, rec.qty, rec.seq, rec.ref, rec.ri, rec.later];
+}
+
+/** What a batch's records changed: rollup deltas (first occurrences only) and new records per tenant (all). */
+export interface WrittenRecords {
+  /** Per hourly bucket, the aggregates of the inserted records that count (not duplicates). */
+  rollups: RollupDelta[];
+  /** Internal tenant id -> records inserted, duplicates included. */
+  inserted: Map<string, number>;
 }
 
 /**
- * Inserts the reveals' records and returns what they add to each hourly rollup bucket (the rows
- * the insert actually wrote, so a replay returns nothing). Tenants and meters must be written
- * first: the tenant is resolved in SQL with a LEFT JOIN so an unknown one fails the NOT NULL
- * constraint loudly instead of dropping rows, and the meter is a foreign key.
+ * Inserts the reveals' records, marks duplicates, and returns what they add to each hourly rollup
+ * bucket (the rows the insert actually wrote, so a replay returns nothing). Tenants and meters
+ * must be written first: the tenant is resolved in SQL with a LEFT JOIN so an unknown one fails
+ * the NOT NULL constraint loudly instead of dropping rows, and the meter is a foreign key.
  *
  * Per-log values (tenant, reporter, commitment, tx, block) travel once per log; the records carry
  * only their own fields and their log's ordinal. On a PostgreSQL server (`copy`) they stream
  * into the staging table with COPY (no array literals to build and parse); on PGlite they go as
  * unnest arrays.
  *
- * No ON CONFLICT (its speculative insertion cost ~25% of the insert): a log's records are always
- * written and reverted together (same transaction, same block), so one primary-key probe per log
- * (`written`) decides whether its records are already stored. The primary key still guards them,
- * so anything that broke that assumption would fail the batch, never duplicate a row.
+ * Exactly once, by identity: no ON CONFLICT (its speculative insertion cost ~25% of the insert).
+ * A log's records are always written and reverted together (same transaction, same block), so one
+ * primary-key probe per log (`written`: its first record's identity, seen at this position) decides
+ * whether its records are already stored. The identity key still guards them: a record stored at
+ * another position (which no reorg leaves behind) fails the batch, never duplicates a row.
+ *
+ * Duplicates: a record whose non-zero ref an earlier record of the tenant carries (chain order) is
+ * written with is_duplicate. Every stored record precedes the batch, so "earlier" is a stored first
+ * occurrence (the partial unique index 036 makes that one probe) or an earlier record of the batch.
  */
 export async function writeUsageRecords(
   client: pg.PoolClient,
@@ -90,8 +128,9 @@ export async function writeUsageRecords(
   reveals: readonly Reveal[],
   blockTimes: ReadonlyMap<bigint, bigint>,
   opts: { copy: boolean },
-): Promise<RollupDelta[]> {
-  if (reveals.length === 0) return [];
+): Promise<WrittenRecords> {
+  if (reveals.length === 0) return { rollups: [], inserted: new Map() };
+  const later = laterInBatch(reveals);
   const logParams = [
     contract.id,
     contract.chainId,
@@ -100,66 +139,122 @@ export async function writeUsageRecords(
     reveals.map((e) => hexDigits(e.commitment)),
     ...positionColumns(reveals),
     blockTimeColumn(reveals, blockTimes),
+    reveals.map((e) => (e.records.length > 0 ? e.records[0]!.sequence.toString() : null)),
   ];
   let source: string;
   let params: unknown[];
   if (opts.copy) {
     await client.query(STAGE_DDL);
-    await pipeline(Readable.from(copyRows(reveals)), client.query(copyFrom(`COPY ${STAGE} (log, meter_id, ps, pe, qty, seq, ref, ri) FROM STDIN`)));
+    await pipeline(
+      Readable.from(copyRows(reveals, later)),
+      client.query(copyFrom(`COPY ${STAGE} (log, meter_id, ps, pe, qty, seq, ref, ri, later) FROM STDIN`)),
+    );
     source = `${STAGE} AS u`;
     params = logParams;
   } else {
-    source = `(SELECT x.log, x.meter_id, x.ps, x.pe, x.qty, x.seq, decode(x.ref, 'hex') AS ref, x.ri
-         FROM unnest($11::int[], $12::int[], $13::bigint[], $14::bigint[], $15::numeric[], $16::numeric[], $17::text[], $18::int[])
-           AS x(log, meter_id, ps, pe, qty, seq, ref, ri)) AS u`;
-    params = [...logParams, ...recordColumns(reveals)];
+    source = `(SELECT x.log, x.meter_id, x.ps, x.pe, x.qty, x.seq, decode(x.ref, 'hex') AS ref, x.ri, x.later
+         FROM unnest($12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::numeric[], $17::numeric[], $18::text[], $19::int[], $20::bool[])
+           AS x(log, meter_id, ps, pe, qty, seq, ref, ri, later)) AS u`;
+    params = [...logParams, ...recordColumns(reveals, later)];
   }
-  const { rows } = await client.query<{ tenant_id: string; meter_id: number; bucket: string; sum: string; max: string; count: number }>(
+  const { rows } = await client.query<{ tenant_id: string; meter_id: number; bucket: string; dup: boolean; sum: string; max: string; count: number }>(
     `WITH logs AS (
        SELECT l.*, t.id AS tenant_id,
               EXISTS (SELECT 1 FROM usage_records r
-                      WHERE r.chain_id = $2 AND r.tx_hash = decode(l.tx, 'hex') AND r.log_index = l.li) AS written
-       FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::bigint[])
-         WITH ORDINALITY AS l(onchain_tenant, reporter, commitment, tx, li, bn, bh, bt, ord)
+                      WHERE r.tenant_id = t.id AND r.reporter = decode(l.reporter, 'hex') AND r.sequence = l.first_seq
+                        AND r.tx_hash = decode(l.tx, 'hex') AND r.log_index = l.li) AS written
+       FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::bigint[], $11::numeric[])
+         WITH ORDINALITY AS l(onchain_tenant, reporter, commitment, tx, li, bn, bh, bt, first_seq, ord)
        LEFT JOIN tenants t ON t.contract_id = $1 AND t.onchain_id = l.onchain_tenant
      ), ins AS (
        INSERT INTO usage_records (tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, reporter,
                                   commitment, contract_id, chain_id, tx_hash, log_index, record_index,
-                                  block_number, block_hash, block_time)
+                                  block_number, block_hash, block_time, is_duplicate)
        SELECT l.tenant_id, u.meter_id, to_timestamp(u.ps), to_timestamp(u.pe), u.qty, u.seq, u.ref,
               decode(l.reporter, 'hex'), decode(l.commitment, 'hex'), $1, $2, decode(l.tx, 'hex'), l.li, u.ri,
-              l.bn, decode(l.bh, 'hex'), to_timestamp(l.bt)
+              l.bn, decode(l.bh, 'hex'), to_timestamp(l.bt),
+              u.ref <> ${ZERO_REF_SQL} AND (u.later OR EXISTS (
+                SELECT 1 FROM usage_records e
+                WHERE e.tenant_id = l.tenant_id AND e.ref = u.ref AND NOT e.is_duplicate AND e.ref <> ${ZERO_REF_SQL}))
        FROM ${source}
        JOIN logs l ON l.ord = u.log AND NOT l.written
-       RETURNING tenant_id, meter_id, period_start, quantity
+       RETURNING tenant_id, meter_id, period_start, quantity, is_duplicate
      )
-     SELECT tenant_id::text AS tenant_id, meter_id, extract(epoch FROM ${bucketOf("period_start")})::bigint AS bucket,
+     SELECT tenant_id::text AS tenant_id, meter_id, extract(epoch FROM ${bucketOf("period_start")})::bigint AS bucket, is_duplicate AS dup,
             sum(quantity)::text AS sum, max(quantity)::text AS max, count(*)::int AS count
-     FROM ins GROUP BY ins.tenant_id, meter_id, ${bucketOf("period_start")} ORDER BY ins.tenant_id, meter_id, 3`,
+     FROM ins GROUP BY ins.tenant_id, meter_id, ${bucketOf("period_start")}, is_duplicate ORDER BY ins.tenant_id, meter_id, 3`,
     params,
   );
-  return rows.map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket), sum: r.sum, max: r.max, count: r.count }));
+  const inserted = new Map<string, number>();
+  for (const r of rows) inserted.set(r.tenant_id, (inserted.get(r.tenant_id) ?? 0) + r.count);
+  return {
+    rollups: rows
+      .filter((r) => !r.dup)
+      .map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket), sum: r.sum, max: r.max, count: r.count })),
+    inserted,
+  };
 }
 
-/**
- * Deletes the records above `block` (a reorg) and returns the rollup buckets they were in, with
- * how many records each lost.
- */
-export async function deleteUsageRecordsAbove(
-  client: pg.PoolClient,
-  contractId: number,
-  block: bigint,
-): Promise<(RollupBucket & { count: number })[]> {
-  const { rows } = await client.query<{ tenant_id: string; meter_id: number; bucket: string; count: number }>(
+/** What a reorg took out of usage_records. */
+export interface DeletedRecords {
+  /** Rollup buckets that lost records (any: recomputing a bucket is always correct). */
+  buckets: RollupBucket[];
+  /** Internal tenant id -> records deleted. */
+  deleted: Map<string, number>;
+  /** (tenant, ref) of deleted first occurrences: a later occurrence may now be the first. */
+  firstRefs: { tenantId: string; ref: Buffer }[];
+}
+
+/** Deletes the records above `block` (a reorg). */
+export async function deleteUsageRecordsAbove(client: pg.PoolClient, contractId: number, block: bigint): Promise<DeletedRecords> {
+  const { rows } = await client.query<{ tenant_id: string; meter_id: number; bucket: string; count: number; refs: Buffer[] }>(
     `WITH del AS (
        -- Through the contract's tenants, so each is an index range on (tenant_id, block_number).
        DELETE FROM usage_records
        WHERE tenant_id IN (SELECT id FROM tenants WHERE contract_id = $1) AND contract_id = $1 AND block_number > $2
-       RETURNING tenant_id, meter_id, ${bucketOf("period_start")} AS bucket
+       RETURNING tenant_id, meter_id, ${bucketOf("period_start")} AS bucket, ref, is_duplicate
      )
-     SELECT tenant_id::text AS tenant_id, meter_id, extract(epoch FROM bucket)::bigint AS bucket, count(*)::int AS count
+     SELECT tenant_id::text AS tenant_id, meter_id, extract(epoch FROM bucket)::bigint AS bucket, count(*)::int AS count,
+            coalesce(array_agg(DISTINCT ref) FILTER (WHERE NOT is_duplicate AND ref <> ${ZERO_REF_SQL}), '{}') AS refs
      FROM del GROUP BY del.tenant_id, meter_id, del.bucket`,
     [contractId, block.toString()],
   );
-  return rows.map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket), count: r.count }));
+  const deleted = new Map<string, number>();
+  const firstRefs = new Map<string, { tenantId: string; ref: Buffer }>();
+  for (const r of rows) {
+    deleted.set(r.tenant_id, (deleted.get(r.tenant_id) ?? 0) + r.count);
+    for (const ref of r.refs) firstRefs.set(`${r.tenant_id}:${ref.toString("hex")}`, { tenantId: r.tenant_id, ref });
+  }
+  return {
+    buckets: rows.map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket) })),
+    deleted,
+    firstRefs: [...firstRefs.values()],
+  };
+}
+
+/**
+ * After first occurrences were deleted: for each (tenant, ref), the earliest remaining occurrence in
+ * chain order becomes the first (unless a first one remains). Returns the rollup buckets of the
+ * promoted records, which now count. (A reorg deletes a suffix of the chain, which holds every
+ * later occurrence of a first one it deletes, so this promotes nothing then; it keeps the rule true
+ * whatever removed the records.)
+ */
+export async function promoteNextOccurrences(client: pg.PoolClient, firstRefs: readonly { tenantId: string; ref: Buffer }[]): Promise<RollupBucket[]> {
+  if (firstRefs.length === 0) return [];
+  const { rows } = await client.query<{ tenant_id: string; meter_id: number; bucket: string }>(
+    `WITH next AS (
+       SELECT DISTINCT ON (d.tenant_id, d.ref) d.tenant_id, d.reporter, d.sequence
+         FROM unnest($1::bigint[], $2::bytea[]) AS k(t, ref)
+         JOIN usage_records d ON d.tenant_id = k.t AND d.ref = k.ref AND d.is_duplicate
+        WHERE NOT EXISTS (SELECT 1 FROM usage_records f
+                           WHERE f.tenant_id = k.t AND f.ref = k.ref AND NOT f.is_duplicate AND f.ref <> ${ZERO_REF_SQL})
+        ORDER BY d.tenant_id, d.ref, d.block_number, d.log_index, d.record_index
+     )
+     UPDATE usage_records r SET is_duplicate = false
+       FROM next
+      WHERE r.tenant_id = next.tenant_id AND r.reporter = next.reporter AND r.sequence = next.sequence
+     RETURNING r.tenant_id::text AS tenant_id, r.meter_id, extract(epoch FROM ${bucketOf("r.period_start")})::bigint AS bucket`,
+    [firstRefs.map((f) => f.tenantId), firstRefs.map((f) => f.ref)],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: Number(r.bucket) }));
 }

@@ -45,15 +45,13 @@ export async function writeBatch(
   await writeMeters(client, contract, of("MeterRegistered"));
   await writeReporterEvents(client, contract, of("ReporterAuthorized", "ReporterRevoked"));
   await writeCommitments(client, contract, of("Committed"), batch.blockTimes);
-  const added = await writeUsageRecords(client, contract, of("UsageRevealed"), batch.blockTimes, { copy: opts.copy ?? false });
-  await addToRollups(client, added);
+  const written = await writeUsageRecords(client, contract, of("UsageRevealed"), batch.blockTimes, { copy: opts.copy ?? false });
+  await addToRollups(client, written.rollups);
   await resolveCommitments(client, contract, of("UsageRevealed", "CommitmentExpired"), batch.blockTimes);
   await writeBlocks(client, contract.id, batch.headers, opts.pruneBelow);
   await saveCheckpoint(client, contract.id, { number: batch.last.number, hash: batch.last.hash, time: batch.last.timestamp });
 
-  const perTenant = new Map<string, number>();
-  for (const d of added) perTenant.set(d.tenantId, (perTenant.get(d.tenantId) ?? 0) + d.count);
-  const tenants = [...perTenant].map(([tenantId, records]) => ({ tenantId, records }));
+  const tenants = [...written.inserted].map(([tenantId, records]) => ({ tenantId, records }));
   await notifyUsage(
     client,
     tenants.map((t) => ({ tenantId: t.tenantId, records: t.records, toBlock: batch.to.toString() })),

@@ -14,7 +14,8 @@ import { recomputeInvoice } from "../../rating/recompute";
  * billing with its own evidence. Checks, up to each contract's indexed block:
  *  - every UsageRevealed record, Committed and CommitmentExpired event is in the database exactly
  *    once, with the same fields, and nothing else is;
- *  - usage_rollups equal the aggregates of usage_records;
+ *  - is_duplicate marks exactly the later occurrences (chain order) of each tenant's non-zero ref;
+ *  - usage_rollups equal the aggregates of the usage_records that count (not duplicates);
  *  - invoice lines equal the aggregates of the records they cite, and those records exist;
  *  - finalized invoices are unchanged since finalization (content hash recomputed).
  * Returns sections in the shape of scripts/audit/chain-audit.ts so the task renders one report.
@@ -253,12 +254,42 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
   }
   sections.push({ id: "database-chain", title: "Database vs chain (records and commitment events up to the indexed block)", items: chainItems });
 
-  // Rollups: every (tenant, meter, hour) bucket equals the aggregate of its records.
+  // Idempotency keys: the first occurrence of a tenant's non-zero ref in chain order counts, every
+  // later one is marked is_duplicate (what the indexer maintains; billing, quotas and rollups rely on it).
+  const { rows: wrongDuplicates } = await pool.query<{ tenant_id: string; key: string; marked: boolean; ref: string }>(
+    `SELECT tenant_id::text AS tenant_id, '0x' || encode(reporter, 'hex') || ':' || sequence AS key, is_duplicate AS marked,
+            '0x' || encode(ref, 'hex') AS ref
+       FROM (SELECT tenant_id, reporter, sequence, ref, is_duplicate,
+                    ref <> '\\x${"00".repeat(32)}'::bytea
+                      AND row_number() OVER (PARTITION BY tenant_id, ref ORDER BY block_number, log_index, record_index) > 1 AS later
+               FROM usage_records) r
+      WHERE is_duplicate <> later
+      ORDER BY 1, 2 LIMIT 1000`,
+  );
+  const { rows: duplicateCount } = await pool.query<{ n: string }>("SELECT count(*) AS n FROM usage_records WHERE is_duplicate");
+  sections.push({
+    id: "database-duplicates",
+    title: "Idempotency keys",
+    items: [
+      wrongDuplicates.length === 0
+        ? ok("duplicate marking", `${duplicateCount[0]?.n ?? 0} records repeat an earlier idempotency key of their tenant, all marked, and nothing else is`)
+        : attention("duplicate marking", `${wrongDuplicates.length} records are marked wrongly (is_duplicate must be true exactly for later occurrences of a key)`, {
+            records: wrongDuplicates.slice(0, max).map((r) => ({
+              tenantId: r.tenant_id,
+              record: r.key,
+              ref: r.ref,
+              problem: r.marked ? "marked duplicate but is the first occurrence" : "repeats an earlier key but is not marked duplicate",
+            })),
+          }),
+    ],
+  });
+
+  // Rollups: every (tenant, meter, hour) bucket equals the aggregate of the records that count in it.
   const { rows: rollupDrift } = await pool.query<{ tenant_id: string; meter_id: number; bucket_start: Date; problem: string }>(
     `WITH agg AS (
        SELECT tenant_id, meter_id, date_trunc('hour', period_start, 'UTC') AS bucket_start,
               sum(quantity) AS s, max(quantity) AS m, count(*) AS n
-         FROM usage_records GROUP BY 1, 2, 3)
+         FROM usage_records WHERE NOT is_duplicate GROUP BY 1, 2, 3)
      SELECT coalesce(a.tenant_id, u.tenant_id) AS tenant_id, coalesce(a.meter_id, u.meter_id) AS meter_id,
             coalesce(a.bucket_start, u.bucket_start) AS bucket_start,
             CASE WHEN u.tenant_id IS NULL THEN 'bucket missing'
@@ -276,7 +307,7 @@ export async function auditDatabase(options: DatabaseAuditOptions): Promise<Data
     title: "Usage rollups",
     items: [
       rollupDrift.length === 0
-        ? ok("hourly rollups", `${rollupCount[0]?.n ?? 0} buckets equal the sums of their records`)
+        ? ok("hourly rollups", `${rollupCount[0]?.n ?? 0} buckets equal the aggregates of their records (duplicates excluded)`)
         : attention("hourly rollups", `${rollupDrift.length} buckets differ from their records`, {
             buckets: rollupDrift.slice(0, max).map((r) => ({ tenantId: r.tenant_id, meterId: r.meter_id, bucket: r.bucket_start.toISOString(), problem: r.problem })),
           }),

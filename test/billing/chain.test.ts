@@ -160,10 +160,11 @@ describe("billing on a real chain: invoice export and database audit", function 
       expect(JSON.stringify(f[0]!.details)).to.include(key).and.include("quantity");
       await db.pool.query(`UPDATE usage_records SET quantity = $4 WHERE ${where}`, [...keyParams, r.quantity]);
 
-      // an extra copy of a record under another log position ("counted twice")
+      // an extra copy of a record under another log position ("counted twice"); it repeats the
+      // record's idempotency key later in the chain, so it is a duplicate (036's partial unique index)
       await db.pool.query(
         `INSERT INTO usage_records SELECT tenant_id, meter_id, period_start, period_end, quantity, sequence + 1000000, ref, reporter, commitment,
-                contract_id, chain_id, tx_hash, log_index + 1000, record_index, block_number, block_hash, block_time
+                contract_id, chain_id, tx_hash, log_index + 1000, record_index, block_number, block_hash, block_time, true
            FROM usage_records WHERE ${where}`,
         keyParams,
       );
@@ -292,7 +293,7 @@ describe("billing on a real chain: invoice export and database audit", function 
 
     it("appends the database sections to the chain audit, and exits 1 on drift", async function () {
       const clean = await runAudit(db.url);
-      expect(dbSections(clean.report)).to.deep.equal({ "database-chain": "ok", "database-rollups": "ok", "database-invoices": "ok" });
+      expect(dbSections(clean.report)).to.deep.equal({ "database-chain": "ok", "database-duplicates": "ok", "database-rollups": "ok", "database-invoices": "ok" });
       await db.pool.query(
         "UPDATE usage_rollups SET record_count = record_count + 1 WHERE (tenant_id, meter_id, bucket_start) IN (SELECT tenant_id, meter_id, bucket_start FROM usage_rollups LIMIT 1)",
       );

@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import pg from "pg";
-import { openDatabase } from "../../db/connection";
+import { openDatabase, type Database } from "../../db/connection";
 import { migrate } from "../../db/migrate";
 import { ChainIdMismatchError, ReorgTooDeepError } from "../../indexer/errors";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
 import { startFaultProxy } from "./helpers/fault-proxy";
 import { runIndexer, testConfig } from "./helpers/indexer";
@@ -30,8 +30,11 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
 
   describe("on the shared PostgreSQL", function () {
     let db: TestDatabase;
+    let asIndexer: Database;
     beforeEach(async function () {
       db = await createTestDatabase();
+      // The indexer runs as its own least-privilege role; the test reads and sabotages as the owner.
+      asIndexer = await openAsRole(db, "meterline_indexer");
     });
     afterEach(async function () {
       await db.drop();
@@ -44,7 +47,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
         { error500: 0.08, tooMany429: 0.08, delay: 0.1, hang: 0.02, truncate: 0.06 },
         { maxLogSpan: 6, hangMs: 1_500 },
       );
-      const indexer = await runIndexer(testConfig(w, proxy.url, { RPC_TIMEOUT_MS: "700", MAX_BLOCK_RANGE: "40" }), db);
+      const indexer = await runIndexer(testConfig(w, proxy.url, { RPC_TIMEOUT_MS: "700", MAX_BLOCK_RANGE: "40" }), asIndexer);
       try {
         await waitForCheckpoint(db.pool, await w.head(), 120_000);
         const snap = await w.snapshot();
@@ -65,7 +68,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
 
     it("retries the batch when its database connections are killed (pg_terminate_backend)", async function () {
       for (let i = 0; i < 12; i++) await w.round({ reveals: 3, recordsPerReveal: 30 });
-      const indexer = await runIndexer(testConfig(w, server.url, { MAX_BLOCK_RANGE: "3", FETCH_CONCURRENCY: "2" }), db);
+      const indexer = await runIndexer(testConfig(w, server.url, { MAX_BLOCK_RANGE: "3", FETCH_CONCURRENCY: "2" }), asIndexer);
       const admin = new pg.Client({ connectionString: db.url });
       await admin.connect();
       try {
@@ -92,9 +95,9 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
 
     it("a standby waits while the writer holds the lease and takes over when it stops", async function () {
       for (let i = 0; i < 4; i++) await w.round({ reveals: 2, recordsPerReveal: 10 });
-      const a = await runIndexer(testConfig(w, server.url), db);
+      const a = await runIndexer(testConfig(w, server.url), asIndexer);
       await waitForCheckpoint(db.pool, await w.head());
-      const b = await runIndexer(testConfig(w, server.url, { METRICS_PORT: "0" }), db);
+      const b = await runIndexer(testConfig(w, server.url, { METRICS_PORT: "0" }), asIndexer);
       try {
         await new Promise((r) => setTimeout(r, 300));
         expect((await fetch(`http://127.0.0.1:${b.metricsPort}/readyz`)).status).to.equal(503);
@@ -115,7 +118,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
     it("stops with ReorgTooDeepError on a reorg deeper than REORG_WINDOW, leaving the data untouched", async function () {
       const snap = await w.snapshot();
       for (let i = 0; i < 6; i++) await w.round({ reveals: 2, recordsPerReveal: 5 });
-      const indexer = await runIndexer(testConfig(w, server.url, { REORG_WINDOW: "4", CONFIRMATIONS: "0" }), db);
+      const indexer = await runIndexer(testConfig(w, server.url, { REORG_WINDOW: "4", CONFIRMATIONS: "0" }), asIndexer);
       await waitForCheckpoint(db.pool, await w.head());
       const before = await db.pool.query("SELECT count(*)::int AS n FROM usage_records");
       await w.revert(snap);
@@ -130,7 +133,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
 
     it("refuses an RPC that serves another chain id", async function () {
       const config = { ...testConfig(w, server.url), chainId: 1 };
-      const indexer = await runIndexer(config, db);
+      const indexer = await runIndexer(config, asIndexer);
       let error: unknown;
       await indexer.done.catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(ChainIdMismatchError);

@@ -4,12 +4,15 @@ import pg from "pg";
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { compareWithTruth, groundTruth, waitForCheckpoint } from "./helpers/truth";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 
-describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL)", function () {
+describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL, as meterline_indexer)", function () {
   let server: ChainServer;
   let w: Workload;
   let db: TestDatabase;
+  /** The indexer writes as its own least-privilege role; the test reads as the owner. */
+  let asIndexer: Database;
 
   beforeEach(async function () {
     await hre.network.provider.request({ method: "hardhat_reset", params: [] });
@@ -17,6 +20,7 @@ describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL)", function
     w = new Workload(hre, { tenants: 3, metersPerTenant: 2, reportersPerTenant: 2 });
     await w.deploy();
     db = await createTestDatabase();
+    asIndexer = await openAsRole(db, "meterline_indexer");
   });
 
   afterEach(async function () {
@@ -27,7 +31,7 @@ describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL)", function
   it("backfills history, then follows new blocks; the database equals the chain and NOTIFY fires", async function () {
     for (let i = 0; i < 8; i++) await w.round({ reveals: 4, recordsPerReveal: 30, withhold: i % 3 === 0 ? 1 : 0 });
     await w.expirePending();
-    const indexer = await runIndexer(testConfig(w, server.url, { METRICS_PORT: "0" }), db);
+    const indexer = await runIndexer(testConfig(w, server.url, { METRICS_PORT: "0" }), asIndexer);
     const listener = new pg.Client({ connectionString: db.url });
     await listener.connect();
     const notes: { tenantId: string; records: number; toBlock: string }[] = [];
@@ -64,8 +68,11 @@ describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL)", function
     }
   });
 
-  it("survives reorgs of depth 1 to 10 over many rounds: the database equals the canonical chain", async function () {
-    const indexer = await runIndexer(testConfig(w, server.url), db);
+  it("survives reorgs of depth 1 to 10 over many rounds: the database equals the canonical chain, duplicates included", async function () {
+    // Refs repeat (within and across tenants), so reorgs also move which occurrence of a key is first.
+    w = new Workload(hre, { tenants: 3, metersPerTenant: 2, reportersPerTenant: 2, refPool: 12 });
+    await w.deploy();
+    const indexer = await runIndexer(testConfig(w, server.url), asIndexer);
     try {
       let reorgs = 0;
       for (let round = 0; round < 20; round++) {
@@ -89,8 +96,9 @@ describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL)", function
         expect(cmp, `round ${round} depth ${depth}`).to.deep.equal({ lost: 0, duplicated: 0, problems: [] });
       }
       expect(reorgs).to.equal(20);
-      const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM usage_records");
+      const { rows } = await db.pool.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE is_duplicate)::int AS dups FROM usage_records");
       expect(rows[0].n).to.be.greaterThan(0);
+      expect(rows[0].dups, "the workload repeats keys").to.be.greaterThan(0);
     } finally {
       await indexer.stop();
     }

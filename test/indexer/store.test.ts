@@ -179,19 +179,20 @@ describe("indexer: per-table writers (store/)", function () {
           return (await c.query<{ id: string }>("SELECT id::text FROM tenants WHERE slug = $1", [slug])).rows[0]!.id;
         });
         const added = await tx((c) => writeUsageRecords(c, contract, of("UsageRevealed"), batch.blockTimes, { copy }));
-        expect(added).to.deep.equal([
+        expect(added.inserted).to.deep.equal(new Map([[id, 5]]));
+        expect(added.rollups).to.deep.equal([
           { tenantId: id, meterId: 1, bucket: BASE, sum: "60", max: "30", count: 3 },
           { tenantId: id, meterId: 1, bucket: BASE + 2 * HOUR, sum: "1", max: "1", count: 1 },
           { tenantId: id, meterId: 2, bucket: BASE + HOUR, sum: "7", max: "7", count: 1 },
         ]);
-        expect(await tx((c) => writeUsageRecords(c, contract, of("UsageRevealed"), batch.blockTimes, { copy }))).to.deep.equal([]);
+        expect(await tx((c) => writeUsageRecords(c, contract, of("UsageRevealed"), batch.blockTimes, { copy }))).to.deep.equal({ rollups: [], inserted: new Map() });
         expect(await count("SELECT count(*)::int AS n FROM usage_records WHERE contract_id = $1", [contract.id])).to.equal(5);
       });
     }
 
     it("rollups add sums and counts and keep the maximum; a recompute after a delete rebuilds the maximum", async function () {
       await setup(reveals());
-      const added = await tx(async (c) => {
+      const { rollups: added } = await tx(async (c) => {
         await writeTenants(c, contract, of("TenantRegistered"));
         await writeMeters(c, contract, of("MeterRegistered"));
         return writeUsageRecords(c, contract, of("UsageRevealed"), batch.blockTimes, { copy: false });
@@ -217,12 +218,14 @@ describe("indexer: per-table writers (store/)", function () {
 
       // Records above block 1 go; their buckets come back with what each lost, and recompute to nothing.
       const removed = await tx((c) => deleteUsageRecordsAbove(c, contract.id, 1n));
-      expect(removed.map((b) => [b.meterId, b.bucket - BASE, b.count]).sort()).to.deep.equal([
-        [1, 0, 2],
-        [1, 2 * HOUR, 1],
-        [2, HOUR, 1],
+      expect(removed.buckets.map((b) => [b.meterId, b.bucket - BASE]).sort()).to.deep.equal([
+        [1, 0],
+        [1, 2 * HOUR],
+        [2, HOUR],
       ]);
-      await tx((c) => recomputeRollups(c, removed));
+      expect(removed.deleted).to.deep.equal(new Map([[await tenantId(), 4]]));
+      expect(removed.firstRefs).to.have.length(4);
+      await tx((c) => recomputeRollups(c, removed.buckets));
       expect(await rollups()).to.deep.equal([]);
     });
   });

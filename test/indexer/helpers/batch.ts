@@ -22,27 +22,45 @@ export const syntheticHeader = (n: number, salt = ""): BlockHeader => ({
 export const SYNTHETIC_REPORTER = "0x00000000000000000000000000000000000000aa" as Address;
 
 /**
- * A two-block batch without a chain: block 1 registers tenant 1 (`slug`) with `meters` meters,
- * authorizes one reporter and commits once per reveal; block 2 reveals `reveals` (one log each).
+ * A two-block batch without a chain: block `block` (default 1) registers tenant 1 (`slug`) with
+ * `meters` meters and authorizes the reporters (unless `register` is false, for a later batch of the
+ * same contract), and commits once per reveal; block `block + 1` reveals `reveals` (one log each),
+ * reveal i by `reporters[i]` (default: one synthetic reporter).
  */
-export function syntheticBatch(opts: { slug: string; meters: number; reveals: DecodedRecord[][]; salt?: string }): FetchedBatch {
+export function syntheticBatch(opts: {
+  slug: string;
+  meters: number;
+  reveals: DecodedRecord[][];
+  salt?: string;
+  reporters?: Address[];
+  block?: number;
+  register?: boolean;
+}): FetchedBatch {
   const salt = opts.salt ?? "";
-  const h1 = syntheticHeader(1, salt);
-  const h2 = syntheticHeader(2, salt);
-  const at = (h: BlockHeader, logIndex: number, tx: string) => ({ blockNumber: h.number, blockHash: h.hash, txHash: seedHex(`${salt}${tx}`, 32), logIndex });
-  const reporter = SYNTHETIC_REPORTER;
-  const events: UsageMeterEvent[] = [{ kind: "TenantRegistered", tenantId: 1, name: nameHex(opts.slug), ...at(h1, 0, "tx-tenant") }];
-  for (let m = 1; m <= opts.meters; m++) events.push({ kind: "MeterRegistered", tenantId: 1, meterId: m, name: nameHex(`meter-${m}`), ...at(h1, m, `tx-meter-${m}`) });
-  events.push({ kind: "ReporterAuthorized", tenantId: 1, reporter, ...at(h1, opts.meters + 1, "tx-reporter") });
+  const block = opts.block ?? 1;
+  // Batches after the first get their own transaction hashes and commitments.
+  const tag = block === 1 ? "" : `b${block}-`;
+  const h1 = syntheticHeader(block, salt);
+  const h2 = syntheticHeader(block + 1, salt);
+  const at = (h: BlockHeader, logIndex: number, tx: string) => ({ blockNumber: h.number, blockHash: h.hash, txHash: seedHex(`${salt}${tag}${tx}`, 32), logIndex });
+  const reporterOf = (i: number): Address => opts.reporters?.[i] ?? SYNTHETIC_REPORTER;
+  const events: UsageMeterEvent[] = [];
+  let li = 0;
+  if (opts.register ?? true) {
+    events.push({ kind: "TenantRegistered", tenantId: 1, name: nameHex(opts.slug), ...at(h1, li++, "tx-tenant") });
+    for (let m = 1; m <= opts.meters; m++) events.push({ kind: "MeterRegistered", tenantId: 1, meterId: m, name: nameHex(`meter-${m}`), ...at(h1, li++, `tx-meter-${m}`) });
+    const reporters = [...new Set([SYNTHETIC_REPORTER, ...(opts.reporters ?? [])])];
+    reporters.forEach((reporter, i) => events.push({ kind: "ReporterAuthorized", tenantId: 1, reporter, ...at(h1, li++, i === 0 ? "tx-reporter" : `tx-reporter-${i}`) }));
+  }
   opts.reveals.forEach((_, i) =>
-    events.push({ kind: "Committed", tenantId: 1, reporter, commitment: seedHex(`c-${i}`, 32), relayer: reporter, ...at(h1, opts.meters + 2 + i, `tx-commit-${i}`) }),
+    events.push({ kind: "Committed", tenantId: 1, reporter: reporterOf(i), commitment: seedHex(`c-${tag}${i}`, 32), relayer: reporterOf(i), ...at(h1, li++, `tx-commit-${i}`) }),
   );
   opts.reveals.forEach((records, i) =>
-    events.push({ kind: "UsageRevealed", tenantId: 1, reporter, commitment: seedHex(`c-${i}`, 32), records, ...at(h2, i, `tx-reveal-${i}`) }),
+    events.push({ kind: "UsageRevealed", tenantId: 1, reporter: reporterOf(i), commitment: seedHex(`c-${tag}${i}`, 32), records, ...at(h2, i, `tx-reveal-${i}`) }),
   );
   return {
-    from: 1n,
-    to: 2n,
+    from: h1.number,
+    to: h2.number,
     events,
     blockTimes: new Map([h1, h2].map((h) => [h.number, h.timestamp])),
     headers: [h1, h2],

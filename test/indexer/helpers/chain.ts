@@ -48,6 +48,11 @@ export interface WorkloadOptions {
   reportersPerTenant: number;
   minRevealDelay?: number;
   maxRevealDelay?: number;
+  /**
+   * Draw record refs (idempotency keys) from this many shared random keys plus the zero key, so
+   * records repeat keys within and across tenants; unset: every ref is fresh.
+   */
+  refPool?: number;
 }
 
 /** Drives the contract: registration, commit-reveal rounds, expiries, reorgs. */
@@ -62,13 +67,15 @@ export class Workload {
   /** onchain tenant id -> reporters authorized for it. */
   readonly tenantReporters = new Map<number, Address[]>();
   readonly meters = new Map<number, number>();
-  private readonly opts: Required<WorkloadOptions>;
+  private readonly opts: Required<Omit<WorkloadOptions, "refPool">>;
+  private readonly refs: Hex[] | null;
 
   constructor(
     readonly hre: HardhatRuntimeEnvironment,
     opts: WorkloadOptions,
   ) {
     this.opts = { minRevealDelay: 1, maxRevealDelay: 4, ...opts };
+    this.refs = opts.refPool ? [`0x${"00".repeat(32)}`, ...Array.from({ length: opts.refPool }, () => toHex(randomBytes(32)))] : null;
     const transport = custom(hre.network.provider);
     this.pub = createPublicClient({ transport }) as PublicClient;
     this.wallet = createWalletClient({ transport });
@@ -151,7 +158,7 @@ export class Workload {
           sequence: seq++,
           quantity: BigInt(1 + Math.floor(Math.random() * 1_000_000)),
         }),
-        ref: toHex(randomBytes(32)),
+        ref: this.refs ? this.refs[Math.floor(Math.random() * this.refs.length)]! : toHex(randomBytes(32)),
       });
     }
     return out;

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { createTestDatabase } from "../../helpers/database";
+import { createTestDatabase, urlAsRole } from "../../helpers/database";
 import { serveChain, Workload } from "./chain";
 import { compareWithTruth, groundTruth, waitForCheckpoint } from "./truth";
 
@@ -69,7 +69,8 @@ export async function runChaos(hre: HardhatRuntimeEnvironment, opts: ChaosOption
       CONTRACT_ADDRESS: w.address,
       DEPLOY_BLOCK: w.deployBlock.toString(),
       DEPLOYMENTS_DIR: "/nonexistent-meterline-deployments",
-      DATABASE_URL: db.url,
+      // As the indexer's own role, which owns nothing: the CLI checks the schema and never migrates.
+      DATABASE_URL: urlAsRole(db.url, "meterline_indexer"),
       METRICS_PORT: "off",
       LOG_LEVEL: "warn",
       POLL_INTERVAL_MS: "30",

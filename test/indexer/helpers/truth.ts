@@ -11,6 +11,8 @@ export interface Truth {
   head: { number: bigint; hash: Hex };
   /** `${tx}:${logIndex}:${recordIndex}` -> quantity */
   records: Map<string, bigint>;
+  /** Keys of records that repeat an earlier non-zero ref of their tenant (chain order). */
+  duplicates: Set<string>;
   /** `${slug}|${meterId}|${bucketIso}` -> sum, max, count */
   rollups: Map<string, { sum: bigint; max: bigint; count: number }>;
   /** `${tx}:${logIndex}` of Committed -> status */
@@ -28,6 +30,7 @@ export async function groundTruth(pub: PublicClient, address: Address, fromBlock
   const truth: Truth = {
     head: { number: headBlock.number, hash: headBlock.hash },
     records: new Map(),
+    duplicates: new Set(),
     rollups: new Map(),
     commitments: new Map(),
     tenants: new Set(),
@@ -36,6 +39,8 @@ export async function groundTruth(pub: PublicClient, address: Address, fromBlock
   };
   const slugs = new Map<number, string>();
   const latestCommit = new Map<string, string>();
+  const firstRefs = new Set<string>();
+  const zeroRef = `0x${"00".repeat(32)}`;
   for (const log of logs) {
     const key = `${log.transactionHash.toLowerCase()}:${log.logIndex}`;
     const a = log.args as Record<string, unknown>;
@@ -68,6 +73,14 @@ export async function groundTruth(pub: PublicClient, address: Address, fromBlock
           records.forEach((r, i) => {
             const f = decodeRecordWord(r.packed);
             truth.records.set(`${key}:${i}`, f.quantity);
+            const refKey = `${Number(a.tenantId)}:${r.ref.toLowerCase()}`;
+            if (r.ref.toLowerCase() !== zeroRef) {
+              if (firstRefs.has(refKey)) {
+                truth.duplicates.add(`${key}:${i}`);
+                return; // a duplicate is not usage: not in the rollups
+              }
+              firstRefs.add(refKey);
+            }
             const bucket = new Date(Math.floor(f.periodStart / 3600) * 3600 * 1000).toISOString();
             const rk = `${slugs.get(Number(a.tenantId))}|${f.meterId}|${bucket}`;
             const cur = truth.rollups.get(rk) ?? { sum: 0n, max: 0n, count: 0 };
@@ -92,20 +105,24 @@ export interface Comparison {
 /** Compares the database with the truth. lost/duplicated count usage records; problems lists every other difference. */
 export async function compareWithTruth(pool: pg.Pool, truth: Truth): Promise<Comparison> {
   const problems: string[] = [];
-  const { rows: recs } = await pool.query<{ k: string; quantity: string }>(
-    `SELECT '0x' || encode(tx_hash, 'hex') || ':' || log_index || ':' || record_index AS k, quantity::text AS quantity FROM usage_records`,
+  const { rows: recs } = await pool.query<{ k: string; quantity: string; dup: boolean }>(
+    `SELECT '0x' || encode(tx_hash, 'hex') || ':' || log_index || ':' || record_index AS k, quantity::text AS quantity, is_duplicate AS dup
+       FROM usage_records`,
   );
   const seen = new Set<string>();
   let duplicated = 0;
   let wrongQuantity = 0;
+  let wrongDuplicate = 0;
   for (const r of recs) {
     if (seen.has(r.k) || !truth.records.has(r.k)) duplicated++;
     else if (truth.records.get(r.k) !== BigInt(r.quantity)) wrongQuantity++;
+    else if (truth.duplicates.has(r.k) !== r.dup) wrongDuplicate++;
     seen.add(r.k);
   }
   let lost = 0;
   for (const k of truth.records.keys()) if (!seen.has(k)) lost++;
   if (wrongQuantity > 0) problems.push(`${wrongQuantity} records with a wrong quantity`);
+  if (wrongDuplicate > 0) problems.push(`${wrongDuplicate} records with a wrong is_duplicate`);
 
   const { rows: rolls } = await pool.query<{ k: string; s: string; m: string; c: string }>(
     `SELECT t.slug || '|' || r.meter_id || '|' || to_char(r.bucket_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"') AS k,
