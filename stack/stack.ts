@@ -14,6 +14,7 @@ import { webhookConfigFromEnv } from "../webhooks/config";
 import { startWebhookWorker, type WebhookWorker } from "../webhooks/worker";
 import { parseApiConfig } from "../api/config";
 import { startApi, type RunningApi } from "../api";
+import { parseDashboardConfig } from "../api/http/dashboard";
 import { startLocalIdp, type LocalIdp } from "./local-idp";
 import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
@@ -208,9 +209,12 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       // The demo is a development setup: receivers on this machine (http://127.0.0.1) are allowed.
       WEBHOOK_ALLOW_LOOPBACK_HTTP: "true",
     });
+    // The dashboard at the API's `/`, verifying against this chain's UsageMeter.
+    const dashboard = parseDashboardConfig({ DASHBOARD_RPC_URL: rpcUrl, DASHBOARD_CHAIN_ID: String(chainId), DASHBOARD_METER_ADDRESS: deployment.address }, apiConfig);
     const api: RunningApi = await startApi(apiConfig, {
       db,
       logger,
+      ...(dashboard ? { dashboard } : {}),
       chainHead: async () => BigInt(await rpc<Hex>(provider, "eth_blockNumber")),
     });
     stops.push(() => api.close());

@@ -1,0 +1,27 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+/** A bar-like step chart of one series over time (uPlot draws on a canvas; the table beside it is the accessible form). */
+export function UsageChart({ times, values, label, timeZone }: { times: number[]; values: number[]; label: string; timeZone: string }) {
+  const host = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const width = Math.max(320, el.clientWidth || 720);
+    const plot = new uPlot(
+      {
+        width,
+        height: 260,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), timeZone),
+        scales: { x: { time: true } },
+        series: [{}, { label, stroke: "#1f4e79", fill: "rgba(31,78,121,0.15)", width: 2, paths: uPlot.paths.stepped!({ align: 1 }) }],
+        axes: [{}, { size: 70 }],
+      },
+      [times, values],
+      el,
+    );
+    return () => plot.destroy();
+  }, [times, values, label, timeZone]);
+  return <div ref={host} className="chart" role="img" aria-label={`${label} over time (the table below lists the same numbers)`} />;
+}
