@@ -8,6 +8,7 @@ import path from "node:path";
 import pino from "pino";
 import { parseStackConfig, StackConfigError } from "./config";
 import { resetStackState, startStack, StackStartError } from "./stack";
+import type { StackState } from "./state";
 
 async function main(): Promise<number> {
   let config;
@@ -54,6 +55,7 @@ Try it:
   curl -s ${stack.graphql ?? "<graphql>"} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"query":"{ tenant { slug } usageRecords(first: 5) { totalCount edges { node { meterId quantity sequence } } } }"}'
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
+${dashboardLines(stack.state)}
   Pause the contract:  npx hardhat meter:pause --network localhost --reason "tour"
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
 
@@ -84,6 +86,18 @@ Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh 
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** Where the dashboard is and who may sign in (local demo credentials: printed on purpose, dev only). */
+function dashboardLines(state: StackState): string {
+  const d = state.dashboard;
+  if (!d) return "";
+  const tenants = [...new Set(state.clients.map((c) => c.tenant))];
+  return [
+    `Dashboard: ${d.url} (build it first with: npm run build:dashboard)`,
+    `  demo users: <tenant>-<role> with tenant ${tenants.join(" | ")} and role viewer | operator | admin | auditor, or platform-admin`,
+    `  e.g. user acme-admin, password ${d.password} (the same for every demo user; dev only)`,
+  ].join("\n");
 }
 
 main().then(

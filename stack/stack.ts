@@ -20,7 +20,7 @@ import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
 import { deployDemo, startDemoReporter, type DemoReporter, type DemoTenant } from "./demo";
-import { demoClients, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
+import { DEMO_PLATFORM_USER, demoClients, demoPassword, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
 
 /** Resource indicator of the API (oidc-provider wants an absolute URI). */
 export const API_AUDIENCE = "https://api.meterline.local";
@@ -162,11 +162,18 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     const previous = await readStackState(config.home).catch(() => undefined);
     const clients = demoClients(tenants.map((t) => t.slug), previous?.clients);
     const webhookKey = demoWebhookKey(previous);
+    // People sign in to the dashboard as <tenant>-<role> (or platform-admin), one shared dev password.
+    const password = demoPassword(previous);
+    const users = [
+      ...clients.map((c) => ({ username: `${c.tenant}-${c.role}`, password, tenant: c.tenant, roles: [c.role] })),
+      { ...DEMO_PLATFORM_USER, password },
+    ];
     const idp: LocalIdp = await startLocalIdp({
       host: config.host,
       port: config.idpPort,
       audience: API_AUDIENCE,
       clients: clients.map((c) => ({ clientId: c.clientId, clientSecret: c.clientSecret, tenant: c.tenant, roles: [c.role] })),
+      users,
     });
     stops.push(() => idp.close());
 
@@ -218,6 +225,14 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       chainHead: async () => BigInt(await rpc<Hex>(provider, "eth_blockNumber")),
     });
     stops.push(() => api.close());
+    const dashboardUrl = `${api.url.replace(/\/$/, "")}/`;
+    if (dashboard) {
+      idp.addPublicClient({
+        clientId: dashboard.config.oidc.clientId,
+        redirectUris: [dashboardUrl],
+        postLogoutRedirectUris: [dashboardUrl, `${dashboardUrl}?signed-out`],
+      });
+    }
     const graphql = `${api.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql");
 
     // 7. Billing configuration, once the indexer has seen the tenants and meters, as of chain time;
@@ -244,7 +259,8 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     });
     stops.push(() => demo.stop());
 
-    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients, webhookKey };
+    const state: StackState = { rpc: rpcUrl, issuer: idp.issuer, graphql, audience: API_AUDIENCE, meter: deployment.address, chainId, pid: process.pid, clients, webhookKey,
+      dashboard: { url: dashboardUrl, password, users: users.map((u) => u.username) } };
     await writeStackState(config.home, state);
     return { rpc: rpcUrl, issuer: idp.issuer, graphql, state, stop: stopAll };
   } catch (err) {

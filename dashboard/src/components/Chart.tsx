@@ -3,7 +3,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 /** A bar-like step chart of one series over time (uPlot draws on a canvas; the table beside it is the accessible form). */
-export function UsageChart({ times, values, label, timeZone }: { times: number[]; values: number[]; label: string; timeZone: string }) {
+export function UsageChart({ times, values, label, timeZone, range }: { times: number[]; values: number[]; label: string; timeZone: string; range: [number, number] }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;
@@ -14,7 +14,7 @@ export function UsageChart({ times, values, label, timeZone }: { times: number[]
         width,
         height: 260,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), timeZone),
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: () => range } },
         series: [{}, { label, stroke: "#1f4e79", fill: "rgba(31,78,121,0.15)", width: 2, paths: uPlot.paths.stepped!({ align: 1 }) }],
         axes: [{}, { size: 70 }],
       },
@@ -22,6 +22,6 @@ export function UsageChart({ times, values, label, timeZone }: { times: number[]
       el,
     );
     return () => plot.destroy();
-  }, [times, values, label, timeZone]);
+  }, [times, values, label, timeZone, range[0], range[1]]);
   return <div ref={host} className="chart" role="img" aria-label={`${label} over time (the table below lists the same numbers)`} />;
 }

@@ -134,7 +134,7 @@ export function UsagePage({ tenant }: { tenant: TenantInfo }) {
           {usage.data && points.length === 0 && <Empty>No usage of {meterLabel(selected, selected.meterId)} in this range.</Empty>}
           {points.length > 0 && (
             <>
-              <UsageChart times={times} values={values} label={`${meterLabel(selected, selected.meterId)}${unit ? ` (${unit})` : ""}`} timeZone={tz} />
+              <UsageChart range={[Date.parse(variables.from) / 1000, Date.parse(variables.to) / 1000]} times={times} values={values} label={`${meterLabel(selected, selected.meterId)}${unit ? ` (${unit})` : ""}`} timeZone={tz} />
               <table className="data" data-testid="usage-table">
                 <caption>
                   {meterLabel(selected, selected.meterId)} per {granularity.toLowerCase()} ({points.length} buckets)
