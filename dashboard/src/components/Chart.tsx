@@ -2,7 +2,7 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-/** A bar-like step chart of one series over time (uPlot draws on a canvas; the table beside it is the accessible form). */
+/** A bar chart of one series over time (uPlot draws on a canvas; the table beside it is the accessible form). */
 export function UsageChart({ times, values, label, timeZone, range }: { times: number[]; values: number[]; label: string; timeZone: string; range: [number, number] }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -14,8 +14,9 @@ export function UsageChart({ times, values, label, timeZone, range }: { times: n
         width,
         height: 260,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), timeZone),
-        scales: { x: { time: true, range: () => range } },
-        series: [{}, { label, stroke: "#1f4e79", fill: "rgba(31,78,121,0.15)", width: 2, paths: uPlot.paths.stepped!({ align: 1 }) }],
+        // Bars stand on zero, whatever the smallest bucket.
+        scales: { x: { time: true, range: () => range }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        series: [{}, { label, stroke: "#1f4e79", fill: "rgba(31,78,121,0.15)", width: 2, paths: uPlot.paths.bars!({ size: [0.8, 48], align: 1 }), points: { show: false } }],
         axes: [{}, { size: 70 }],
       },
       [times, values],

@@ -137,7 +137,7 @@ export function UsagePage({ tenant }: { tenant: TenantInfo }) {
               <UsageChart range={[Date.parse(variables.from) / 1000, Date.parse(variables.to) / 1000]} times={times} values={values} label={`${meterLabel(selected, selected.meterId)}${unit ? ` (${unit})` : ""}`} timeZone={tz} />
               <table className="data" data-testid="usage-table">
                 <caption>
-                  {meterLabel(selected, selected.meterId)} per {granularity.toLowerCase()} ({points.length} buckets)
+                  {meterLabel(selected, selected.meterId)} per {granularity.toLowerCase()} ({points.length} {points.length === 1 ? "bucket" : "buckets"} with usage)
                 </caption>
                 <thead>
                   <tr>
