@@ -226,6 +226,20 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     await gq.close();
   });
 
+  it("ends the session when the access token expires and asks to sign in again", async function () {
+    const p = await browser.context.newPage();
+    p.on("pageerror", (e) => errors.push(`expiry pageerror: ${e.message}`));
+    // The page's own clock, moved forward past the token's lifetime (one hour on the local IdP).
+    await p.clock.install();
+    await signIn(p, stack.dashboard, "globex-viewer", stack.password);
+    await p.getByText("Tenant: globex").waitFor();
+    await p.clock.fastForward("01:01:00");
+    await p.getByRole("alert").filter({ hasText: "Your session expired. Sign in again to continue." }).waitFor({ timeout: 30_000 });
+    await p.getByRole("button", { name: "Sign in" }).waitFor();
+    expect(await p.getByRole("button", { name: "Sign out" }).count()).to.equal(0);
+    await p.close();
+  });
+
   it("ran without CSP violations or uncaught errors", function () {
     expect(errors).to.deep.equal([]);
   });
