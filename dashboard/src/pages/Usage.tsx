@@ -3,7 +3,8 @@ import { useClient, useQuery, useSubscription } from "urql";
 import type { TenantInfo } from "../App";
 import { UsageChart } from "../components/Chart";
 import { Empty, ErrorBox, Loading } from "../components/State";
-import { download, toCsv } from "../csv";
+import { toCsv } from "../csv";
+import { download } from "../download";
 import { count, dateTime, dayIn, nextDay, startOfDay } from "../format";
 import { errorText } from "../graphql";
 
