@@ -3,9 +3,11 @@
  * Runs under `node --import tsx` (one process, so signals reach it directly) and loads Hardhat as a library, so the in-process chain lives in this process.
  * Ctrl-C / SIGTERM stop everything and exit 0; a second signal exits at once.
  */
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
+import { DEFAULT_DASHBOARD_DIR } from "../api/http/dashboard";
 import { parseStackConfig, StackConfigError } from "./config";
 import { resetStackState, startStack, StackStartError } from "./stack";
 import type { StackState } from "./state";
@@ -94,7 +96,7 @@ function dashboardLines(state: StackState): string {
   if (!d) return "";
   const tenants = [...new Set(state.clients.map((c) => c.tenant))];
   return [
-    `Dashboard: ${d.url} (build it first with: npm run build:dashboard)`,
+    `Dashboard: ${d.url}${existsSync(path.join(DEFAULT_DASHBOARD_DIR, "index.html")) ? "" : " (not built yet: run npm run build:dashboard; no restart needed)"}`,
     `  demo users: <tenant>-<role> with tenant ${tenants.join(" | ")} and role viewer | operator | admin | auditor, or platform-admin`,
     `  e.g. user acme-admin, password ${d.password} (the same for every demo user; dev only)`,
   ].join("\n");

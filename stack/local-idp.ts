@@ -252,9 +252,9 @@ function loginPage(uid: string, client: string, error?: string, username = ""): 
     "Sign in to Meterline",
     `<p class="hint">Local demo identity provider, for ${escapeHtml(client)}.</p>` +
       (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : "") +
-      `<form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="off">` +
-      `<label for="username">Username</label><input id="username" name="username" required autofocus value="${escapeHtml(username)}">` +
-      `<label for="password">Password</label><input id="password" name="password" type="password" required>` +
+      `<form method="post" action="/interaction/${escapeHtml(uid)}/login">` +
+      `<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(username)}">` +
+      `<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>` +
       `<button type="submit">Sign in</button></form>` +
       `<p class="hint">Demo users are printed by <code>npm start</code> (e.g. acme-viewer, acme-admin, platform-admin).</p>`,
   );

@@ -120,6 +120,8 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
       expect(genuine.checks.parties).to.equal("fail");
       expect(genuine.checks.anchored).to.equal("not-checked");
     }
+    // The invoice's anchor status is the verifier's answer, shown with the invoice's facts.
+    expect(await page.getByTestId("anchor-status").innerText()).to.match(/^(PASS|FAIL|NOT CHECKED) on chain: /);
 
     // The same export with one line's amount changed: the verifier must reject it.
     const [json] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download export (JSON)" }).click()]);

@@ -8,7 +8,7 @@ import { count, date, dateTime, money, short } from "../format";
 import { errorText } from "../graphql";
 import { href } from "../router";
 import { useSession } from "../session";
-import type { VerificationReport } from "../../../verifier/index";
+import type { CheckResult, VerificationReport } from "../../../verifier/index";
 
 interface Citation {
   identity: string;
@@ -69,6 +69,8 @@ export function InvoicePage({ tenant, id }: { tenant: TenantInfo; id: string }) 
   const [{ data, fetching, error }, retry] = useQuery<{ invoice: Invoice | null }>({ query: INVOICE, variables: { id } });
   const inv = data?.invoice;
   const tz = tenant.timeZone;
+  // The anchor status is what the chain says, so it comes from the verifier, not from the API.
+  const [anchored, setAnchored] = useState<CheckResult>();
   return (
     <section>
       <p>
@@ -96,7 +98,13 @@ export function InvoicePage({ tenant, id }: { tenant: TenantInfo; id: string }) 
             <dt>Content hash</dt>
             <dd className="mono">{inv.contentHash ?? "—"}</dd>
             <dt>Anchor</dt>
-            <dd>{inv.status === "FINALIZED" ? "Checked on chain by “Verify against the chain” (the anchored check)." : "Drafts are not anchored."}</dd>
+            <dd data-testid="anchor-status">
+              {inv.status !== "FINALIZED"
+                ? "Drafts are not anchored."
+                : anchored
+                  ? `${STATUS_TEXT[anchored.status]} on chain: ${anchored.summary}`
+                  : "Not checked yet: “Verify against the chain” reads it from the InvoiceAnchor."}
+            </dd>
             {inv.replaces && (
               <>
                 <dt>Replaces</dt>
@@ -108,7 +116,7 @@ export function InvoicePage({ tenant, id }: { tenant: TenantInfo; id: string }) 
           </dl>
           <LinesTable inv={inv} />
           <CreditNotes notes={inv.creditNotes} tz={tz} />
-          {inv.export ? <Verify exported={inv.export} tenant={tenant.slug} number={inv.number} /> : <p className="hint">Only finalized invoices have an export to verify.</p>}
+          {inv.export ? <Verify exported={inv.export} tenant={tenant.slug} number={inv.number} onInvoiceReport={(r) => setAnchored(r.checks.find((c) => c.id === "anchored"))} /> : <p className="hint">Only finalized invoices have an export to verify.</p>}
         </>
       )}
     </section>
@@ -200,7 +208,18 @@ function CreditNotes({ notes, tz }: { notes: CreditNote[]; tz: string }) {
 const STATUS_TEXT: Record<string, string> = { pass: "PASS", fail: "FAIL", skipped: "SKIPPED", "not-checked": "NOT CHECKED" };
 
 /** "Verify against the chain": the verifier in this browser, every check's result shown. */
-function Verify({ exported, tenant, number }: { exported: string; tenant: string; number: number | null }) {
+function Verify({
+  exported,
+  tenant,
+  number,
+  onInvoiceReport,
+}: {
+  exported: string;
+  tenant: string;
+  number: number | null;
+  /** The report on this invoice's own export (not on a file the user picked). */
+  onInvoiceReport: (report: VerificationReport) => void;
+}) {
   const { config } = useSession();
   const [state, setState] = useState<{ running: boolean; report?: VerificationReport; error?: string; source?: string }>({ running: false });
   const run = async (text: string, source: string) => {
@@ -208,7 +227,9 @@ function Verify({ exported, tenant, number }: { exported: string; tenant: string
     try {
       if (!config.chain) throw new Error("The API was started without DASHBOARD_RPC_URL: the dashboard does not know which chain to ask.");
       const { verifyInBrowser } = await import("../verify");
-      setState({ running: false, source, report: await verifyInBrowser(config.chain, text, tenant) });
+      const report = await verifyInBrowser(config.chain, text, tenant);
+      if (text === exported) onInvoiceReport(report);
+      setState({ running: false, source, report });
     } catch (err) {
       setState({ running: false, source, error: (err as Error).message });
     }
