@@ -78,6 +78,12 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     expect(await seeUsage(page)).to.be.greaterThan(0);
     await page.getByText("Europe/Berlin").first().waitFor();
     await page.getByText(/Live: \d+ new records/).waitFor({ timeout: 60_000 });
+    // An impossible range is named, not queried.
+    const to = await page.getByLabel("To", { exact: true }).inputValue();
+    const from = await page.getByLabel("From", { exact: true }).inputValue();
+    await page.getByLabel("From", { exact: true }).fill(`${Number(to.slice(0, 4)) + 1}${to.slice(4)}`);
+    await page.getByRole("alert").filter({ hasText: "The start date is after the end date." }).waitFor();
+    await page.getByLabel("From", { exact: true }).fill(from);
     await page.getByRole("radio", { name: "day" }).check();
     await page.getByTestId("usage-table").getByText("per day").waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download usage records (CSV)" }).click()]);
@@ -192,6 +198,13 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     await page.getByLabel("Acting on tenant").fill("globex");
     await page.getByRole("button", { name: "Switch" }).click();
     await goTo(page, "Plans", "Plans");
+    await page.getByTestId("plan").first().waitFor();
+    // A tenant that does not exist gets an error state, not an empty page or a crash.
+    await page.getByLabel("Acting on tenant").fill("no-such-tenant");
+    await page.getByRole("button", { name: "Switch" }).click();
+    await page.locator(".state.error").first().waitFor();
+    await page.getByLabel("Acting on tenant").fill("globex");
+    await page.getByRole("button", { name: "Switch" }).click();
     await page.getByTestId("plan").first().waitFor();
     await page.getByLabel("Acting on tenant").fill("acme");
     await page.getByRole("button", { name: "Switch" }).click();
