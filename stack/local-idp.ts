@@ -295,8 +295,9 @@ async function serveInteraction(provider: OidcProvider, users: Map<string, Local
   const form = await readForm(req);
   const username = form.get("username") ?? "";
   const user = users.get(username);
-  // Compare digests: equal length, constant time, whatever was typed.
-  const ok = user !== undefined && timingSafeEqual(digest(form.get("password") ?? ""), digest(user.password));
+  // Compare digests: equal length, constant time, whatever was typed, known user or not.
+  const matches = timingSafeEqual(digest(form.get("password") ?? ""), digest(user?.password ?? randomUUID()));
+  const ok = user !== undefined && matches;
   if (!ok) return sendPage(res, 401, loginPage(details.uid, clientId, "Wrong username or password.", username));
   return finish(user.username);
 }
