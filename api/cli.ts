@@ -4,12 +4,14 @@ import { openDatabase, databaseTarget } from "../db/connection";
 import { migrate } from "../db/migrate";
 import { startApi } from ".";
 import { ConfigError, parseApiConfig } from "./config";
+import { parseDashboardConfig } from "./http/dashboard";
 
 // `npm run api`: the API on its own, with its own database pool.
 async function main(): Promise<void> {
-  let config;
+  let config, dashboard;
   try {
     config = parseApiConfig(process.env);
+    dashboard = parseDashboardConfig(process.env, config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
   });
   // The embedded database is this process's own: bring its schema up to date.
   if (db.embedded) await migrate(db.pool);
-  const api = await startApi(config, { db, logger });
+  const api = await startApi(config, { db, logger, ...(dashboard ? { dashboard } : {}) });
   const stop = async () => {
     await api.close();
     await db.close();

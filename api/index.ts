@@ -5,6 +5,7 @@ import { enforceRoles } from "./auth/role-directive";
 import { createTokenVerifier } from "./auth/verify-token";
 import type { ApiConfig } from "./config";
 import { loadGraphiQL } from "./http/graphiql";
+import { createDashboard, type DashboardSettings } from "./http/dashboard";
 import { createApiMetrics } from "./http/metrics";
 import { createPipeline } from "./http/pipeline";
 import { listen } from "./http/server";
@@ -21,6 +22,8 @@ export interface ApiDeps {
   registry?: Registry;
   /** Latest chain block, for /readyz's indexer-lag check (omitted: lag is not checked). */
   chainHead?: () => Promise<bigint>;
+  /** The web app served at `/` (parseDashboardConfig); omitted: not served. */
+  dashboard?: DashboardSettings;
 }
 
 export interface RunningApi {
@@ -51,6 +54,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       bodyLimitBytes: config.bodyLimitBytes,
       maxLagBlocks: config.indexerMaxLagBlocks,
       chainHead: deps.chainHead,
+      ...(deps.dashboard ? { dashboard: createDashboard(deps.dashboard) } : {}),
     }),
   );
   logger.info({ url: server.url }, "api listening");

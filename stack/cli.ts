@@ -3,14 +3,16 @@
  * Runs under `node --import tsx` (one process, so signals reach it directly) and loads Hardhat as a library, so the in-process chain lives in this process.
  * Ctrl-C / SIGTERM stop everything and exit 0; a second signal exits at once.
  */
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { DEFAULT_DASHBOARD_DIR } from "../api/http/dashboard";
 import { findRunningStack } from "../chain/local-stack";
 import { createLogger } from "../db/logger";
 import { assertPortsFree, portErrorLine, PortInUseError } from "../db/ports";
 import { DEFAULT_HOME, parseStackConfig, StackConfigError } from "./config";
 import { resetStackState, startStack, StackStartError } from "./stack";
-import { markStackStopped } from "./state";
+import { markStackStopped, type StackState } from "./state";
 
 async function main(): Promise<number> {
   let config;
@@ -86,6 +88,7 @@ Try it:
   curl -s ${stack.graphql ?? "<graphql>"} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"query":"{ tenant { slug } usageRecords(first: 5) { totalCount edges { node { meterId quantity sequence } } } }"}'
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
+${dashboardLines(stack.state)}
   Pause the contract:  ${homeEnv}npx hardhat meter:pause --network localhost --reason "tour"
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
 
@@ -118,6 +121,18 @@ Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh 
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** Where the dashboard is and who may sign in (local demo credentials: printed on purpose, dev only). */
+function dashboardLines(state: StackState): string {
+  const d = state.dashboard;
+  if (!d) return "";
+  const tenants = [...new Set(state.clients.map((c) => c.tenant))];
+  return [
+    `Dashboard: ${d.url}${existsSync(path.join(DEFAULT_DASHBOARD_DIR, "index.html")) ? "" : " (not built yet: run npm run build:dashboard; no restart needed)"}`,
+    `  demo users: <tenant>-<role> with tenant ${tenants.join(" | ")} and role viewer | operator | admin | auditor, or platform-admin`,
+    `  e.g. user acme-admin, password ${d.password} (the same for every demo user; dev only)`,
+  ].join("\n");
 }
 
 main().then(

@@ -14,12 +14,13 @@ import { webhookConfigFromEnv } from "../webhooks/config";
 import { startWebhookWorker, type WebhookWorker } from "../webhooks/worker";
 import { parseApiConfig } from "../api/config";
 import { startApi, type RunningApi } from "../api";
+import { parseDashboardConfig } from "../api/http/dashboard";
 import { startLocalIdp, type LocalIdp } from "./local-idp";
 import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
 import { deployDemo, recordDemoNames, startDemoReporter, withDemoNameKeys, type DemoReporter, type DemoTenant } from "./demo";
-import { demoClients, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
+import { DEMO_PLATFORM_USER, demoClients, demoPassword, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
 
 /** Resource indicator of the API (oidc-provider wants an absolute URI). */
 export const API_AUDIENCE = "https://api.meterline.local";
@@ -168,11 +169,18 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     const previous = await readStackState(config.home).catch(() => undefined);
     const clients = demoClients(tenants.map((t) => t.slug), previous?.clients);
     const webhookKey = demoWebhookKey(previous);
+    // People sign in to the dashboard as <tenant>-<role> (or platform-admin), one shared dev password.
+    const password = demoPassword(previous);
+    const users = [
+      ...clients.map((c) => ({ username: `${c.tenant}-${c.role}`, password, tenant: c.tenant, roles: [c.role] })),
+      { ...DEMO_PLATFORM_USER, password },
+    ];
     const idp: LocalIdp = await startLocalIdp({
       host: config.host,
       port: config.idpPort,
       audience: API_AUDIENCE,
       clients: clients.map((c) => ({ clientId: c.clientId, clientSecret: c.clientSecret, tenant: c.tenant, roles: [c.role] })),
+      users,
     });
     stops.push(() => idp.close());
 
@@ -215,12 +223,23 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       // The demo is a development setup: receivers on this machine (http://127.0.0.1) are allowed.
       WEBHOOK_ALLOW_LOOPBACK_HTTP: "true",
     });
+    // The dashboard at the API's `/`, verifying against this chain's UsageMeter.
+    const dashboard = parseDashboardConfig({ DASHBOARD_RPC_URL: rpcUrl, DASHBOARD_CHAIN_ID: String(chainId), DASHBOARD_METER_ADDRESS: deployment.address }, apiConfig);
     const api: RunningApi = await startApi(apiConfig, {
       db,
       logger,
+      ...(dashboard ? { dashboard } : {}),
       chainHead: async () => BigInt(await rpc<Hex>(provider, "eth_blockNumber")),
     });
     stops.push(() => api.close());
+    const dashboardUrl = `${api.url.replace(/\/$/, "")}/`;
+    if (dashboard) {
+      idp.addPublicClient({
+        clientId: dashboard.config.oidc.clientId,
+        redirectUris: [dashboardUrl],
+        postLogoutRedirectUris: [dashboardUrl, `${dashboardUrl}?signed-out`],
+      });
+    }
     const graphql = `${api.url.replace(/\/$/, "")}/graphql`.replace(/\/graphql\/graphql$/, "/graphql");
 
     // 7. Billing configuration, once the indexer has seen the tenants and meters, as of chain time;
@@ -259,6 +278,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       meter: deployment.address,
       clients,
       webhookKey,
+      dashboard: { url: dashboardUrl, password, users: users.map((u) => u.username) },
     };
     await writeStackState(config.home, state);
     return { rpc: rpcUrl, issuer: idp.issuer, graphql, state, stop: stopAll };

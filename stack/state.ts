@@ -16,6 +16,8 @@ export const stackStateSchema = stackLocationSchema.extend({
   clients: z.array(z.object({ tenant: z.string(), role: z.string(), clientId: z.string(), clientSecret: z.string() })),
   /** AES-256-GCM key (base64) for webhook signing secrets at rest; kept so stored secrets stay readable. */
   webhookKey: z.string().optional(),
+  /** The dashboard: where it is served and the demo users' password (local demo credentials). */
+  dashboard: z.object({ url: z.string().url(), password: z.string(), users: z.array(z.string()) }).optional(),
 });
 export type StackState = z.infer<typeof stackStateSchema>;
 export type DemoClient = StackState["clients"][number];
@@ -69,3 +71,11 @@ export function demoClients(tenants: readonly string[], previous: readonly DemoC
   }
   return out;
 }
+
+/** The demo users' password: the previous run's, or a new random one (printed by npm start; dev only). */
+export function demoPassword(previous: Pick<StackState, "dashboard"> | undefined): string {
+  return previous?.dashboard?.password ?? randomBytes(9).toString("base64url");
+}
+
+/** The platform operator of the demo: every platform role, acting on a tenant it names. */
+export const DEMO_PLATFORM_USER = { username: "platform-admin", tenant: "platform", roles: ["platform:viewer", "platform:admin", "platform:billing", "platform:auditor"] };

@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { BadRequestError, NotFoundError } from "../errors";
 import { readBody } from "./body-limit";
+import type { Dashboard } from "./dashboard";
 import type { GraphiQL } from "./graphiql";
 import { GRAPHIQL_ASSETS_PATH } from "./graphiql";
 import { createIpRateLimit } from "./ip-rate-limit";
@@ -24,6 +25,8 @@ export interface PipelineDeps {
   bodyLimitBytes: number;
   maxLagBlocks: number;
   chainHead: (() => Promise<bigint>) | undefined;
+  /** The tenant web app at `/` (api/http/dashboard.ts); absent: those paths are 404. */
+  dashboard?: Dashboard;
 }
 
 /**
@@ -40,12 +43,14 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // The host never matters: only the path routes.
     const { pathname } = new URL(req.url ?? "/", "http://api.invalid");
     const asset = deps.graphiql !== undefined && pathname.startsWith(GRAPHIQL_ASSETS_PATH);
-    state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : "other";
+    const app = deps.dashboard?.route(pathname);
+    state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : (app ?? "other");
     logWhenDone(req, res, state, deps.logger, deps.metrics);
 
     if (isOpsRoute(pathname)) return serveOps(pathname, res, { pool: deps.pool, metrics: deps.metrics, maxLagBlocks: deps.maxLagBlocks, chainHead: deps.chainHead });
     if (state.route === "other") return sendError(res, new NotFoundError());
     if (!admit(state, res)) return;
+    if (app !== undefined) return deps.dashboard!.serve(pathname, req, res);
     if (asset) {
       if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, new BadRequestError("Method not allowed.", 405, { allow: "GET, HEAD" }));
       if (!deps.graphiql!.serveAsset(pathname, req, res)) sendError(res, new NotFoundError());
