@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { DestinationPolicy } from "../webhooks/destinations";
+import { parseCidrs, type Cidr } from "./http/client-ip";
 import { keyRingFromEnv, WebhookSecretError, type KeyRing } from "../webhooks/secrets";
 
 /** A bad setting: the message is one line naming the variable, safe to print at startup. */
@@ -89,6 +90,15 @@ const schema = z.object({
   WEBHOOK_ENCRYPTION_KEYS: z.string().optional(),
   WEBHOOK_ALLOW_LOOPBACK_HTTP: bool.default("false"),
   JWKS_COOLDOWN_S: int(0, 3600).default(30),
+  // Proxies (addresses or CIDRs) whose X-Forwarded-For entries are believed; none by default.
+  TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform(csv)
+    .superRefine((entries, ctx) => {
+      const { bad } = parseCidrs(entries);
+      if (bad !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not an address or CIDR: ${bad}` });
+    }),
 });
 
 export interface ApiConfig {
@@ -127,6 +137,8 @@ export interface ApiConfig {
   webhookDestinations: DestinationPolicy;
   /** Minimum time between JWKS refetches triggered by an unknown kid. */
   jwksCooldownMs: number;
+  /** Proxies whose X-Forwarded-For is believed, hop by hop from the right (http/client-ip.ts). */
+  trustedProxies: Cidr[];
 }
 
 /** Parses and validates the API's environment once, at the edge. */
@@ -205,5 +217,6 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     webhookDestinations: { allowLoopbackHttp: c.WEBHOOK_ALLOW_LOOPBACK_HTTP },
     confirmations: c.CONFIRMATIONS,
     jwksCooldownMs: c.JWKS_COOLDOWN_S * 1000,
+    trustedProxies: parseCidrs(c.TRUSTED_PROXIES).cidrs,
   };
 }

@@ -48,6 +48,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       metrics,
       logger,
       rateLimit: config.rateLimit,
+      trustedProxies: config.trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
       maxLagBlocks: config.indexerMaxLagBlocks,
       chainHead: deps.chainHead,

@@ -5,6 +5,7 @@ import { BadRequestError, NotFoundError } from "../errors";
 import { readBody } from "./body-limit";
 import type { GraphiQL } from "./graphiql";
 import { GRAPHIQL_ASSETS_PATH } from "./graphiql";
+import { createClientIp, type Cidr } from "./client-ip";
 import { createIpRateLimit } from "./ip-rate-limit";
 import { sendError, sendJson } from "./json";
 import type { ApiMetrics } from "./metrics";
@@ -21,6 +22,7 @@ export interface PipelineDeps {
   metrics: ApiMetrics;
   logger: Logger;
   rateLimit: { ipPerS: number; ipBurst: number };
+  trustedProxies: Cidr[];
   bodyLimitBytes: number;
   maxLagBlocks: number;
   chainHead: (() => Promise<bigint>) | undefined;
@@ -28,14 +30,15 @@ export interface PipelineDeps {
 
 /**
  * The Node request listener: the stages every request passes, in order, before yoga serves the
- * one GraphQL endpoint. request id → security headers → request log → operational routes →
+ * one GraphQL endpoint. client address (trusted proxies) and request id → security headers → request log → operational routes →
  * unknown paths (404) → IP rate limit → GraphiQL's files → body limit (413) → yoga.
  */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const admit = createIpRateLimit({ perSecond: deps.rateLimit.ipPerS, burst: deps.rateLimit.ipBurst }, deps.metrics);
+  const clientIp = createClientIp(deps.trustedProxies);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const state = startRequest(req, res);
+    const state = startRequest(req, res, clientIp(req));
     setSecurityHeaders(res);
     // The host never matters: only the path routes.
     const { pathname } = new URL(req.url ?? "/", "http://api.invalid");
