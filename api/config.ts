@@ -73,6 +73,9 @@ const schema = z.object({
   RATE_LIMIT_TENANT_BURST: int(1, 1_000_000).default(400),
   RATE_LIMIT_IP_PER_S: z.coerce.number().positive().default(100),
   RATE_LIMIT_IP_BURST: int(1, 1_000_000).default(200),
+  RATE_LIMIT_STORE: z.enum(["memory", "redis"]).default("memory"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional(),
+  RATE_LIMIT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, "1-64 characters of A-Z a-z 0-9 : . _ -").default("meterline:rl:"),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(100_000),
   STATEMENT_TIMEOUT_MS: int(1, 600_000).default(5000),
   MAX_DEPTH: int(2, 50).default(8),
@@ -123,7 +126,14 @@ export interface ApiConfig {
   graphiql: boolean;
   introspection: boolean;
   corsOrigins: string[];
-  rateLimit: { tenantPerS: number; tenantBurst: number; ipPerS: number; ipBurst: number };
+  rateLimit: {
+    tenantPerS: number;
+    tenantBurst: number;
+    ipPerS: number;
+    ipBurst: number;
+    /** Shared by every replica (Redis) or this process's own (memory). */
+    store: { kind: "memory" } | { kind: "redis"; url: string; keyPrefix: string };
+  };
   bodyLimitBytes: number;
   statementTimeoutMs: number;
   limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
@@ -163,6 +173,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   if (c.NODE_ENV === "production" && !c.OIDC_ISSUER.startsWith("https://") && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(c.OIDC_ISSUER)) {
     throw new ConfigError("OIDC_ISSUER: must be https outside loopback in production");
   }
+  if (c.RATE_LIMIT_STORE === "redis" && !c.REDIS_URL) throw new ConfigError("REDIS_URL: required when RATE_LIMIT_STORE=redis");
   let tls: ApiConfig["tls"];
   if (c.TLS_CERT_FILE && c.TLS_KEY_FILE) {
     const read = (variable: string, file: string) => {
@@ -207,6 +218,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       tenantBurst: c.RATE_LIMIT_TENANT_BURST,
       ipPerS: c.RATE_LIMIT_IP_PER_S,
       ipBurst: c.RATE_LIMIT_IP_BURST,
+      store: c.RATE_LIMIT_STORE === "redis" ? { kind: "redis", url: c.REDIS_URL!, keyPrefix: c.RATE_LIMIT_KEY_PREFIX } : { kind: "memory" },
     },
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     statementTimeoutMs: c.STATEMENT_TIMEOUT_MS,

@@ -7,6 +7,7 @@ import type { ApiConfig } from "./config";
 import { loadGraphiQL } from "./http/graphiql";
 import { createApiMetrics } from "./http/metrics";
 import { createPipeline } from "./http/pipeline";
+import { connectRateLimitRedis, createRateLimiter, type RateLimitStore } from "./http/rate-limit";
 import { listen } from "./http/server";
 import { createApiYoga } from "./http/yoga";
 import { createNotificationHub } from "./read/notifications";
@@ -33,12 +34,24 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const { db } = deps;
   const logger = deps.logger.child({ component: "api" });
   const metrics = createApiMetrics(deps.registry, db.pool);
+  const { rateLimit } = config;
+  const redis = rateLimit.store.kind === "redis" ? await connectRateLimitRedis(rateLimit.store.url, logger) : undefined;
+  const store: RateLimitStore = redis && rateLimit.store.kind === "redis" ? { kind: "redis", client: redis, keyPrefix: rateLimit.store.keyPrefix } : { kind: "memory" };
+  let lastStoreWarning = 0;
+  const onStoreError = (scope: string) => (err: Error) => {
+    metrics.rateLimitStoreErrors.inc({ scope });
+    if (Date.now() - lastStoreWarning < 30_000) return;
+    lastStoreWarning = Date.now();
+    logger.warn({ scope, err: err.message }, "rate limit store (Redis) failed; this replica's own limit applies until it is back");
+  };
+  const tenantRateLimiter = createRateLimiter({ perSecond: rateLimit.tenantPerS, burst: rateLimit.tenantBurst, scope: "tenant", store, onStoreError: onStoreError("tenant") });
+  const ipRateLimiter = createRateLimiter({ perSecond: rateLimit.ipPerS, burst: rateLimit.ipBurst, scope: "ip", store, onStoreError: onStoreError("ip") });
   const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs });
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
   const schema = enforceRoles(buildSchema());
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;
   const notifications = await createNotificationHub(db, logger);
-  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql });
+  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter });
   const server = await listen(
     config,
     createPipeline({
@@ -47,7 +60,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       pool: db.pool,
       metrics,
       logger,
-      rateLimit: config.rateLimit,
+      ipRateLimiter,
       trustedProxies: config.trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
       maxLagBlocks: config.indexerMaxLagBlocks,
@@ -61,6 +74,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       await server.close();
       await yoga.dispose();
       await notifications.close();
+      redis?.disconnect();
     },
   };
 }

@@ -7,6 +7,7 @@ export interface ApiMetrics {
   duration: Histogram<"route" | "operation">;
   authFailures: Counter<"reason">;
   rateLimited: Counter<"scope">;
+  rateLimitStoreErrors: Counter<"scope">;
 }
 
 export function createApiMetrics(registry: Registry | undefined, pool: pg.Pool): ApiMetrics {
@@ -35,5 +36,11 @@ export function createApiMetrics(registry: Registry | undefined, pool: pg.Pool):
     }),
     authFailures: new Counter({ name: "meterline_api_auth_failures_total", help: "Rejected access tokens by reason", labelNames: ["reason"], registers: [r] }),
     rateLimited: new Counter({ name: "meterline_api_rate_limited_total", help: "Requests rejected by rate limits", labelNames: ["scope"], registers: [r] }),
+    rateLimitStoreErrors: new Counter({
+      name: "meterline_api_rate_limit_store_errors_total",
+      help: "Rate limit decisions the shared store (Redis) could not make; the replica's own limit judged them",
+      labelNames: ["scope"],
+      registers: [r],
+    }),
   };
 }

@@ -9,6 +9,7 @@ import { createClientIp, type Cidr } from "./client-ip";
 import { createIpRateLimit } from "./ip-rate-limit";
 import { sendError, sendJson } from "./json";
 import type { ApiMetrics } from "./metrics";
+import type { RateLimiter } from "./rate-limit";
 import { isOpsRoute, serveOps } from "./ops-routes";
 import { logWhenDone } from "./request-log";
 import { startRequest } from "./request-state";
@@ -21,7 +22,8 @@ export interface PipelineDeps {
   pool: pg.Pool;
   metrics: ApiMetrics;
   logger: Logger;
-  rateLimit: { ipPerS: number; ipBurst: number };
+  /** The per-client-address limit (memory or Redis, made by the composition root). */
+  ipRateLimiter: RateLimiter;
   trustedProxies: Cidr[];
   bodyLimitBytes: number;
   maxLagBlocks: number;
@@ -34,7 +36,7 @@ export interface PipelineDeps {
  * unknown paths (404) → IP rate limit → GraphiQL's files → body limit (413) → yoga.
  */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const admit = createIpRateLimit({ perSecond: deps.rateLimit.ipPerS, burst: deps.rateLimit.ipBurst }, deps.metrics);
+  const admit = createIpRateLimit(deps.ipRateLimiter, deps.metrics);
   const clientIp = createClientIp(deps.trustedProxies);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -48,7 +50,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
     if (isOpsRoute(pathname)) return serveOps(pathname, res, { pool: deps.pool, metrics: deps.metrics, maxLagBlocks: deps.maxLagBlocks, chainHead: deps.chainHead });
     if (state.route === "other") return sendError(res, new NotFoundError());
-    if (!admit(state, res)) return;
+    if (!(await admit(state, res))) return;
     if (asset) {
       if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, new BadRequestError("Method not allowed.", 405, { allow: "GET, HEAD" }));
       if (!deps.graphiql!.serveAsset(pathname, req, res)) sendError(res, new NotFoundError());

@@ -15,6 +15,7 @@ import { maskError, useRequestErrorStatus, useUnexpectedErrorLog } from "./graph
 import type { ApiMetrics } from "./metrics";
 import { useOperationName } from "./operation-name";
 import { usePlatformAudit } from "./platform-audit";
+import type { RateLimiter } from "./rate-limit";
 import { useRequestShape } from "./request-shape";
 import { auditActor, type ServerContext } from "./request-state";
 import { useTenantRateLimit } from "./tenant-rate-limit";
@@ -26,6 +27,8 @@ export interface YogaDeps {
   notifications: NotificationHub;
   metrics: ApiMetrics;
   logger: Logger;
+  /** The per-tenant limit (memory or Redis, made by the composition root). */
+  tenantRateLimiter: RateLimiter;
   /** Present when GraphiQL is enabled. */
   graphiql: GraphiQL | undefined;
 }
@@ -107,7 +110,7 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
       useGraphiQLPageHeaders(),
       useRequestShape({ cors }),
       useAuthentication(deps),
-      useTenantRateLimit({ perSecond: config.rateLimit.tenantPerS, burst: config.rateLimit.tenantBurst }, deps.metrics),
+      useTenantRateLimit(deps.tenantRateLimiter, deps.metrics),
       usePlatformAudit(deps.tenantDb, deps.metrics, deps.logger),
       useOperationName(),
       useRequestErrorStatus(),
