@@ -86,6 +86,17 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
+  // The chain's JSON-RPC endpoint, for /readyz's indexer-lag check only.
+  RPC_URL: z.string().url().refine((u) => /^https?:/.test(u), "must be an http(s) URL").optional(),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_PORT: z.union([z.literal("off"), int(0, 65535)]).optional(),
+  // Operation names of the deployment's own clients kept as `operation` metric labels.
+  METRICS_OPERATIONS: z
+    .string()
+    .default("")
+    .transform(csv)
+    .refine((names) => names.length <= 200, "at most 200 names")
+    .refine((names) => names.every((n) => /^[_A-Za-z][_0-9A-Za-z]{0,99}$/.test(n)), "GraphQL operation names only"),
   // The billing worker's setting, shared: a reissue finalizes only usage this deep in the chain.
   CONFIRMATIONS: int(0, 1_000_000).default(12),
   // The webhook dispatcher's key (base64 of 32 bytes), shared so the API can store new secrets.
@@ -139,6 +150,12 @@ export interface ApiConfig {
   limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
   tls?: { cert: Buffer; key: Buffer };
   indexerMaxLagBlocks: number;
+  /** The chain's JSON-RPC endpoint: /readyz checks indexer lag against its head. */
+  rpcUrl?: string;
+  /** The operations listener (/metrics, /healthz, /readyz); null when METRICS_PORT=off. */
+  metrics: { host: string; port: number } | null;
+  /** Operation names kept as metric labels besides the schema's root fields. */
+  metricsOperations: string[];
   /** Blocks below the indexer's checkpoint after which usage is final (void-and-reissue finalizes with it). */
   confirmations: number;
   /** AES-256-GCM key shared with the webhook dispatcher; webhook mutations are off without it. */
@@ -225,6 +242,11 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
     ...(tls ? { tls } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
+    ...(c.RPC_URL ? { rpcUrl: c.RPC_URL } : {}),
+    // 9467 in production (next to the indexer's 9464, billing's 9465, webhook delivery's 9466);
+    // elsewhere a free port, so development stacks and test runs never collide on it.
+    metrics: c.METRICS_PORT === "off" ? null : { host: c.METRICS_HOST, port: c.METRICS_PORT ?? (c.NODE_ENV === "production" ? 9467 : 0) },
+    metricsOperations: c.METRICS_OPERATIONS,
     ...(webhookKeys ? { webhookEncryptionKey: webhookKeys } : {}),
     webhookDestinations: { allowLoopbackHttp: c.WEBHOOK_ALLOW_LOOPBACK_HTTP },
     confirmations: c.CONFIRMATIONS,

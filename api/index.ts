@@ -6,10 +6,13 @@ import { createTokenVerifier } from "./auth/verify-token";
 import type { ApiConfig } from "./config";
 import { loadGraphiQL } from "./http/graphiql";
 import { createApiMetrics } from "./http/metrics";
+import { listenOps, type OpsDeps } from "./http/ops-routes";
+import { createOperationLabel } from "./http/operation-name";
 import { createPipeline } from "./http/pipeline";
 import { connectRateLimitRedis, createRateLimiter, type RateLimitStore } from "./http/rate-limit";
 import { listen } from "./http/server";
 import { createApiYoga } from "./http/yoga";
+import { rpcChainHead } from "./read/chain-head";
 import { createNotificationHub } from "./read/notifications";
 import { buildSchema } from "./schema";
 import { createTenantDb } from "./tenancy/tenant-transaction";
@@ -20,12 +23,14 @@ export interface ApiDeps {
   db: Database;
   logger: Logger;
   registry?: Registry;
-  /** Latest chain block, for /readyz's indexer-lag check (omitted: lag is not checked). */
+  /** Latest chain block, for /readyz's indexer-lag check (omitted: from RPC_URL if set, else lag is not checked). */
   chainHead?: () => Promise<bigint>;
 }
 
 export interface RunningApi {
   url: string;
+  /** The operations listener (/metrics, /healthz, /readyz), unless METRICS_PORT=off. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -33,7 +38,10 @@ export interface RunningApi {
 export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<RunningApi> {
   const { db } = deps;
   const logger = deps.logger.child({ component: "api" });
-  const metrics = createApiMetrics(deps.registry, db.pool);
+  const schema = enforceRoles(buildSchema());
+  const metrics = createApiMetrics(deps.registry, db.pool, createOperationLabel(schema, config.metricsOperations));
+  const chainHead = deps.chainHead ?? (config.rpcUrl ? rpcChainHead(config.rpcUrl) : undefined);
+  const ops: OpsDeps = { pool: db.pool, role: config.databaseRole, metrics, maxLagBlocks: config.indexerMaxLagBlocks, chainHead };
   const { rateLimit } = config;
   const redis = rateLimit.store.kind === "redis" ? await connectRateLimitRedis(rateLimit.store.url, logger) : undefined;
   const store: RateLimitStore = redis && rateLimit.store.kind === "redis" ? { kind: "redis", client: redis, keyPrefix: rateLimit.store.keyPrefix } : { kind: "memory" };
@@ -48,7 +56,6 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const ipRateLimiter = createRateLimiter({ perSecond: rateLimit.ipPerS, burst: rateLimit.ipBurst, scope: "ip", store, onStoreError: onStoreError("ip") });
   const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs });
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
-  const schema = enforceRoles(buildSchema());
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;
   const notifications = await createNotificationHub(db, logger);
   const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter });
@@ -57,21 +64,22 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
     createPipeline({
       yoga,
       graphiql,
-      pool: db.pool,
       metrics,
       logger,
       ipRateLimiter,
       trustedProxies: config.trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
-      maxLagBlocks: config.indexerMaxLagBlocks,
-      chainHead: deps.chainHead,
+      ops,
     }),
   );
-  logger.info({ url: server.url }, "api listening");
+  const opsListener = config.metrics ? await listenOps(config.metrics, ops) : undefined;
+  logger.info({ url: server.url, metricsUrl: opsListener?.url, indexerLag: chainHead !== undefined }, "api listening");
   return {
     url: server.url,
+    metricsUrl: opsListener?.url,
     async close() {
       await server.close();
+      await opsListener?.close();
       await yoga.dispose();
       await notifications.close();
       redis?.disconnect();

@@ -8,9 +8,11 @@ export interface ApiMetrics {
   authFailures: Counter<"reason">;
   rateLimited: Counter<"scope">;
   rateLimitStoreErrors: Counter<"scope">;
+  /** The bounded `operation` label for an operation name (http/operation-name.ts). */
+  operationLabel(name: string | undefined): string;
 }
 
-export function createApiMetrics(registry: Registry | undefined, pool: pg.Pool): ApiMetrics {
+export function createApiMetrics(registry: Registry | undefined, pool: pg.Pool, operationLabel: (name: string | undefined) => string): ApiMetrics {
   const r = registry ?? new Registry();
   const pooled = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -26,6 +28,7 @@ export function createApiMetrics(registry: Registry | undefined, pool: pg.Pool):
   pooled("meterline_api_db_pool_waiting", "Requests waiting for a pooled connection", () => pool.waitingCount);
   return {
     registry: r,
+    operationLabel,
     requests: new Counter({ name: "meterline_api_requests_total", help: "HTTP requests by route and status", labelNames: ["route", "status"], registers: [r] }),
     duration: new Histogram({
       name: "meterline_api_request_duration_seconds",

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type pg from "pg";
 import type { Logger } from "pino";
 import { BadRequestError, NotFoundError } from "../errors";
 import { readBody } from "./body-limit";
@@ -10,7 +9,7 @@ import { createIpRateLimit } from "./ip-rate-limit";
 import { sendError, sendJson } from "./json";
 import type { ApiMetrics } from "./metrics";
 import type { RateLimiter } from "./rate-limit";
-import { isOpsRoute, serveOps } from "./ops-routes";
+import { isOpsRoute, serveOps, type OpsDeps } from "./ops-routes";
 import { logWhenDone } from "./request-log";
 import { startRequest } from "./request-state";
 import { setSecurityHeaders } from "./security-headers";
@@ -19,15 +18,14 @@ import type { ApiYoga } from "./yoga";
 export interface PipelineDeps {
   yoga: ApiYoga;
   graphiql: GraphiQL | undefined;
-  pool: pg.Pool;
   metrics: ApiMetrics;
   logger: Logger;
   /** The per-client-address limit (memory or Redis, made by the composition root). */
   ipRateLimiter: RateLimiter;
   trustedProxies: Cidr[];
   bodyLimitBytes: number;
-  maxLagBlocks: number;
-  chainHead: (() => Promise<bigint>) | undefined;
+  /** What /healthz and /readyz need (the ops listener shares it). */
+  ops: OpsDeps;
 }
 
 /**
@@ -48,7 +46,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : "other";
     logWhenDone(req, res, state, deps.logger, deps.metrics);
 
-    if (isOpsRoute(pathname)) return serveOps(pathname, res, { pool: deps.pool, metrics: deps.metrics, maxLagBlocks: deps.maxLagBlocks, chainHead: deps.chainHead });
+    if (isOpsRoute(pathname)) return serveOps(pathname, res, deps.ops);
     if (state.route === "other") return sendError(res, new NotFoundError());
     if (!(await admit(state, res))) return;
     if (asset) {

@@ -134,7 +134,7 @@ describe("api: rate limits shared across replicas (Redis)", function () {
       expect(count(during, 200), during.join(",")).to.equal(12);
       const more = await alternate(token, [h.api, second]);
       expect(count(more, 429), more.join(",")).to.equal(12);
-      const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+      const metrics = await (await fetch(`${h.api.metricsUrl}/metrics`)).text();
       expect(metrics).to.match(/meterline_api_rate_limit_store_errors_total\{scope="tenant"\} [1-9]/);
       expect(lines.some((l) => String(l.msg).startsWith("rate limit store (Redis)"))).to.equal(true);
       expect(JSON.stringify(lines)).to.not.contain(redis.url);
