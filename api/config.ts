@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { DestinationPolicy } from "../webhooks/destinations";
+import { parseClaimPath } from "./auth/claims";
 import { parseCidrs, type Cidr } from "./http/client-ip";
 import { keyRingFromEnv, WebhookSecretError, type KeyRing } from "../webhooks/secrets";
 
@@ -9,10 +10,13 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const FORBIDDEN_ALGORITHMS = /^(none|HS\d+)$/i;
-const ASYMMETRIC_ALGORITHMS = new Set([
+export const FORBIDDEN_ALGORITHMS = /^(none|HS\d+)$/i;
+export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
   "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
 ]);
+
+/** The JWT `typ` values an access token may carry (RFC 9068's, or plain JWT for IdPs that do not type them). */
+export const TOKEN_TYPE = /^(at\+jwt|application\/at\+jwt|JWT)$/i;
 
 const csv = (s: string) =>
   s
@@ -26,13 +30,12 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-// A claim path: dot-separated segments, or one whole URL-like name (Auth0's namespaced claims
-// such as https://meterline.example/roles contain dots that are not path separators).
+// A claim path (auth/claims.ts): dot-separated, or one whole URL-like claim name (Auth0's).
 const claimPath = z
   .string()
   .min(1)
-  .transform((s) => (/^https?:\/\//.test(s) ? [s] : s.split(".")))
-  .refine((segments) => segments.every((p) => p !== ""), "empty segment in claim path");
+  .transform((s) => parseClaimPath(s) ?? [])
+  .refine((segments) => segments.length > 0, "empty segment in claim path");
 
 const schema = z.object({
   NODE_ENV: z.enum(["production", "development", "test"]).default("production"),
@@ -55,7 +58,7 @@ const schema = z.object({
     .default("at+jwt")
     .transform(csv)
     .refine((t) => t.length > 0, "at least one token type")
-    .refine((t) => t.every((x) => /^(at\+jwt|application\/at\+jwt|JWT)$/i.test(x)), "allowed: at+jwt, JWT"),
+    .refine((t) => t.every((x) => TOKEN_TYPE.test(x)), "allowed: at+jwt, JWT"),
   TENANT_CLAIM: claimPath.default("tenant_id"),
   ROLES_CLAIM: claimPath.default("roles"),
   // Platform roles are `<prefix>viewer`, `<prefix>admin`, `<prefix>billing`, `<prefix>auditor`.

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Database } from "../db/connection";
+import { createIdentityProviderDirectory } from "./auth/identity-providers";
 import { enforceRoles } from "./auth/role-directive";
 import { createTokenVerifier } from "./auth/verify-token";
 import type { ApiConfig } from "./config";
@@ -54,11 +55,12 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   };
   const tenantRateLimiter = createRateLimiter({ perSecond: rateLimit.tenantPerS, burst: rateLimit.tenantBurst, scope: "tenant", store, onStoreError: onStoreError("tenant") });
   const ipRateLimiter = createRateLimiter({ perSecond: rateLimit.ipPerS, burst: rateLimit.ipBurst, scope: "ip", store, onStoreError: onStoreError("ip") });
-  const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs });
+  const identityProviders = createIdentityProviderDirectory(db.pool);
+  const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs }, identityProviders);
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;
   const notifications = await createNotificationHub(db, logger);
-  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter });
+  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter, identityProviders });
   const server = await listen(
     config,
     createPipeline({

@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { NoSchemaIntrospectionCustomRule, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Logger } from "pino";
+import type { IdentityProviderDirectory } from "../auth/identity-providers";
 import type { TokenVerifier } from "../auth/verify-token";
 import type { ApiConfig } from "../config";
 import type { RequestContext } from "../context";
@@ -29,6 +30,7 @@ export interface YogaDeps {
   logger: Logger;
   /** The per-tenant limit (memory or Redis, made by the composition root). */
   tenantRateLimiter: RateLimiter;
+  identityProviders: IdentityProviderDirectory;
   /** Present when GraphiQL is enabled. */
   graphiql: GraphiQL | undefined;
 }
@@ -104,6 +106,7 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
         confirmations: config.confirmations,
         actor: auditActor(state, principal),
         logger: deps.logger,
+        identityProviders: { directory: deps.identityProviders, defaultIssuer: config.oidc.issuer, httpsOnly: config.env === "production" },
       };
     },
     plugins: [
