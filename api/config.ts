@@ -88,6 +88,8 @@ const schema = z.object({
   MAX_DIRECTIVES: int(0, 100).default(20),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_MIN_VERSION: z.enum(["TLSv1.2", "TLSv1.3"], { errorMap: () => ({ message: "TLSv1.2 or TLSv1.3 (older versions are never accepted)" }) }).default("TLSv1.2"),
+  HTTP_REDIRECT_PORT: int(0, 65535).optional(),
   INDEXER_MAX_LAG_BLOCKS: int(0, 10_000_000).default(50),
   // The chain's JSON-RPC endpoint, for /readyz's indexer-lag check only.
   RPC_URL: z.string().url().refine((u) => /^https?:/.test(u), "must be an http(s) URL").optional(),
@@ -151,7 +153,9 @@ export interface ApiConfig {
   bodyLimitBytes: number;
   statementTimeoutMs: number;
   limits: { depth: number; aliases: number; cost: number; tokens: number; directives: number };
-  tls?: { cert: Buffer; key: Buffer };
+  tls?: { cert: Buffer; key: Buffer; minVersion: "TLSv1.2" | "TLSv1.3" };
+  /** A plain-HTTP listener on HOST that only redirects to https (TLS mode only). */
+  httpRedirectPort?: number;
   indexerMaxLagBlocks: number;
   /** The chain's JSON-RPC endpoint: /readyz checks indexer lag against its head. */
   rpcUrl?: string;
@@ -194,6 +198,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     throw new ConfigError("OIDC_ISSUER: must be https outside loopback in production");
   }
   if (c.RATE_LIMIT_STORE === "redis" && !c.REDIS_URL) throw new ConfigError("REDIS_URL: required when RATE_LIMIT_STORE=redis");
+  if (c.HTTP_REDIRECT_PORT !== undefined && !c.TLS_CERT_FILE) throw new ConfigError("HTTP_REDIRECT_PORT: redirects to the API's https port, so it needs TLS_CERT_FILE and TLS_KEY_FILE");
   let tls: ApiConfig["tls"];
   if (c.TLS_CERT_FILE && c.TLS_KEY_FILE) {
     const read = (variable: string, file: string) => {
@@ -203,7 +208,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
         throw new ConfigError(`${variable}: cannot read ${file}`);
       }
     };
-    tls = { cert: read("TLS_CERT_FILE", c.TLS_CERT_FILE), key: read("TLS_KEY_FILE", c.TLS_KEY_FILE) };
+    tls = { cert: read("TLS_CERT_FILE", c.TLS_CERT_FILE), key: read("TLS_KEY_FILE", c.TLS_KEY_FILE), minVersion: c.TLS_MIN_VERSION };
   }
   let webhookKeys: KeyRing | undefined;
   try {
@@ -244,6 +249,7 @@ export function parseApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     statementTimeoutMs: c.STATEMENT_TIMEOUT_MS,
     limits: { depth: c.MAX_DEPTH, aliases: c.MAX_ALIASES, cost: c.MAX_COST, tokens: c.MAX_TOKENS, directives: c.MAX_DIRECTIVES },
     ...(tls ? { tls } : {}),
+    ...(c.HTTP_REDIRECT_PORT !== undefined ? { httpRedirectPort: c.HTTP_REDIRECT_PORT } : {}),
     indexerMaxLagBlocks: c.INDEXER_MAX_LAG_BLOCKS,
     ...(c.RPC_URL ? { rpcUrl: c.RPC_URL } : {}),
     // 9467 in production (next to the indexer's 9464, billing's 9465, webhook delivery's 9466);

@@ -7,6 +7,7 @@ import { createTokenVerifier } from "./auth/verify-token";
 import type { ApiConfig } from "./config";
 import { loadGraphiQL } from "./http/graphiql";
 import { createApiMetrics } from "./http/metrics";
+import { listenRedirect } from "./http/https-redirect";
 import { listenOps, type OpsDeps } from "./http/ops-routes";
 import { createOperationLabel } from "./http/operation-name";
 import { createPipeline } from "./http/pipeline";
@@ -30,6 +31,8 @@ export interface ApiDeps {
 
 export interface RunningApi {
   url: string;
+  /** The plain-HTTP listener that only redirects to https (HTTP_REDIRECT_PORT). */
+  redirectUrl: string | undefined;
   /** The operations listener (/metrics, /healthz, /readyz), unless METRICS_PORT=off. */
   metricsUrl: string | undefined;
   close(): Promise<void>;
@@ -75,12 +78,15 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
     }),
   );
   const opsListener = config.metrics ? await listenOps(config.metrics, ops) : undefined;
-  logger.info({ url: server.url, metricsUrl: opsListener?.url, indexerLag: chainHead !== undefined }, "api listening");
+  const redirect = config.tls && config.httpRedirectPort !== undefined ? await listenRedirect({ host: config.host, port: config.httpRedirectPort, httpsPort: server.port }) : undefined;
+  logger.info({ url: server.url, metricsUrl: opsListener?.url, redirectUrl: redirect?.url, indexerLag: chainHead !== undefined }, "api listening");
   return {
     url: server.url,
     metricsUrl: opsListener?.url,
+    redirectUrl: redirect?.url,
     async close() {
       await server.close();
+      await redirect?.close();
       await opsListener?.close();
       await yoga.dispose();
       await notifications.close();
