@@ -134,6 +134,9 @@ export function createTokenVerifier(
   async function issuerOf(iss: unknown): Promise<Issuer> {
     if (typeof iss !== "string" || iss === "") throw new UnauthenticatedError("missing_claim");
     if (iss === config.issuer) return defaultIssuer;
+    // Registered issuers are http(s) URLs of at most 500 characters (043_identity_providers.sql):
+    // anything else is looked up nowhere, so unverified tokens cannot fill the directory's cache.
+    if (iss.length > 500 || !/^https?:\/\/\S+$/.test(iss)) throw new UnauthenticatedError("issuer");
     const p = providers ? await providers.byIssuer(iss) : null;
     if (!p) throw new UnauthenticatedError("issuer");
     return {
