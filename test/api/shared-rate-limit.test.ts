@@ -20,8 +20,8 @@ async function freePort(): Promise<number> {
 }
 
 /** A private redis-server on a free port, so the test can take it down without touching the shared one. */
-async function startPrivateRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
+async function startPrivateRedis(port?: number): Promise<{ url: string; stop(): Promise<void> }> {
+  port ??= await freePort();
   const proc: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   const exited = new Promise((resolve) => proc.once("exit", resolve));
   const url = `redis://127.0.0.1:${port}`;
@@ -109,6 +109,12 @@ describe("api: rate limits shared across replicas (Redis)", function () {
     expect(count(statuses, 429)).to.equal(6);
     // Both replicas refused some: the budget is one, not one each.
     expect(statuses.slice(6)).to.deep.equal([429, 429, 429, 429, 429, 429]);
+    // Refusals carry Retry-After and the RateLimit fields, as in memory.
+    const refused = await h.gql(await h.token("acme", "viewer"), "{ viewer { subject } }");
+    expect(refused.status).to.equal(429);
+    expect(Number(refused.headers.get("retry-after"))).to.be.within(1, 600);
+    expect(refused.headers.get("ratelimit-limit")).to.equal("6");
+    expect(refused.headers.get("ratelimit-remaining")).to.equal("0");
     // Another tenant has its own budget.
     expect(count(await alternate(await h.token("globex", "viewer"), [h.api, second]), 200)).to.equal(6);
     const redis = new Redis(REDIS_URL);
@@ -143,13 +149,31 @@ describe("api: rate limits shared across replicas (Redis)", function () {
     }
   });
 
-  it("Redis unreachable at startup: the API starts and limits per replica", async function () {
-    const closed = `redis://127.0.0.1:${await freePort()}`;
+  it("Redis unreachable at startup: the API starts, limits per replica, and shares the limit once Redis is up", async function () {
+    const port = await freePort();
+    const keyPrefix = prefix();
     const { logger, lines } = capturingLogger();
-    h = await startHarness({ ...limits, RATE_LIMIT_STORE: "redis", REDIS_URL: closed, RATE_LIMIT_KEY_PREFIX: prefix() }, { logger });
-    const statuses = await alternate(await h.token("acme", "viewer"), [h.api]);
+    h = await startHarness({ ...limits, RATE_LIMIT_STORE: "redis", REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_KEY_PREFIX: keyPrefix }, { logger });
+    const token = await h.token("acme", "viewer");
+    const statuses = await alternate(token, [h.api]);
     expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
     expect(lines.some((l) => String(l.msg).includes("unreachable at startup"))).to.equal(true);
+    const redis = await startPrivateRedis(port);
+    try {
+      // ioredis reconnects by itself (backoff up to 2 s); then the limit is counted in Redis again.
+      const probe = new Redis(redis.url);
+      try {
+        for (let i = 0; i < 50 && (await probe.exists(`${keyPrefix}tenant:globex`)) === 0; i++) {
+          await h.gql(await h.token("globex", "viewer"), "{ viewer { subject } }");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(await probe.exists(`${keyPrefix}tenant:globex`)).to.equal(1);
+      } finally {
+        probe.disconnect();
+      }
+    } finally {
+      await redis.stop();
+    }
   });
 
   it("RATE_LIMIT_STORE=redis needs REDIS_URL", async function () {
