@@ -7,11 +7,11 @@ import { createTokenVerifier } from "./auth/verify-token";
 import type { ApiConfig } from "./config";
 import { loadGraphiQL } from "./http/graphiql";
 import { createApiMetrics } from "./http/metrics";
-import { listenRedirect } from "./http/https-redirect";
-import { listenOps, type OpsDeps } from "./http/ops-routes";
+import { listenRedirect, type RedirectListener } from "./http/https-redirect";
+import { listenOps, type OpsDeps, type OpsListener } from "./http/ops-routes";
 import { createOperationLabel } from "./http/operation-name";
 import { createPipeline } from "./http/pipeline";
-import { connectRateLimitRedis, createRateLimiter, type RateLimitStore } from "./http/rate-limit";
+import { createApiRateLimiters } from "./http/rate-limit";
 import { listen } from "./http/server";
 import { createApiYoga } from "./http/yoga";
 import { rpcChainHead } from "./read/chain-head";
@@ -46,24 +46,13 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const metrics = createApiMetrics(deps.registry, db.pool, createOperationLabel(schema, config.metricsOperations));
   const chainHead = deps.chainHead ?? (config.rpcUrl ? rpcChainHead(config.rpcUrl) : undefined);
   const ops: OpsDeps = { pool: db.pool, role: config.databaseRole, metrics, maxLagBlocks: config.indexerMaxLagBlocks, chainHead };
-  const { rateLimit } = config;
-  const redis = rateLimit.store.kind === "redis" ? await connectRateLimitRedis(rateLimit.store.url, logger) : undefined;
-  const store: RateLimitStore = redis && rateLimit.store.kind === "redis" ? { kind: "redis", client: redis, keyPrefix: rateLimit.store.keyPrefix } : { kind: "memory" };
-  let lastStoreWarning = 0;
-  const onStoreError = (scope: string) => (err: Error) => {
-    metrics.rateLimitStoreErrors.inc({ scope });
-    if (Date.now() - lastStoreWarning < 30_000) return;
-    lastStoreWarning = Date.now();
-    logger.warn({ scope, err: err.message }, "rate limit store (Redis) failed; this replica's own limit applies until it is back");
-  };
-  const tenantRateLimiter = createRateLimiter({ perSecond: rateLimit.tenantPerS, burst: rateLimit.tenantBurst, scope: "tenant", store, onStoreError: onStoreError("tenant") });
-  const ipRateLimiter = createRateLimiter({ perSecond: rateLimit.ipPerS, burst: rateLimit.ipBurst, scope: "ip", store, onStoreError: onStoreError("ip") });
+  const rateLimiters = await createApiRateLimiters(config.rateLimit, metrics.rateLimitStoreErrors, logger);
   const identityProviders = createIdentityProviderDirectory(db.pool);
   const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs }, identityProviders);
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;
   const notifications = await createNotificationHub(db, logger);
-  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter, identityProviders });
+  const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter: rateLimiters.tenant, identityProviders });
   const server = await listen(
     config,
     createPipeline({
@@ -71,14 +60,24 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       graphiql,
       metrics,
       logger,
-      ipRateLimiter,
+      ipRateLimiter: rateLimiters.ip,
       trustedProxies: config.trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
       ops,
     }),
   );
-  const opsListener = config.metrics ? await listenOps(config.metrics, ops) : undefined;
-  const redirect = config.tls && config.httpRedirectPort !== undefined ? await listenRedirect({ host: config.host, port: config.httpRedirectPort, httpsPort: server.port }) : undefined;
+  let opsListener: OpsListener | undefined;
+  let redirect: RedirectListener | undefined;
+  try {
+    opsListener = config.metrics ? await listenOps(config.metrics, ops) : undefined;
+    redirect = config.tls && config.httpRedirectPort !== undefined ? await listenRedirect({ host: config.host, port: config.httpRedirectPort, httpsPort: server.port }) : undefined;
+  } catch (err) {
+    // A port already taken: leave nothing listening behind.
+    await opsListener?.close();
+    await server.close();
+    rateLimiters.close();
+    throw err;
+  }
   logger.info({ url: server.url, metricsUrl: opsListener?.url, redirectUrl: redirect?.url, indexerLag: chainHead !== undefined }, "api listening");
   return {
     url: server.url,
@@ -90,7 +89,7 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
       await opsListener?.close();
       await yoga.dispose();
       await notifications.close();
-      redis?.disconnect();
+      rateLimiters.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { ApiConfig } from "../config";
 
 export interface Take {
   allowed: boolean;
@@ -125,6 +126,37 @@ export async function connectRateLimitRedis(url: string, logger: Logger, options
     logger.warn({ err: (err as Error).message }, "rate limit store (Redis) unreachable at startup; limiting per replica until it is back");
   }
   return client;
+}
+
+export interface ApiRateLimiters {
+  tenant: RateLimiter;
+  ip: RateLimiter;
+  close(): void;
+}
+
+/**
+ * The API's two limits on the configured store. A store failure is counted per scope
+ * (`meterline_api_rate_limit_store_errors_total`) and logged at most every 30 s.
+ */
+export async function createApiRateLimiters(
+  config: ApiConfig["rateLimit"],
+  storeErrors: { inc(labels: { scope: string }): void },
+  logger: Logger,
+): Promise<ApiRateLimiters> {
+  const redis = config.store.kind === "redis" ? await connectRateLimitRedis(config.store.url, logger) : undefined;
+  const store: RateLimitStore = redis && config.store.kind === "redis" ? { kind: "redis", client: redis, keyPrefix: config.store.keyPrefix } : { kind: "memory" };
+  let lastWarning = 0;
+  const onStoreError = (scope: string) => (err: Error) => {
+    storeErrors.inc({ scope });
+    if (Date.now() - lastWarning < 30_000) return;
+    lastWarning = Date.now();
+    logger.warn({ scope, err: err.message }, "rate limit store (Redis) failed; this replica's own limit applies until it is back");
+  };
+  return {
+    tenant: createRateLimiter({ perSecond: config.tenantPerS, burst: config.tenantBurst, scope: "tenant", store, onStoreError: onStoreError("tenant") }),
+    ip: createRateLimiter({ perSecond: config.ipPerS, burst: config.ipBurst, scope: "ip", store, onStoreError: onStoreError("ip") }),
+    close: () => redis?.disconnect(),
+  };
 }
 
 /** IETF draft RateLimit fields, which the dashboard reads to pace itself. */
