@@ -47,9 +47,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const chainHead = deps.chainHead ?? (config.rpcUrl ? rpcChainHead(config.rpcUrl) : undefined);
   const ops: OpsDeps = { pool: db.pool, role: config.databaseRole, metrics, maxLagBlocks: config.indexerMaxLagBlocks, chainHead };
   const rateLimiters = await createApiRateLimiters(config.rateLimit, metrics.rateLimitStoreErrors, logger);
-  const identityProviders = createIdentityProviderDirectory(db.pool);
-  const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs }, identityProviders);
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
+  const identityProviders = createIdentityProviderDirectory(tenantDb);
+  const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs }, identityProviders);
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;
   const notifications = await createNotificationHub(db, logger);
   const yoga = createApiYoga(config, { schema, verifier, tenantDb, notifications, metrics, logger, graphiql, tenantRateLimiter: rateLimiters.tenant, identityProviders });

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { TenantDb } from "../tenancy/tenant-transaction";
 import { findProviderByIssuer, providerOfTenantSlug } from "../read/identity-providers";
 import { parseClaimPath } from "./claims";
 
@@ -17,8 +17,8 @@ export interface TenantIdentityProvider {
 }
 
 /**
- * The tenant identity providers and bindings (043_identity_providers.sql), read with the API's
- * pool before any tenant is known. Answers are cached for `ttlMs` (unknown issuers too, so tokens
+ * The tenant identity providers and bindings (043_identity_providers.sql), read as the API's role
+ * before any tenant is known. Answers are cached for `ttlMs` (unknown issuers too, so tokens
  * naming random issuers cost one query each per interval at most): a change made on another
  * replica takes effect there within that time; `invalidate` applies this replica's own changes at
  * once.
@@ -34,7 +34,23 @@ export interface IdentityProviderDirectory {
 
 const MAX_CACHED = 10_000;
 
-export function createIdentityProviderDirectory(pool: pg.Pool, options: { ttlMs?: number } = {}): IdentityProviderDirectory {
+/**
+ * The directory could not be read (the database): an internal failure, answered 500 like any
+ * other, never a 401 that would tell a client its token is bad.
+ */
+export class IdentityDirectoryError extends Error {
+  override name = "IdentityDirectoryError";
+}
+
+const reading = async <T>(what: string, load: () => Promise<T>): Promise<T> => {
+  try {
+    return await load();
+  } catch (err) {
+    throw new IdentityDirectoryError(`cannot read ${what}`, { cause: err });
+  }
+};
+
+export function createIdentityProviderDirectory(db: Pick<TenantDb, "runWithoutTenant">, options: { ttlMs?: number } = {}): IdentityProviderDirectory {
   const ttlMs = options.ttlMs ?? 5000;
   const issuers = new Map<string, { value: TenantIdentityProvider | null; until: number }>();
   const bindings = new Map<string, { value: string | null; until: number }>();
@@ -52,7 +68,7 @@ export function createIdentityProviderDirectory(pool: pg.Pool, options: { ttlMs?
   return {
     byIssuer: (issuer) =>
       cached(issuers, issuer, async () => {
-        const row = await findProviderByIssuer(pool, issuer);
+        const row = await reading("identity providers", () => db.runWithoutTenant((c) => findProviderByIssuer(c, issuer)));
         if (!row) return null;
         const tenantClaim = parseClaimPath(row.tenant_claim);
         const rolesClaim = parseClaimPath(row.roles_claim);
@@ -70,7 +86,7 @@ export function createIdentityProviderDirectory(pool: pg.Pool, options: { ttlMs?
           version: `${row.id}:${row.updated_at.toISOString()}:${row.jwks_uri}`,
         };
       }),
-    boundTo: (slug) => cached(bindings, slug, () => providerOfTenantSlug(pool, slug)),
+    boundTo: (slug) => cached(bindings, slug, () => reading("tenant identity provider bindings", () => db.runWithoutTenant((c) => providerOfTenantSlug(c, slug)))),
     invalidate() {
       issuers.clear();
       bindings.clear();

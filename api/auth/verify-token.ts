@@ -9,7 +9,7 @@ import {
 import type { ApiConfig } from "../config";
 import { UnauthenticatedError, type AuthFailureReason } from "../errors";
 import { claimAt, rolesFromClaim, tenantFromClaim } from "./claims";
-import type { IdentityProviderDirectory } from "./identity-providers";
+import { IdentityDirectoryError, type IdentityProviderDirectory } from "./identity-providers";
 import type { Principal } from "./principal";
 import { platformRoles, tenantRoles } from "./roles";
 
@@ -226,6 +226,7 @@ export function createTokenVerifier(
       try {
         ({ payload, issuer } = await verifyCached(match[1]!));
       } catch (err) {
+        if (err instanceof IdentityDirectoryError) throw err;
         throw err instanceof UnauthenticatedError ? err : new UnauthenticatedError(reasonOf(err), { cause: err });
       }
       const tokenTenant = tenantFromClaim(claimAt(payload, issuer.tenantClaim));
@@ -243,15 +244,7 @@ export function createTokenVerifier(
         return { subject: payload.sub!, tenant: actingTenant, tokenTenant, roles, platform: true, expiresAt };
       }
       // The tenant must be bound to the provider that signed the token (none: the default).
-      if (providers) {
-        let bound: string | null;
-        try {
-          bound = await providers.boundTo(tokenTenant);
-        } catch (err) {
-          throw new UnauthenticatedError("idp_unavailable", { cause: err });
-        }
-        if (bound !== issuer.providerId) throw new UnauthenticatedError("issuer_tenant");
-      }
+      if (providers && (await providers.boundTo(tokenTenant)) !== issuer.providerId) throw new UnauthenticatedError("issuer_tenant");
       return { subject: payload.sub!, tenant: tokenTenant, tokenTenant, roles: tenantRoles(claimed), platform: false, expiresAt };
     },
   };
