@@ -45,9 +45,9 @@ export async function startApi(config: ApiConfig, deps: ApiDeps): Promise<Runnin
   const schema = enforceRoles(buildSchema());
   const metrics = createApiMetrics(deps.registry, db.pool, createOperationLabel(schema, config.metricsOperations));
   const chainHead = deps.chainHead ?? (config.rpcUrl ? rpcChainHead(config.rpcUrl) : undefined);
-  const ops: OpsDeps = { pool: db.pool, role: config.databaseRole, metrics, maxLagBlocks: config.indexerMaxLagBlocks, chainHead };
   const rateLimiters = await createApiRateLimiters(config.rateLimit, metrics.rateLimitStoreErrors, logger);
   const tenantDb = createTenantDb(db.pool, { role: config.databaseRole, statementTimeoutMs: config.statementTimeoutMs });
+  const ops: OpsDeps = { db: tenantDb, metrics, maxLagBlocks: config.indexerMaxLagBlocks, chainHead };
   const identityProviders = createIdentityProviderDirectory(tenantDb);
   const verifier = createTokenVerifier(config.oidc, { jwksCooldownMs: config.jwksCooldownMs }, identityProviders);
   const graphiql = config.graphiql ? await loadGraphiQL() : undefined;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type pg from "pg";
+import type { TenantDb } from "../tenancy/tenant-transaction";
 import type { ApiMetrics } from "./metrics";
 import { sendJson } from "./json";
 import { readiness } from "./readiness";
@@ -14,9 +14,8 @@ export function isOpsRoute(pathname: string): pathname is OpsRoute {
 }
 
 export interface OpsDeps {
-  pool: pg.Pool;
-  /** The API's database role: readiness checks with it. */
-  role: string;
+  /** Readiness queries as the API's own role, like every request. */
+  db: Pick<TenantDb, "runWithoutTenant">;
   metrics: ApiMetrics;
   maxLagBlocks: number;
   chainHead: (() => Promise<bigint>) | undefined;
@@ -25,7 +24,7 @@ export interface OpsDeps {
 /** Liveness and readiness: no token, no rate limit (probes must get through). */
 export async function serveOps(route: OpsRoute, res: ServerResponse, deps: OpsDeps): Promise<void> {
   if (route === "/healthz") return sendJson(res, 200, { status: "ok" });
-  const r = await readiness({ pool: deps.pool, role: deps.role }, deps.maxLagBlocks, deps.chainHead);
+  const r = await readiness(deps.db, deps.maxLagBlocks, deps.chainHead);
   return sendJson(res, r.ready ? 200 : 503, r);
 }
 

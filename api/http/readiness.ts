@@ -1,5 +1,5 @@
-import type pg from "pg";
 import { lowestCheckpoint } from "../read/checkpoints";
+import type { TenantDb } from "../tenancy/tenant-transaction";
 
 export interface Readiness {
   ready: boolean;
@@ -13,24 +13,13 @@ export interface Readiness {
  * if the chain head is known, every indexed contract's checkpoint is within maxLagBlocks of it.
  */
 export async function readiness(
-  db: { pool: pg.Pool; role: string },
+  db: Pick<TenantDb, "runWithoutTenant">,
   maxLagBlocks: number,
   chainHead: (() => Promise<bigint>) | undefined,
 ): Promise<Readiness> {
   let lowest: bigint | null;
   try {
-    const client = await db.pool.connect();
-    try {
-      await client.query("BEGIN READ ONLY");
-      await client.query("SELECT set_config('role', $1, true), set_config('statement_timeout', '2000', true)", [db.role]);
-      lowest = await lowestCheckpoint(client);
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    lowest = await db.runWithoutTenant((c) => lowestCheckpoint(c));
   } catch {
     return { ready: false, database: false, indexerLagBlocks: null };
   }

@@ -4,7 +4,10 @@ import pino from "pino";
 import { platformRoles } from "../../api/auth/roles";
 import { ConfigError, parseApiConfig } from "../../api/config";
 import { readiness } from "../../api/http/readiness";
+import { createTenantDb } from "../../api/tenancy/tenant-transaction";
 import { startHarness, type ApiHarness } from "./fixtures";
+
+const asApi = (h: ApiHarness) => createTenantDb(h.apiDb.pool, { role: "meterline_api", statementTimeoutMs: 2000 });
 
 async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
   const res = await fetch(`${h.api.url}/graphql`, {
@@ -116,9 +119,9 @@ describe("api: hardening", function () {
 
     it("readiness follows the indexer's lag behind the chain head", async function () {
       // The seeded checkpoint is at block 1000; read as the API's own role.
-      expect(await readiness({ pool: h.apiDb.pool, role: "meterline_api" }, 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
-      expect(await readiness({ pool: h.apiDb.pool, role: "meterline_api" }, 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
-      expect((await readiness({ pool: h.apiDb.pool, role: "meterline_api" }, 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
+      expect(await readiness(asApi(h), 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
+      expect(await readiness(asApi(h), 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
+      expect((await readiness(asApi(h), 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
     });
 
     it("serves /healthz and /readyz without a token, and /metrics on its own listener only", async function () {
