@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   });
   // The embedded database is this process's own: bring its schema up to date.
   if (db.embedded) await migrate(db.pool);
+  if (!config.rpcUrl) logger.warn("RPC_URL is not set: /readyz does not check the indexer's lag behind the chain");
   const api = await startApi(config, { db, logger, ...(dashboard ? { dashboard } : {}) });
   const stop = async () => {
     await api.close();

@@ -1,6 +1,7 @@
 import type { DestinationPolicy } from "../webhooks/destinations";
 import type { KeyRing } from "../webhooks/secrets";
 import type { Logger } from "pino";
+import type { IdentityProviderDirectory } from "./auth/identity-providers";
 import type { Principal } from "./auth/principal";
 import type { NotificationHub } from "./read/notifications";
 import type { AuditActor } from "../db/audit-log";
@@ -22,4 +23,6 @@ export interface RequestContext {
   /** The principal and the request, as audit rows record them. */
   actor: AuditActor;
   logger: Logger;
+  /** Tenant identity providers: the directory token verification reads, and the rules for new ones. */
+  identityProviders: { directory: IdentityProviderDirectory; defaultIssuer: string; httpsOnly: boolean };
 }

@@ -48,6 +48,7 @@ export type AuthFailureReason =
   | "missing_claim"
   | "tenant"
   | "platform_tenant"
+  | "issuer_tenant"
   | "idp_unavailable";
 
 export class UnauthenticatedError extends ApiError {

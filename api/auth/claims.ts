@@ -29,3 +29,13 @@ export function rolesFromClaim(value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((r): r is string => typeof r === "string");
   return [];
 }
+
+/**
+ * A claim path as configured: dot-separated segments (`realm_access.roles`), or one whole claim
+ * name when it is URL-like (Auth0's namespaced `https://example.com/roles` has dots that are not
+ * separators). Undefined when a segment is empty.
+ */
+export function parseClaimPath(s: string): string[] | undefined {
+  const segments = /^https?:\/\//.test(s) ? [s] : s.split(".");
+  return s !== "" && segments.every((p) => p !== "") ? segments : undefined;
+}

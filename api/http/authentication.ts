@@ -1,5 +1,6 @@
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
+import { IdentityDirectoryError } from "../auth/identity-providers";
 import type { TokenVerifier } from "../auth/verify-token";
 import { toGraphQLError, UnauthenticatedError } from "../errors";
 import { errorResponse } from "./json";
@@ -21,6 +22,8 @@ export function useAuthentication(deps: { verifier: TokenVerifier; metrics: ApiM
       try {
         state.principal = await deps.verifier.verify(request.headers.get("authorization") ?? undefined, request.headers.get("meterline-tenant") ?? undefined);
       } catch (err) {
+        // The verifier's own failure to read the database is the server's: 500 (see guarded).
+        if (err instanceof IdentityDirectoryError) throw err;
         const refused = err instanceof UnauthenticatedError ? err : new UnauthenticatedError("malformed", { cause: err });
         if (refused !== err) deps.logger.warn({ reqId: state.requestId, err: (err as Error).message }, "token verification error");
         state.authFailure = refused.reason;

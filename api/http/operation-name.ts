@@ -1,4 +1,4 @@
-import { getOperationAST } from "graphql";
+import { getOperationAST, type GraphQLSchema } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { ServerContext } from "./request-state";
 
@@ -16,5 +16,25 @@ export function useOperationName(): Plugin<Partial<ServerContext>, ServerContext
     onSubscribe({ args }) {
       capture(args.contextValue, args.document, args.operationName);
     },
+  };
+}
+
+/**
+ * The `operation` label of the latency histogram, from a bounded set: a client's operation name
+ * is its own choice, and labelling by it let anyone add series to /metrics at will. A name is kept
+ * when it is one of the schema's root fields (matched case-insensitively and labelled by the
+ * field's own name: `Meters` → `meters`) or one the deployment lists in METRICS_OPERATIONS (its
+ * own clients' operation names); anything else is `other`, no name `anonymous`.
+ */
+export function createOperationLabel(schema: GraphQLSchema, configured: readonly string[]): (name: string | undefined) => string {
+  const roots = new Map<string, string>();
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.keys(type?.getFields() ?? {})) roots.set(field.toLowerCase(), field);
+  }
+  const listed = new Set(configured);
+  return (name) => {
+    if (name === undefined || name === "") return "anonymous";
+    if (listed.has(name)) return name;
+    return roots.get(name.toLowerCase()) ?? "other";
   };
 }

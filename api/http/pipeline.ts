@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type pg from "pg";
 import type { Logger } from "pino";
 import { BadRequestError, NotFoundError } from "../errors";
 import { readBody } from "./body-limit";
 import type { Dashboard } from "./dashboard";
 import type { GraphiQL } from "./graphiql";
 import { GRAPHIQL_ASSETS_PATH } from "./graphiql";
+import { createClientIp, type Cidr } from "./client-ip";
 import { createIpRateLimit } from "./ip-rate-limit";
 import { sendError, sendJson } from "./json";
 import type { ApiMetrics } from "./metrics";
-import { isOpsRoute, serveOps } from "./ops-routes";
+import type { RateLimiter } from "./rate-limit";
+import { isOpsRoute, serveOps, type OpsDeps } from "./ops-routes";
 import { logWhenDone } from "./request-log";
 import { startRequest } from "./request-state";
 import { setSecurityHeaders } from "./security-headers";
@@ -18,27 +19,29 @@ import type { ApiYoga } from "./yoga";
 export interface PipelineDeps {
   yoga: ApiYoga;
   graphiql: GraphiQL | undefined;
-  pool: pg.Pool;
   metrics: ApiMetrics;
   logger: Logger;
-  rateLimit: { ipPerS: number; ipBurst: number };
+  /** The per-client-address limit (memory or Redis, made by the composition root). */
+  ipRateLimiter: RateLimiter;
+  trustedProxies: Cidr[];
   bodyLimitBytes: number;
-  maxLagBlocks: number;
-  chainHead: (() => Promise<bigint>) | undefined;
+  /** What /healthz and /readyz need (the ops listener shares it). */
+  ops: OpsDeps;
   /** The tenant web app at `/` (api/http/dashboard.ts); absent: those paths are 404. */
   dashboard?: Dashboard;
 }
 
 /**
  * The Node request listener: the stages every request passes, in order, before yoga serves the
- * one GraphQL endpoint. request id → security headers → request log → operational routes →
+ * one GraphQL endpoint. client address (trusted proxies) and request id → security headers → request log → operational routes →
  * unknown paths (404) → IP rate limit → GraphiQL's files → body limit (413) → yoga.
  */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const admit = createIpRateLimit({ perSecond: deps.rateLimit.ipPerS, burst: deps.rateLimit.ipBurst }, deps.metrics);
+  const admit = createIpRateLimit(deps.ipRateLimiter, deps.metrics);
+  const clientIp = createClientIp(deps.trustedProxies);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const state = startRequest(req, res);
+    const state = startRequest(req, res, clientIp(req));
     setSecurityHeaders(res);
     // The host never matters: only the path routes.
     const { pathname } = new URL(req.url ?? "/", "http://api.invalid");
@@ -47,9 +50,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : (app ?? "other");
     logWhenDone(req, res, state, deps.logger, deps.metrics);
 
-    if (isOpsRoute(pathname)) return serveOps(pathname, res, { pool: deps.pool, metrics: deps.metrics, maxLagBlocks: deps.maxLagBlocks, chainHead: deps.chainHead });
+    if (isOpsRoute(pathname)) return serveOps(pathname, res, deps.ops);
     if (state.route === "other") return sendError(res, new NotFoundError());
-    if (!admit(state, res)) return;
+    if (!(await admit(state, res))) return;
     if (app !== undefined) return deps.dashboard!.serve(pathname, req, res);
     if (asset) {
       if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, new BadRequestError("Method not allowed.", 405, { allow: "GET, HEAD" }));

@@ -1,5 +1,5 @@
-import type pg from "pg";
 import { lowestCheckpoint } from "../read/checkpoints";
+import type { TenantDb } from "../tenancy/tenant-transaction";
 
 export interface Readiness {
   ready: boolean;
@@ -8,17 +8,18 @@ export interface Readiness {
 }
 
 /**
- * Ready when the database answers and, if the chain head is known, every indexed contract's
- * checkpoint is within maxLagBlocks of it.
+ * Ready when the database answers as the API's own role (the role every tenant transaction runs
+ * as: a missing role or grant makes the replica unready instead of failing every request) and,
+ * if the chain head is known, every indexed contract's checkpoint is within maxLagBlocks of it.
  */
 export async function readiness(
-  pool: pg.Pool,
+  db: Pick<TenantDb, "runWithoutTenant">,
   maxLagBlocks: number,
   chainHead: (() => Promise<bigint>) | undefined,
 ): Promise<Readiness> {
   let lowest: bigint | null;
   try {
-    lowest = await lowestCheckpoint(pool);
+    lowest = await db.runWithoutTenant((c) => lowestCheckpoint(c));
   } catch {
     return { ready: false, database: false, indexerLagBlocks: null };
   }

@@ -3,8 +3,8 @@ import type { Logger } from "pino";
 import type { ApiMetrics } from "./metrics";
 import type { RequestState } from "./request-state";
 
-// Probes and scrapes are counted but not logged: they would drown the requests that matter.
-const QUIET_ROUTES = new Set(["/healthz", "/metrics"]);
+// Probes are counted but not logged: they would drown the requests that matter.
+const QUIET_ROUTES = new Set(["/healthz"]);
 
 /**
  * One log line and one metrics sample per request, when the response has gone out (for SSE, when
@@ -15,7 +15,7 @@ export function logWhenDone(req: IncomingMessage, res: ServerResponse, state: Re
   res.once("close", () => {
     const seconds = (performance.now() - started) / 1000;
     metrics.requests.inc({ route: state.route, status: String(res.statusCode) });
-    metrics.duration.observe({ route: state.route, operation: state.operationName ?? "" }, seconds);
+    metrics.duration.observe({ route: state.route, operation: metrics.operationLabel(state.operationName) }, seconds);
     if (QUIET_ROUTES.has(state.route)) return;
     logger.info(
       {

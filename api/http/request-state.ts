@@ -25,14 +25,17 @@ export interface ServerContext {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** A caller's well-formed X-Request-Id is kept (it ties logs across services); else a new one. */
-export function startRequest(req: IncomingMessage, res: ServerResponse): RequestState {
+/**
+ * A caller's well-formed X-Request-Id is kept (it ties logs across services); else a new one.
+ * `ip` is the client's address as http/client-ip.ts establishes it (trusted proxies only).
+ */
+export function startRequest(req: IncomingMessage, res: ServerResponse, ip: string): RequestState {
   const header = req.headers["x-request-id"];
   const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
   res.setHeader("X-Request-Id", requestId);
   return {
     requestId,
-    ip: req.socket.remoteAddress ?? "unknown",
+    ip,
     userAgent: String(req.headers["user-agent"] ?? ""),
     route: "other",
   };

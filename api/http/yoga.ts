@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { NoSchemaIntrospectionCustomRule, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Logger } from "pino";
+import type { IdentityProviderDirectory } from "../auth/identity-providers";
 import type { TokenVerifier } from "../auth/verify-token";
 import type { ApiConfig } from "../config";
 import type { RequestContext } from "../context";
@@ -15,6 +16,7 @@ import { maskError, useRequestErrorStatus, useUnexpectedErrorLog } from "./graph
 import type { ApiMetrics } from "./metrics";
 import { useOperationName } from "./operation-name";
 import { usePlatformAudit } from "./platform-audit";
+import type { RateLimiter } from "./rate-limit";
 import { useRequestShape } from "./request-shape";
 import { auditActor, type ServerContext } from "./request-state";
 import { useTenantRateLimit } from "./tenant-rate-limit";
@@ -26,6 +28,9 @@ export interface YogaDeps {
   notifications: NotificationHub;
   metrics: ApiMetrics;
   logger: Logger;
+  /** The per-tenant limit (memory or Redis, made by the composition root). */
+  tenantRateLimiter: RateLimiter;
+  identityProviders: IdentityProviderDirectory;
   /** Present when GraphiQL is enabled. */
   graphiql: GraphiQL | undefined;
 }
@@ -101,13 +106,14 @@ export function createApiYoga(config: ApiConfig, deps: YogaDeps): ApiYoga {
         confirmations: config.confirmations,
         actor: auditActor(state, principal),
         logger: deps.logger,
+        identityProviders: { directory: deps.identityProviders, defaultIssuer: config.oidc.issuer, httpsOnly: config.env === "production" },
       };
     },
     plugins: [
       useGraphiQLPageHeaders(),
       useRequestShape({ cors }),
       useAuthentication(deps),
-      useTenantRateLimit({ perSecond: config.rateLimit.tenantPerS, burst: config.rateLimit.tenantBurst }, deps.metrics),
+      useTenantRateLimit(deps.tenantRateLimiter, deps.metrics),
       usePlatformAudit(deps.tenantDb, deps.metrics, deps.logger),
       useOperationName(),
       useRequestErrorStatus(),

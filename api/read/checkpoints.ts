@@ -1,10 +1,11 @@
 import type pg from "pg";
 
 /**
- * The lowest indexed block over every contract, null before the indexer's first checkpoint. Runs
- * as the pool's login role: checkpoints are not tenant data and the API role cannot read them.
+ * The lowest indexed block over every contract, null before the indexer's first checkpoint.
+ * Checkpoints are not tenant data: meterline_api may read them (035_service_roles.sql), with no
+ * tenant set.
  */
-export async function lowestCheckpoint(pool: pg.Pool): Promise<bigint | null> {
-  const { rows } = await pool.query<{ low: string | null }>("SELECT min(block_number)::text AS low FROM checkpoints");
+export async function lowestCheckpoint(db: Pick<pg.ClientBase, "query">): Promise<bigint | null> {
+  const { rows } = await db.query<{ low: string | null }>("SELECT min(block_number)::text AS low FROM checkpoints");
   return rows[0]?.low ? BigInt(rows[0].low) : null;
 }

@@ -17,7 +17,8 @@ export type NodeType =
   | "Plan"
   | "PlanVersion"
   | "PlanSubscription"
-  | "AuditEntry";
+  | "AuditEntry"
+  | "IdentityProvider";
 
 export function toGlobalId(type: NodeType, ...key: (string | number | bigint)[]): string {
   return Buffer.from(`${type}:${key.join(":")}`, "utf8").toString("base64url");

@@ -2,6 +2,7 @@ import { auditLogResolvers } from "./audit-log";
 import { commitmentResolvers } from "./commitments";
 import { creditNoteResolvers } from "./credit-notes";
 import { entitlementResolvers } from "./entitlement";
+import { identityProviderResolvers } from "./identity-providers";
 import { invoiceResolvers } from "./invoices";
 import { meterResolvers } from "./meters";
 import { quotaResolvers } from "./quotas";
@@ -25,4 +26,5 @@ export const resolvers = [
   webhookResolvers,
   auditLogResolvers,
   subscriptionResolvers,
+  identityProviderResolvers,
 ];

@@ -12,6 +12,12 @@ export interface TenantDb {
    * which case every policy matches nothing.
    */
   run<T>(scope: TenantScope, fn: (client: pg.PoolClient, tenantId: string | null) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in a short transaction as the API role with no tenant set: row-level security hides
+   * every tenant's rows, so only platform data (identity providers, checkpoints) and the
+   * SECURITY DEFINER lookups are readable. For work before the request's tenant is known.
+   */
+  runWithoutTenant<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
 }
 
 // One statement: SET LOCAL ROLE, the tenant and the per-query timeout, all transaction-local,
@@ -54,6 +60,20 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
           }
         }
         const result = await fn(client, tenantId);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async runWithoutTenant(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query(`BEGIN; SELECT set_config('role', '${options.role}', true), set_config('statement_timeout', '${timeout}', true)`);
+        const result = await fn(client);
         await client.query("COMMIT");
         return result;
       } catch (err) {

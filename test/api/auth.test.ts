@@ -153,7 +153,7 @@ describe("api: access-token validation (RFC 8725 / RFC 9068 attacks)", function 
   }
 
   it("counts failures by reason in /metrics without exposing tokens", async function () {
-    const text = await (await fetch(`${h.api.url}/metrics`)).text();
+    const text = await (await fetch(`${h.api.metricsUrl}/metrics`)).text();
     for (const reason of ["missing_token", "malformed", "header_key_injection", "algorithm", "token_type", "signature", "expired", "not_yet_valid", "issued_in_future", "too_old", "issuer", "audience", "missing_claim", "tenant"]) {
       expect(text, reason).to.match(new RegExp(`meterline_api_auth_failures_total\\{reason="${reason}"\\} [1-9]`));
     }

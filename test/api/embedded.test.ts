@@ -68,4 +68,10 @@ describe("api: embedded PGlite mode", function () {
     await reader.cancel();
     expect(text).to.contain('{"data":{"usageRecorded":{"records":4}}}');
   });
+
+  it("is ready under the API's own role on the embedded database too", async function () {
+    const res = await fetch(`${api.url}/readyz`);
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.include({ ready: true, database: true });
+  });
 });

@@ -4,7 +4,10 @@ import pino from "pino";
 import { platformRoles } from "../../api/auth/roles";
 import { ConfigError, parseApiConfig } from "../../api/config";
 import { readiness } from "../../api/http/readiness";
+import { createTenantDb } from "../../api/tenancy/tenant-transaction";
 import { startHarness, type ApiHarness } from "./fixtures";
+
+const asApi = (h: ApiHarness) => createTenantDb(h.apiDb.pool, { role: "meterline_api", statementTimeoutMs: 2000 });
 
 async function raw(h: ApiHarness, body: string, headers: Record<string, string> = {}, token?: string) {
   const res = await fetch(`${h.api.url}/graphql`, {
@@ -116,16 +119,17 @@ describe("api: hardening", function () {
 
     it("readiness follows the indexer's lag behind the chain head", async function () {
       // The seeded checkpoint is at block 1000; read as the API's own role.
-      expect(await readiness(h.apiDb.pool, 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
-      expect(await readiness(h.apiDb.pool, 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
-      expect((await readiness(h.apiDb.pool, 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
+      expect(await readiness(asApi(h), 50, async () => 1040n)).to.deep.equal({ ready: true, database: true, indexerLagBlocks: "40" });
+      expect(await readiness(asApi(h), 50, async () => 1100n)).to.deep.equal({ ready: false, database: true, indexerLagBlocks: "100" });
+      expect((await readiness(asApi(h), 50, async () => Promise.reject(new Error("rpc down")))).ready).to.equal(false);
     });
 
-    it("serves /healthz, /readyz and /metrics without a token", async function () {
+    it("serves /healthz and /readyz without a token, and /metrics on its own listener only", async function () {
       expect((await fetch(`${h.api.url}/healthz`)).status).to.equal(200);
       const ready = await fetch(`${h.api.url}/readyz`);
       expect(ready.status).to.equal(200);
-      const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+      expect((await fetch(`${h.api.url}/metrics`)).status).to.equal(404);
+      const metrics = await (await fetch(`${h.api.metricsUrl}/metrics`)).text();
       for (const m of ["meterline_api_requests_total", "meterline_api_request_duration_seconds_bucket", "meterline_api_db_pool_connections"]) {
         expect(metrics).to.contain(m);
       }
@@ -155,7 +159,7 @@ describe("api: hardening", function () {
       expect(limited.body.errors?.[0]?.extensions?.code).to.equal("RATE_LIMITED");
       // Another tenant has its own bucket.
       expect((await h.gql(await h.token("globex", "viewer"), "{ viewer { subject } }")).status).to.equal(200);
-      const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+      const metrics = await (await fetch(`${h.api.metricsUrl}/metrics`)).text();
       expect(metrics).to.match(/meterline_api_rate_limited_total\{scope="tenant"\} [1-9]/);
     });
 

@@ -71,6 +71,17 @@ async function futureVersion(h: ApiHarness): Promise<string> {
   return toGlobalId("PlanVersion", rows[0]!.id);
 }
 
+const idpInput = () => ({ audience: "https://api.example", jwksUri: "https://idp.example/jwks", tenantClaim: "org", rolesClaim: "realm_access.roles" });
+
+async function newIdentityProvider(h: ApiHarness, issuer: string): Promise<string> {
+  const { rows } = await h.db.pool.query<{ id: string }>(
+    `INSERT INTO identity_providers (issuer, audience, jwks_uri, algorithms, token_types, tenant_claim, roles_claim)
+     VALUES ($1, 'https://api.example', 'https://idp.example/jwks', '{ES256}', '{at+jwt}', 'org', 'roles') RETURNING id::text`,
+    [issuer],
+  );
+  return toGlobalId("IdentityProvider", rows[0]!.id);
+}
+
 async function newEndpoint(h: ApiHarness): Promise<string> {
   const res = await h.gql(
     await h.token("acme", "operator"),
@@ -201,6 +212,28 @@ const OPERATIONS: Record<string, Operation> = {
     doc: `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`,
     vars: async (h) => ({ id: await newEndpoint(h) }),
   },
+  "Query.identityProviders": { requires: "PLATFORM_VIEWER", doc: "{ identityProviders { id issuer } }" },
+  "Query.tenantIdentityProvider": { requires: "PLATFORM_VIEWER", doc: "{ tenantIdentityProvider { issuer } }" },
+  "Mutation.createIdentityProvider": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($input: IdentityProviderInput!) { createIdentityProvider(input: $input) { id } }`,
+    vars: async () => ({ input: { ...idpInput(), issuer: `https://idp-${++seq}.example` } }),
+  },
+  "Mutation.updateIdentityProvider": {
+    requires: "PLATFORM_ADMIN",
+    doc: `mutation($id: ID!, $input: IdentityProviderInput!) { updateIdentityProvider(id: $id, input: $input) { id } }`,
+    vars: async (h) => {
+      const issuer = `https://idp-${++seq}.example`;
+      return { id: await newIdentityProvider(h, issuer), input: { ...idpInput(), issuer } };
+    },
+  },
+  "Mutation.bindIdentityProvider": {
+    requires: "PLATFORM_ADMIN",
+    // Bound and unbound again in the one request, so acme's own tokens keep working for the rest.
+    doc: `mutation($id: ID!) { bindIdentityProvider(id: $id) { id } unbindIdentityProvider }`,
+    vars: async (h) => ({ id: await newIdentityProvider(h, `https://idp-${++seq}.example`) }),
+  },
+  "Mutation.unbindIdentityProvider": { requires: "PLATFORM_ADMIN", doc: "mutation { unbindIdentityProvider }" },
   "Subscription.usageRecorded": { requires: "VIEWER", doc: "subscription { usageRecorded { records toBlock } }" },
   "Subscription.quotaAlert": { requires: "VIEWER", doc: "subscription { quotaAlert { meterId threshold } }" },
 };
@@ -291,6 +324,10 @@ describe("api: role matrix", function () {
       "webhook_endpoint.create",
       "webhook_endpoint.rotate_secret",
       "webhook_endpoint.delete",
+      "identity_provider.create",
+      "identity_provider.update",
+      "identity_provider.bind",
+      "identity_provider.unbind",
       "platform.request",
     ]) {
       expect(actions, a).to.include(a);

@@ -95,7 +95,7 @@ describe("api: no GraphQL executes without a verified principal", function () {
       });
 
       it("counted the refusals by reason", async function () {
-        const metrics = await (await fetch(`${h.api.url}/metrics`)).text();
+        const metrics = await (await fetch(`${h.api.metricsUrl}/metrics`)).text();
         expect(metrics).to.match(/meterline_api_auth_failures_total\{reason="missing_token"\} [1-9]/);
         expect(metrics).to.match(/meterline_api_auth_failures_total\{reason="malformed"\} [1-9]/);
       });
