@@ -245,8 +245,8 @@ describe("InvoiceAnchor", function () {
 
   it("every custom error in the ABI is asserted by name in this file (or listed as unreachable with a reason)", function () {
     const source = readFileSync(__filename, "utf8");
-    const errors = InvoiceAnchor__factory.abi.filter((item) => item.type === "error").map((item) => item.name);
-    const untested = errors.filter((name) => !(name in UNREACHABLE) && !source.includes(`revertedWithCustomError(anchor, "${name}")`) && !source.includes(`revertedWithCustomError(factory, "${name}")`));
+    const errors: string[] = InvoiceAnchor__factory.abi.filter((item) => item.type === "error").map((item) => item.name);
+    const untested = errors.filter((name: string) => !(name in UNREACHABLE) && !source.includes(`revertedWithCustomError(anchor, "${name}")`) && !source.includes(`revertedWithCustomError(factory, "${name}")`));
     expect(untested).to.deep.equal([]);
     expect(Object.keys(UNREACHABLE).filter((name) => !errors.includes(name))).to.deep.equal([]);
   });
