@@ -3,7 +3,8 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { databaseAuditSections } from "../audit";
 import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../audit/chain-audit";
 import { abiHash } from "../../chain/deployment";
-import { usageMeterAbi } from "../../chain/abi.generated";
+import { invoiceAnchorAbi, usageMeterAbi } from "../../chain/abi.generated";
+import { auditAnchor } from "../audit/anchor-audit";
 import { EXIT, reportingErrors, TaskInputError } from "./lib/errors";
 import { openMeter } from "./lib/meter-context";
 import { parseParam, uintSchema } from "./lib/params";
@@ -34,6 +35,7 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
     ...(block !== undefined ? { blockTag: block } : {}),
     expectedAbiHash: abiHash(usageMeterAbi),
   });
+  if (deployment.anchor) report.sections.push(await auditAnchor(hre.ethers.provider, deployment.anchor, report.block.number, abiHash(invoiceAnchorAbi)));
   if (args.database !== undefined) {
     // "env" rather than a silent DATABASE_URL default: CI exports DATABASE_URL for every test.
     const url = args.database === "env" ? process.env.DATABASE_URL : args.database;
@@ -45,7 +47,7 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
   return report;
 }
 
-task("meter:audit", "Audits UsageMeter from chain state: roles, admin transfer, pause, commitments, usage totals; exit 1 when something needs attention")
+task("meter:audit", "Audits UsageMeter from chain state: roles, admin transfer, pause, commitments, usage totals, and InvoiceAnchor's roles and pause; exit 1 when something needs attention")
   .addFlag("json", "Print the report as JSON")
   .addOptionalParam("block", "Audit as of this block number (default: latest)")
   .addOptionalParam("database", "Also reconcile the indexer's database with the chain: a postgres:// URL, or env for DATABASE_URL")

@@ -8,6 +8,7 @@ import { resolveSigner } from "./lib/signer";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import { addressSchema, parseParam, uintSchema } from "./lib/params";
 import { describeRevert } from "../../chain/revert";
+import { checkAnchorArgs, deployAnchorBeside } from "./lib/anchor-deploy";
 
 interface DeployArgs {
   admin?: string;
@@ -17,6 +18,8 @@ interface DeployArgs {
   grantManager?: string;
   grantPauser?: string;
   force: boolean;
+  grantBiller?: string;
+  noAnchor: boolean;
 }
 
 export interface DeployResult {
@@ -26,6 +29,7 @@ export interface DeployResult {
 }
 
 async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise<DeployResult> {
+  await checkAnchorArgs(hre, args);
   const adminDelay = parseParam("admin-delay", uintSchema((1n << 48n) - 1n), args.adminDelay);
   const minRevealDelay = parseParam("min-reveal-delay", uintSchema(0xffffffffn), args.minRevealDelay);
   const maxRevealDelay = parseParam("max-reveal-delay", uintSchema(0xffffffffn), args.maxRevealDelay);
@@ -107,10 +111,16 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
     granted.push({ role: roleName, account, txHash: r?.hash ?? tx.hash });
     console.log(`granted ${roleName} to ${account} (tx ${r?.hash ?? tx.hash})`);
   }
+  // InvoiceAnchor is deployed next to UsageMeter (same admin and delay) and recorded in the same file.
+  if (!args.noAnchor) {
+    const anchored = await deployAnchorBeside(hre, { deployment, admin, adminDelay, grantBiller: args.grantBiller, grantPauser });
+    deployment.anchor = anchored.anchor;
+    granted.push(...anchored.granted);
+  }
   return { deployment, file, granted };
 }
 
-task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
+task("meter:deploy", "Deploys UsageMeter and its companion InvoiceAnchor and writes deployments/<chainId>.json")
   .addOptionalParam("admin", "Initial default admin (a multisig in production); defaults to the signer", undefined, types.string)
   .addOptionalParam(
     "adminDelay",
@@ -128,4 +138,6 @@ task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
   .addOptionalParam("grantManager", "Grant TENANT_MANAGER_ROLE to this address after deploying", undefined, types.string)
   .addOptionalParam("grantPauser", "Grant PAUSER_ROLE to this address after deploying", undefined, types.string)
   .addFlag("force", "Deploy even if deployments/<chainId>.json points at a live contract")
+  .addOptionalParam("grantBiller", "Grant the InvoiceAnchor's BILLER_ROLE to this address (billing's signer) after deploying", undefined, types.string)
+  .addFlag("noAnchor", "Deploy UsageMeter alone, without its companion InvoiceAnchor")
   .setAction(reportingErrors(deploy));
