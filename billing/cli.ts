@@ -11,6 +11,7 @@ import { renderHelp } from "../db/service-config";
 import { BILLING_SETTINGS, billingConfigFromEnv, BillingConfigError } from "./config";
 import { startBillingWorker } from "./index";
 import { createBillingMetrics } from "./metrics";
+import { openAnchorChain } from "./anchoring/chain";
 
 const LEASE_KEY = "billing";
 
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const logger = pino({ level: config.service.logLevel, base: { service: "meterline-billing" } });
+  if (!config.anchoring) logger.warn("anchoring is off: no BILLING_SIGNER_KEY or BILLING_SIGNER_KEYSTORE (plans and documents are not published on InvoiceAnchor)");
   const metrics = createBillingMetrics();
   let state: "starting" | "standby" | "active" = "starting";
   let lastPass: string | null = null;
@@ -73,6 +75,9 @@ async function main(): Promise<number> {
             started = Date.now();
           },
           onError: () => metrics.failed(),
+          ...(config.anchoring ? { openAnchor: () => openAnchorChain(config.anchoring!) } : {}),
+          onAnchoring: (r) => metrics.observeAnchoring(r),
+          onAnchoringError: () => metrics.anchoringFailed("rpc"),
         });
         // The heartbeat runs beside the passes: a long pass keeps the lease; a lost lease stops the worker.
         const heartbeat = setInterval(() => {
