@@ -55,6 +55,7 @@ Try it:
     -d '{"query":"{ tenant { slug } usageRecords(first: 5) { totalCount edges { node { meterId quantity sequence } } } }"}'
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
   Pause the contract:  npx hardhat meter:pause --network localhost --reason "tour"
+  Verify an invoice:   node dist/meterline-verify.mjs --rpc ${stack.rpc} --meter ${stack.state.meter} --anchor ${stack.state.anchor ?? "<none: npm start -- --fresh>"} --tenant acme invoice.json
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
 
   return new Promise<number>((resolve) => {

@@ -14,6 +14,8 @@ export const stackStateSchema = z.object({
   graphql: z.string().url().nullable(),
   audience: z.string(),
   meter: z.string(),
+  /** The InvoiceAnchor (absent on a chain recorded before the stack deployed one). */
+  anchor: z.string().optional(),
   chainId: z.number(),
   pid: z.number(),
   clients: z.array(z.object({ tenant: z.string(), role: z.string(), clientId: z.string(), clientSecret: z.string() })),

@@ -206,7 +206,12 @@ export async function runAnchoringOnce(db: { pool: pg.Pool }, chain: AnchorChain
       nextNonce = journaled !== null && journaled + 1n > BigInt(onChain) ? journaled + 1n : BigInt(onChain);
     }
     const tx = await chain.sign(call, nextNonce, gas);
-    await journalAnchorTx(db.pool, job.id, { anchor: chain.anchor, signer: chain.biller, nonce: tx.nonce, rawTx: tx.rawTx, txHash: tx.txHash });
+    if (!(await journalAnchorTx(db.pool, job.id, { anchor: chain.anchor, signer: chain.biller, nonce: tx.nonce, rawTx: tx.rawTx, txHash: tx.txHash }))) {
+      // Another pass (a second worker, or the stack's own) journaled it meanwhile: never send ours.
+      nextNonce = null;
+      block();
+      continue;
+    }
     nextNonce += 1n;
     Object.assign(job, { status: "sent", nonce: tx.nonce, rawTx: tx.rawTx, txHash: tx.txHash });
     await options.hooks?.afterJournal?.(job);

@@ -126,18 +126,20 @@ export async function openAnchorJobs(db: Queryable): Promise<AnchorJob[]> {
   return rows.map(toJob);
 }
 
-/** Journals the signed transaction: after this commits, only this transaction may anchor the job. */
+/** Journals the signed transaction: after this commits, only this transaction may anchor the job. False when already journaled. */
 export async function journalAnchorTx(
   db: Queryable,
   jobId: string,
   tx: { anchor: string; signer: string; nonce: bigint; rawTx: string; txHash: string },
-): Promise<void> {
-  await db.query(
+): Promise<boolean> {
+  const { rowCount } = await db.query(
     `UPDATE anchor_jobs SET status = 'sent', anchor_address = $2, signer = $3, nonce = $4, raw_tx = $5, tx_hash = $6,
             block_number = NULL, block_hash = NULL, confirmed = false, attempts = attempts + 1, last_error = NULL, updated_at = now()
       WHERE id = $1 AND status = 'pending'`,
     [jobId, fromHex(tx.anchor), fromHex(tx.signer), tx.nonce.toString(), fromHex(tx.rawTx), fromHex(tx.txHash)],
   );
+  // False: another pass journaled this job first (its transaction, not this one, is the job's).
+  return rowCount === 1;
 }
 
 /** The anchor event of the job is in `block` (from its own transaction or, after a crash, found on chain). */
