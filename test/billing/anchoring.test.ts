@@ -16,6 +16,8 @@ import { Secret } from "../../billing/anchoring/signer";
 import { issueCreditNote } from "../../billing/corrections";
 import { createBillingMetrics } from "../../billing/metrics";
 import { runBillingOnce } from "../../billing/run";
+import { billingConfigFromEnv } from "../../billing/config";
+import { startBillingWorker } from "../../billing";
 import { ANCHOR_ROLES } from "../../chain/roles";
 import { toHex } from "../../chain/hex";
 import { withTransaction, type Database } from "../../db/connection";
@@ -42,6 +44,7 @@ describe("billing anchoring", function () {
   let billing: Database;
   let anchor: InvoiceAnchor;
   let chain: AnchorChain;
+  let billerKey: Hex;
   let contractId: number;
   const tenants: Record<"t1" | "t2" | "t3", string> = { t1: "", t2: "", t3: "" };
   let months: [BillingPeriod, BillingPeriod, BillingPeriod];
@@ -105,6 +108,7 @@ describe("billing anchoring", function () {
     anchor = (await (await hre.ethers.getContractFactory("InvoiceAnchor", admin)).deploy(0, admin!.address, meterAddress)) as unknown as InvoiceAnchor;
     await anchor.waitForDeployment();
     const key = generatePrivateKey();
+    billerKey = key;
     const biller = privateKeyToAddress(key);
     await rpc("hardhat_setBalance", [biller, "0x56BC75E2D63100000"]);
     await (await anchor.grantRole(ANCHOR_ROLES.BILLER_ROLE, biller)).wait();
@@ -297,5 +301,39 @@ describe("billing anchoring", function () {
     const r = await pass();
     expect([r.sent, r.resent, r.anchored.length]).to.deep.equal([0, 0, 1]);
     expect((await documentEvents(2)).filter((e) => e.contentHash === doc!.contentHash)).to.have.length(1);
+  });
+
+  it("the billing worker anchors after each billing pass when a signer is configured, and reports to its metrics", async function () {
+    await creditOneRecord(tenants.t1);
+    const [doc] = (await chainOf(tenants.t1)).slice(-1);
+    const config = billingConfigFromEnv({
+      BILLING_INTERVAL_MS: "100",
+      CONFIRMATIONS: "0",
+      BILLING_SIGNER_KEY: billerKey,
+      RPC_URL: server.url,
+      ANCHOR_ADDRESS: await anchor.getAddress(),
+    });
+    const metrics = createBillingMetrics();
+    const lines: string[] = [];
+    const logger = { info: () => undefined, warn: () => undefined, error: (o: object, m?: string) => void lines.push(`${m} ${JSON.stringify(o)}`) };
+    const worker = startBillingWorker(config, {
+      db: billing,
+      logger,
+      clock: () => new Date((sec(months[2].start) + 4 * HOUR) * 1000),
+      openAnchor: () => openAnchorChain(config.anchoring!),
+      onAnchoring: (r) => metrics.observeAnchoring(r),
+      onAnchoringError: () => metrics.anchoringFailed("rpc"),
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      const status = async () => (await db.pool.query<{ status: string }>("SELECT status FROM anchor_jobs WHERE hash = $1", [Buffer.from(doc!.contentHash.slice(2), "hex")])).rows[0]?.status;
+      while ((await status()) !== "anchored" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await worker.stop();
+    }
+    expect((await jobOf(doc!.contentHash)).status).to.equal("anchored");
+    expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchored_total")).to.contain('kind="document"} 1');
+    expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchor_jobs_pending")).to.match(/ 0$/m);
+    expect(lines.join("\n")).to.not.contain(billerKey.slice(2));
   });
 });
