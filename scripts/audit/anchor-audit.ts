@@ -103,3 +103,74 @@ export async function auditAnchor(provider: Provider, anchor: AnchorDeployment, 
   items.push(item("ok", "anchored", `${plans} plan version(s), ${documents.length} document(s) of ${tenants.size} tenant(s)`, { plans, documents: documents.length, tenants: tenants.size }));
   return section;
 }
+
+/** Anything with node-postgres' `query`. */
+interface Queryable {
+  query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * The "anchoring" section of `meter:audit --database`: billing's documents and plan assignments
+ * against the anchor's events at `blockTag`. Attention: a finalized document or a plan already in
+ * effect that is not on the anchor, an anchored document billing does not know (someone else
+ * anchored at a tenant's head), and every plan billing marked unanchorable.
+ */
+export async function auditAnchoring(db: Queryable, provider: Provider, anchor: AnchorDeployment, blockTag: number, maxExamples = 10): Promise<AuditSection> {
+  const items: AuditItem[] = [];
+  const section: AuditSection = { id: "anchoring", title: "Billing anchoring (database vs InvoiceAnchor)", items };
+  const block = await provider.getBlock(blockTag);
+  const now = block?.timestamp ?? Math.floor(Date.now() / 1000);
+  const events = await fetchAnchorEvents(provider, anchor.address, anchor.deployBlock, blockTag);
+  const key = (tenant: unknown, hash: unknown) => `${Number(tenant)}:${String(hash).toLowerCase()}`;
+  const anchoredDocs = new Set(events.filter((e) => e.name === "DocumentAnchored").map((e) => key(e.args.tenantId, e.args.contentHash)));
+  const anchoredPlans = new Set(events.filter((e) => e.name === "PlanAnchored").map((e) => `${key(e.args.tenantId, e.args.planHash)}:${Number(e.args.effectiveFrom)}`));
+  const meter = Buffer.from(anchor.constructorArgs.usageMeter.slice(2), "hex");
+  const hex = (b: Buffer) => `0x${b.toString("hex")}`;
+
+  const { rows: docs } = await db.query<{ onchain_id: number; slug: string; seq: number; kind: string; number: number; content_hash: Buffer; created_at: Date }>(
+    `SELECT t.onchain_id, t.slug, d.seq, d.kind, d.number, d.content_hash, d.created_at
+       FROM billing_documents d JOIN tenants t ON t.id = d.tenant_id JOIN contracts c ON c.id = t.contract_id AND c.address = $1
+      ORDER BY t.onchain_id, d.seq`,
+    [meter],
+  );
+  const missing = docs.filter((d) => !anchoredDocs.has(key(d.onchain_id, hex(d.content_hash))));
+  const known = new Set(docs.map((d) => key(d.onchain_id, hex(d.content_hash))));
+  items.push(
+    missing.length === 0
+      ? item("ok", "documents", `all ${docs.length} finalized invoice(s) and credit note(s) are anchored`, { documents: docs.length })
+      : item("attention", "documents", `${missing.length} of ${docs.length} finalized document(s) not on the anchor (billing anchoring off, paused or failing?)`, {
+          missing: missing.slice(0, maxExamples).map((d) => ({ tenant: d.slug, seq: d.seq, kind: d.kind, number: d.number, contentHash: hex(d.content_hash), finalizedAt: d.created_at.toISOString() })),
+        }),
+  );
+  const foreign = events.filter((e) => e.name === "DocumentAnchored" && !known.has(key(e.args.tenantId, e.args.contentHash)));
+  if (foreign.length > 0) {
+    items.push(
+      item("attention", "unknown anchored documents", `${foreign.length} anchored document(s) billing never issued (a leaked or foreign BILLER_ROLE key?)`, {
+        documents: foreign.slice(0, maxExamples).map((e) => ({ tenantId: Number(e.args.tenantId), contentHash: String(e.args.contentHash), biller: String(e.args.biller), block: e.blockNumber })),
+      }),
+    );
+  }
+
+  const { rows: plans } = await db.query<{ onchain_id: number; slug: string; plan_hash: Buffer; effective_from: Date }>(
+    `SELECT t.onchain_id, t.slug, a.plan_hash, a.effective_from
+       FROM plan_assignments a JOIN tenants t ON t.id = a.tenant_id JOIN contracts c ON c.id = t.contract_id AND c.address = $1
+      ORDER BY t.onchain_id, a.effective_from`,
+    [meter],
+  );
+  const unpublished = plans.filter((p) => !anchoredPlans.has(`${key(p.onchain_id, hex(p.plan_hash))}:${Math.floor(p.effective_from.getTime() / 1000)}`));
+  const late = unpublished.filter((p) => p.effective_from.getTime() / 1000 <= now);
+  const waiting = unpublished.length - late.length;
+  items.push(
+    late.length === 0
+      ? item("ok", "plan versions", `${plans.length - unpublished.length} of ${plans.length} anchored${waiting > 0 ? `, ${waiting} not yet (still in the future)` : ""}`)
+      : item("attention", "plan versions", `${late.length} plan version(s) in effect without having been anchored first`, {
+          late: late.slice(0, maxExamples).map((p) => ({ tenant: p.slug, planHash: hex(p.plan_hash), effectiveFrom: p.effective_from.toISOString() })),
+        }),
+  );
+  const { rows: unanchorable } = await db.query<{ slug: string; reason: string }>(
+    `SELECT t.slug, j.reason FROM anchor_jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.status = 'unanchorable' ORDER BY j.id LIMIT $1`,
+    [maxExamples],
+  );
+  for (const u of unanchorable) items.push(item("attention", `unanchorable (${u.slug})`, u.reason));
+  return section;
+}

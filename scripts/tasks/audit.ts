@@ -4,7 +4,8 @@ import { databaseAuditSections } from "../audit";
 import { auditChain, auditReportToJson, renderAuditReport, reportStatus, type AuditReport } from "../audit/chain-audit";
 import { abiHash } from "../../chain/deployment";
 import { invoiceAnchorAbi, usageMeterAbi } from "../../chain/abi.generated";
-import { auditAnchor } from "../audit/anchor-audit";
+import { auditAnchor, auditAnchoring } from "../audit/anchor-audit";
+import { openDatabase } from "../../db/connection";
 import { EXIT, reportingErrors, TaskInputError } from "./lib/errors";
 import { openMeter } from "./lib/meter-context";
 import { parseParam, uintSchema } from "./lib/params";
@@ -41,6 +42,14 @@ async function audit(args: AuditArgs, hre: HardhatRuntimeEnvironment): Promise<A
     const url = args.database === "env" ? process.env.DATABASE_URL : args.database;
     if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TaskInputError("--database: expected a postgres:// URL, or env with DATABASE_URL set");
     report.sections.push(...(await databaseAuditSections(url, hre.network.provider)));
+    if (deployment.anchor) {
+      const db = await openDatabase({ target: { kind: "postgres", url }, maxConnections: 1, applicationName: "meterline-audit" });
+      try {
+        report.sections.push(await auditAnchoring(db.pool, hre.ethers.provider, deployment.anchor, report.block.number));
+      } finally {
+        await db.close();
+      }
+    }
   }
   console.log(args.json ? auditReportToJson(report) : renderAuditReport(report));
   if (reportStatus(report) === "attention") process.exitCode = EXIT.failed;

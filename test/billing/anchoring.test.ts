@@ -19,6 +19,8 @@ import { runBillingOnce } from "../../billing/run";
 import { billingConfigFromEnv } from "../../billing/config";
 import { startBillingWorker } from "../../billing";
 import { ANCHOR_ROLES } from "../../chain/roles";
+import type { AnchorDeployment } from "../../chain/deployment";
+import { auditAnchoring } from "../../scripts/audit/anchor-audit";
 import { toHex } from "../../chain/hex";
 import { withTransaction, type Database } from "../../db/connection";
 import { nextPeriod, periodContaining, type BillingPeriod } from "../../rating/periods";
@@ -45,6 +47,11 @@ describe("billing anchoring", function () {
   let anchor: InvoiceAnchor;
   let chain: AnchorChain;
   let billerKey: Hex;
+  let anchorDeployment: AnchorDeployment;
+  const audit = async () => {
+    const section = await auditAnchoring(db.pool, hre.ethers.provider, anchorDeployment, await hre.ethers.provider.getBlockNumber());
+    return Object.fromEntries(section.items.map((i) => [i.label, i]));
+  };
   let contractId: number;
   const tenants: Record<"t1" | "t2" | "t3", string> = { t1: "", t2: "", t3: "" };
   let months: [BillingPeriod, BillingPeriod, BillingPeriod];
@@ -115,6 +122,15 @@ describe("billing anchoring", function () {
     await (await anchor.grantRole(ANCHOR_ROLES.PAUSER_ROLE, admin!.address)).wait();
     chain = await openAnchorChain({ signer: { kind: "key", key: new Secret(key) }, rpcUrl: server.url, anchorAddress: (await anchor.getAddress()) as Address, confirmations: 0, receiptTimeoutMs: 5_000 });
     expect(chain.usageMeter).to.equal(meterAddress);
+    anchorDeployment = {
+      contract: "InvoiceAnchor",
+      address: chain.anchor,
+      deployBlock: 0,
+      deployBlockHash: ZERO as Hex,
+      txHash: ZERO as Hex,
+      constructorArgs: { adminDelay: 0, admin: admin!.address as Address, usageMeter: meterAddress },
+      abiHash: ZERO as Hex,
+    };
 
     db = await createTestDatabase();
     billing = await openAsRole(db, "meterline_billing");
@@ -165,6 +181,12 @@ describe("billing anchoring", function () {
     );
     for (const p of plans) expect((await p.getBlock()).timestamp).to.be.below(Number(p.args.effectiveFrom));
 
+    // meter:audit --database: tenant-3's plan is in effect unpublished, and billing says why.
+    const report = await audit();
+    expect(report["plan versions"]!.status).to.equal("attention");
+    expect(report["plan versions"]!.summary).to.equal("1 plan version(s) in effect without having been anchored first");
+    expect(report["unanchorable (tenant-3)"]!.summary).to.equal(r.unanchorable[0]!.reason);
+
     const again = await pass();
     expect([again.sent, again.anchored.length, again.unanchorable.length]).to.deep.equal([0, 0, 0]);
     const { rows: t3 } = await db.pool.query<{ status: string; attempts: number; reason: string }>("SELECT status, attempts, reason FROM anchor_jobs WHERE tenant_id = $1", [tenants.t3]);
@@ -191,6 +213,9 @@ describe("billing anchoring", function () {
 
     // tenant-1: invoice 1, credit note 1, invoice 2, all waiting; anchored in one pass, in order.
     expect(await chainOf(tenants.t1)).to.have.length(3);
+    const waiting = await audit();
+    expect(waiting.documents!.status).to.equal("attention");
+    expect(waiting.documents!.summary).to.match(/^\d+ of \d+ finalized document\(s\) not on the anchor/);
     const r = await pass();
     expect(r.failures).to.deep.equal([]);
     for (const [t, onchainId] of [[tenants.t1, 1], [tenants.t2, 2], [tenants.t3, 3]] as const) {
@@ -206,6 +231,9 @@ describe("billing anchoring", function () {
     expect(rows.map((x) => [x.status, x.confirmed])).to.deep.equal([["anchored", true]]);
     const idle = await pass();
     expect([idle.sent, idle.resent, idle.pending]).to.deep.equal([0, 0, 0]);
+    const done = await audit();
+    expect(done.documents!.status).to.equal("ok");
+    expect(done["unknown anchored documents"]).to.equal(undefined);
   });
 
   it("a crash between journal and broadcast sends the same transaction once on restart (no double anchor)", async function () {
@@ -301,6 +329,17 @@ describe("billing anchoring", function () {
     const r = await pass();
     expect([r.sent, r.resent, r.anchored.length]).to.deep.equal([0, 0, 1]);
     expect((await documentEvents(2)).filter((e) => e.contentHash === doc!.contentHash)).to.have.length(1);
+
+    // The same key (leaked) anchors a document billing never issued at tenant-2's head: the audit
+    // flags it, and billing's next document is refused by the chain rule, counted as "rejected".
+    const bogus = hexOf(randomBytes(32));
+    await (await anchor.connect(other).anchorDocument(2, 0, 99, sec(d.period_start), sec(d.period_end), bogus, doc!.contentHash as Hex)).wait();
+    expect((await audit())["unknown anchored documents"]!.status).to.equal("attention");
+    await creditOneRecord(tenants.t2);
+    const refused = await pass();
+    expect(refused.failures.map((f) => f.reason)).to.deep.equal(["rejected"]);
+    expect(refused.failures[0]!.message).to.match(/^anchorDocument would revert: NotChainHead\(2, 0x[0-9a-f]{64}, 0x[0-9a-f]{64}\)$/);
+    expect(refused.pending).to.equal(1);
   });
 
   it("the billing worker anchors after each billing pass when a signer is configured, and reports to its metrics", async function () {
@@ -333,7 +372,9 @@ describe("billing anchoring", function () {
     }
     expect((await jobOf(doc!.contentHash)).status).to.equal("anchored");
     expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchored_total")).to.contain('kind="document"} 1');
-    expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchor_jobs_pending")).to.match(/ 0$/m);
+    // tenant-2's document refused by the foreign head (previous test) is the one still pending.
+    expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchor_jobs_pending")).to.match(/ 1$/m);
+    expect(await metrics.registry.getSingleMetricAsString("meterline_billing_anchor_failures_total")).to.contain('reason="rejected"}');
     expect(lines.join("\n")).to.not.contain(billerKey.slice(2));
   });
 });

@@ -7,6 +7,7 @@ import { ANCHOR_ROLES } from "../../../chain/roles";
 import { invoiceAnchorAbi } from "../../../chain/abi.generated";
 import type { AuditReport } from "../../../scripts/audit/chain-audit";
 import type { InvoiceAnchor } from "../../../scripts/typechain-types";
+import { createTestDatabase } from "../../helpers/database";
 import { blockNumber, chainId, deployMeter, fundedWallet, runTask, signAs, useTaskEnvironment } from "./support";
 
 async function anchorAt(address: string): Promise<InvoiceAnchor> {
@@ -157,5 +158,21 @@ describe("InvoiceAnchor tasks", function () {
       expect(clean.stdout).to.contain("ok        anchor paused: no");
       expect(clean.stdout).to.contain(`ok        anchor BILLER_ROLE: ${biller.address}`);
     });
+  });
+
+  it("meter:audit --database adds billing's anchoring, database against anchor", async function () {
+    await deployMeter();
+    const db = await createTestDatabase();
+    try {
+      const run = await runTask<AuditReport>("meter:audit", { database: db.url });
+      const section = run.result.sections.find((s) => s.id === "anchoring")!;
+      expect(section.items.map((i) => [i.label, i.status, i.summary])).to.deep.equal([
+        ["documents", "ok", "all 0 finalized invoice(s) and credit note(s) are anchored"],
+        ["plan versions", "ok", "0 of 0 anchored"],
+      ]);
+      expect(run.stdout).to.contain("Billing anchoring (database vs InvoiceAnchor) [ok]");
+    } finally {
+      await db.drop();
+    }
   });
 });
