@@ -8,10 +8,14 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { z } from "zod";
 import { fetchAnchorEvents, anchorRoleHolders } from "../audit/anchor-audit";
 import { ANCHOR_ROLES, anchorRoleByName, anchorRoleLabel } from "../../chain/roles";
-import { openAnchor, openSigningAnchor } from "./lib/anchor-context";
-import { reportingErrors, TaskInputError } from "./lib/errors";
+import { getAddress } from "ethers";
+import { LOCAL_CHAIN_IDS, writeDeployment, type AnchorDeployment } from "../../chain/deployment";
+import { deployInvoiceAnchor, openAnchor, openSigningAnchor } from "./lib/anchor-context";
+import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
+import { openMeter } from "./lib/meter-context";
+import { resolveSigner } from "./lib/signer";
 import { executeOrPropose, signatureOf, type Authority, type CallOutcome } from "./lib/meter-context";
-import { addressSchema, parseParam } from "./lib/params";
+import { addressSchema, parseParam, uintSchema } from "./lib/params";
 
 const ADMIN: Authority = { kind: "role", role: ANCHOR_ROLES.DEFAULT_ADMIN_ROLE, roleName: "DEFAULT_ADMIN_ROLE (the anchor's default admin)" };
 
@@ -94,6 +98,58 @@ async function unpauseAnchor(_args: unknown, hre: HardhatRuntimeEnvironment): Pr
   if (outcome.kind === "sent") console.log(`InvoiceAnchor unpaused (tx ${outcome.txHash})`);
   return outcome;
 }
+
+interface AnchorDeployArgs {
+  admin?: string;
+  adminDelay: string;
+  grantBiller?: string;
+  force: boolean;
+}
+
+/**
+ * Adds InvoiceAnchor to an existing UsageMeter deployment (one made before the anchor existed, or
+ * with --no-anchor), recording it in the same deployment file.
+ */
+async function deployAnchorOnly(args: AnchorDeployArgs, hre: HardhatRuntimeEnvironment): Promise<AnchorDeployment> {
+  const adminDelay = parseParam("admin-delay", uintSchema((1n << 48n) - 1n), args.adminDelay);
+  const explicitAdmin = args.admin === undefined ? undefined : parseParam("admin", addressSchema, args.admin);
+  const grantBiller = args.grantBiller === undefined ? undefined : parseParam("grant-biller", addressSchema, args.grantBiller);
+  const { deployment, chainId } = await openMeter(hre);
+  if (adminDelay === 0n && !LOCAL_CHAIN_IDS.has(chainId)) throw new TaskInputError(`--admin-delay: 0 is only allowed on local chains (31337, 1337), this is chain ${chainId}`);
+  const signer = await resolveSigner(hre);
+  const admin = explicitAdmin ?? getAddress(signer.address);
+  if (grantBiller && admin !== getAddress(signer.address)) {
+    throw new TaskInputError(`--grant-biller needs the signer (${signer.address}) to be the admin (${admin}); grant later from the admin with meter:anchor-grant`);
+  }
+  if (deployment.anchor && !args.force && (await hre.ethers.provider.getCode(deployment.anchor.address)) !== "0x") {
+    throw new TaskInputError(`chain ${chainId} already has InvoiceAnchor at ${deployment.anchor.address}; pass --force to deploy a new one (verifiers keep the old address)`);
+  }
+  await hre.run("compile", { quiet: true });
+  const anchor = await deployInvoiceAnchor(hre, signer, deployment, admin, adminDelay);
+  const file = writeDeployment({ ...deployment, anchor });
+  console.log(`InvoiceAnchor deployed on chain ${chainId} at ${anchor.address} for UsageMeter ${deployment.address} (block ${anchor.deployBlock}, tx ${anchor.txHash})`);
+  console.log(`wrote ${file} (anchor)`);
+  if (grantBiller) {
+    const { call } = await openSigningAnchor(hre);
+    const outcome = await executeOrPropose(call, {
+      fn: "grantRole",
+      args: [ANCHOR_ROLES.BILLER_ROLE, grantBiller],
+      signature: signatureOf(call.meter, "grantRole"),
+      described: [["role", "BILLER_ROLE"], ["account", grantBiller]],
+      authority: ADMIN,
+    });
+    if (outcome.kind !== "sent") throw new TaskChainError("granting BILLER_ROLE did not go through; redo it with meter:anchor-grant");
+    console.log(`granted the anchor's BILLER_ROLE to ${grantBiller} (tx ${outcome.txHash})`);
+  }
+  return anchor;
+}
+
+task("meter:anchor-deploy", "Deploys InvoiceAnchor for the UsageMeter of deployments/<chainId>.json and records it there (meter:deploy does both at once)")
+  .addOptionalParam("admin", "The anchor's default admin (a multisig in production); defaults to the signer", undefined, types.string)
+  .addOptionalParam("adminDelay", "Delay in seconds of a default-admin transfer (0 only on local chains)", "86400", types.string)
+  .addOptionalParam("grantBiller", "Grant BILLER_ROLE to this address (billing's signer) after deploying", undefined, types.string)
+  .addFlag("force", "Deploy even if the deployment file already names a live InvoiceAnchor")
+  .setAction(reportingErrors(deployAnchorOnly));
 
 task("meter:anchor-roles", "Lists InvoiceAnchor's admin, pause state and role holders (BILLER_ROLE, PAUSER_ROLE) from events").setAction(reportingErrors(listRoles));
 

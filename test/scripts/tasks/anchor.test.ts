@@ -74,6 +74,30 @@ describe("InvoiceAnchor tasks", function () {
     }
   });
 
+  describe("meter:anchor-deploy", function () {
+    it("adds InvoiceAnchor to an existing UsageMeter deployment, once (unless --force)", async function () {
+      const biller = await fundedWallet();
+      const { deployment } = await deployMeter({ noAnchor: true });
+      const run = await runTask("meter:anchor-deploy", { adminDelay: "0", grantBiller: biller.address });
+      expect(run.exitCode, run.stderr).to.equal(0);
+      const d = readDeployment(await chainId());
+      expect(d.address).to.equal(deployment.address);
+      expect(d.anchor!.constructorArgs.usageMeter).to.equal(deployment.address);
+      const anchor = await anchorAt(d.anchor!.address);
+      expect(await anchor.usageMeter()).to.equal(deployment.address);
+      expect(await anchor.hasRole(ANCHOR_ROLES.BILLER_ROLE, biller.address)).to.equal(true);
+
+      const before = await blockNumber();
+      const again = await runTask("meter:anchor-deploy", { adminDelay: "0" });
+      expect(again.exitCode).to.equal(1);
+      expect(again.stderr).to.match(/^error: chain 31337 already has InvoiceAnchor at 0x[0-9a-fA-F]{40}; pass --force/);
+      expect(await blockNumber()).to.equal(before);
+      const forced = await runTask("meter:anchor-deploy", { adminDelay: "0", force: true });
+      expect(forced.exitCode).to.equal(0);
+      expect(readDeployment(await chainId()).anchor!.address).to.not.equal(d.anchor!.address);
+    });
+  });
+
   describe("roles and pause", function () {
     it("grants and revokes BILLER_ROLE, lists holders, refuses a repeat; required params are required", async function () {
       const { deployment } = await deployMeter();
