@@ -12,6 +12,7 @@ import { BILLING_SETTINGS, billingConfigFromEnv, BillingConfigError } from "./co
 import { startBillingWorker } from "./index";
 import { createBillingMetrics } from "./metrics";
 import { openAnchorChain } from "./anchoring/chain";
+import { openSigner, SignerKeyError } from "./anchoring/signer";
 
 const LEASE_KEY = "billing";
 
@@ -29,6 +30,18 @@ async function main(): Promise<number> {
       return 1;
     }
     throw err;
+  }
+  if (config.anchoring) {
+    // A keystore that does not open is a configuration error: refuse to start rather than retry.
+    try {
+      openSigner(config.anchoring.signer);
+    } catch (err) {
+      if (err instanceof SignerKeyError) {
+        process.stderr.write(`billing: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
   }
   const logger = pino({ level: config.service.logLevel, base: { service: "meterline-billing" } });
   if (!config.anchoring) logger.warn("anchoring is off: no BILLING_SIGNER_KEY or BILLING_SIGNER_KEYSTORE (plans and documents are not published on InvoiceAnchor)");
