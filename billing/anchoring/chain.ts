@@ -41,6 +41,8 @@ export interface AnchorChain {
   /** The anchor's deploy block when known (where event searches start). */
   fromBlock: bigint;
   biller: Address;
+  /** Blocks per eth_getLogs request when searching for an anchor event (default {@link EVENT_SCAN_BLOCKS}). */
+  scanBlocks?: bigint;
   sign(call: AnchorCall, nonce: bigint, gas: bigint): Promise<SignedTx>;
 }
 
@@ -155,17 +157,38 @@ export async function waitForReceipt(chain: AnchorChain, txHash: Hex, timeoutMs:
   }
 }
 
-/** Where an anchor event for this plan or document already is on chain (any sender's), or null. */
+/** Blocks per eth_getLogs request when searching for an anchor event (public RPCs cap the range). */
+export const EVENT_SCAN_BLOCKS = 10_000n;
+
+/**
+ * Where an anchor event for this plan or document already is on chain (any sender's), or null.
+ * Scans from the head back to the anchor's deploy block in bounded ranges, newest first (a
+ * missing anchor is usually recent).
+ */
 export async function findAnchorEvent(
   chain: AnchorChain,
-  job: { kind: "plan"; tenantId: number; hash: Hex; effectiveFrom: bigint } | { kind: "document"; tenantId: number; hash: Hex },
+  job: { kind: "plan"; tenantId: number; hash: Hex; effectiveFrom: bigint } | { kind: "document"; tenantId: number; hash: Hex; previousHash: Hex },
 ): Promise<{ blockNumber: bigint; blockHash: Hex; txHash: Hex } | null> {
-  const logs =
-    job.kind === "plan"
-      ? (await chain.client.getContractEvents({ address: chain.anchor, abi: invoiceAnchorAbi, eventName: "PlanAnchored", args: { tenantId: job.tenantId, planHash: job.hash }, fromBlock: chain.fromBlock })).filter(
-          (l) => l.args.effectiveFrom === job.effectiveFrom,
-        )
-      : await chain.client.getContractEvents({ address: chain.anchor, abi: invoiceAnchorAbi, eventName: "DocumentAnchored", args: { tenantId: job.tenantId, contentHash: job.hash }, fromBlock: chain.fromBlock });
-  const log = logs.find((l) => l.blockHash !== null && l.transactionHash !== null);
-  return log ? { blockNumber: log.blockNumber!, blockHash: log.blockHash!, txHash: log.transactionHash! } : null;
+  if (job.kind === "document") {
+    // The common case costs one call: while the tenant's head is still this document's previous
+    // one, the document cannot be on chain.
+    const head = await chain.client.readContract({ address: chain.anchor, abi: invoiceAnchorAbi, functionName: "lastDocument", args: [job.tenantId] });
+    if (head.toLowerCase() === job.previousHash.toLowerCase()) return null;
+  }
+  // No cache: viem caches the block number for a polling interval, and the anchor may be seconds old.
+  const latest = await chain.client.getBlockNumber({ cacheTime: 0 });
+  const step = chain.scanBlocks ?? EVENT_SCAN_BLOCKS;
+  for (let to = latest; to >= chain.fromBlock; to -= step) {
+    const from = to - step + 1n > chain.fromBlock ? to - step + 1n : chain.fromBlock;
+    const logs =
+      job.kind === "plan"
+        ? (await chain.client.getContractEvents({ address: chain.anchor, abi: invoiceAnchorAbi, eventName: "PlanAnchored", args: { tenantId: job.tenantId, planHash: job.hash }, fromBlock: from, toBlock: to })).filter(
+            (l) => l.args.effectiveFrom === job.effectiveFrom,
+          )
+        : await chain.client.getContractEvents({ address: chain.anchor, abi: invoiceAnchorAbi, eventName: "DocumentAnchored", args: { tenantId: job.tenantId, contentHash: job.hash }, fromBlock: from, toBlock: to });
+    const log = logs.find((l) => l.blockHash !== null && l.transactionHash !== null);
+    if (log) return { blockNumber: log.blockNumber!, blockHash: log.blockHash!, txHash: log.transactionHash! };
+    if (from === chain.fromBlock) break;
+  }
+  return null;
 }

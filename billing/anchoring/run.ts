@@ -68,7 +68,7 @@ function callOf(job: AnchorJob): AnchorCall {
 function eventQuery(job: AnchorJob) {
   return job.kind === "plan"
     ? { kind: "plan" as const, tenantId: job.onchainTenantId, hash: job.hash, effectiveFrom: SEC(job.effectiveFrom!) }
-    : { kind: "document" as const, tenantId: job.onchainTenantId, hash: job.hash };
+    : { kind: "document" as const, tenantId: job.onchainTenantId, hash: job.hash, previousHash: job.document!.previousHash };
 }
 
 const FAILURE_OF: Record<string, AnchorFailureReason> = {
