@@ -3,12 +3,12 @@
  * stop anchoring (PAUSER_ROLE), and pausing/unpausing it. Same rules as UsageMeter's tasks: when the
  * signer lacks the authority, the transaction is printed for a multisig owner (exit 2).
  */
+import { getAddress } from "ethers";
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { z } from "zod";
 import { fetchAnchorEvents, anchorRoleHolders } from "../audit/anchor-audit";
 import { ANCHOR_ROLES, anchorRoleByName, anchorRoleLabel } from "../../chain/roles";
-import { getAddress } from "ethers";
 import { LOCAL_CHAIN_IDS, writeDeployment, type AnchorDeployment } from "../../chain/deployment";
 import { deployInvoiceAnchor, openAnchor, openSigningAnchor } from "./lib/anchor-context";
 import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";

@@ -3,12 +3,11 @@
  * parameters before anything is sent, then deploy the anchor beside the new meter (same admin and
  * admin delay), record it in the deployment file and grant its roles.
  */
-import { getAddress } from "ethers";
+import { Contract, getAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { writeDeployment, type AnchorDeployment, type Deployment } from "../../../chain/deployment";
 import { ANCHOR_ROLES } from "../../../chain/roles";
 import { invoiceAnchorAbi } from "../../../chain/abi.generated";
-import { Contract } from "ethers";
 import { deployInvoiceAnchor } from "./anchor-context";
 import { TaskChainError, TaskInputError } from "./errors";
 import { addressSchema, parseParam } from "./params";
