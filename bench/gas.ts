@@ -1,5 +1,5 @@
 /**
- * Gas benchmark of UsageMeter on the in-process Hardhat network (osaka).
+ * Gas benchmark of UsageMeter and InvoiceAnchor on the in-process Hardhat network (osaka).
  * Run: npm run bench:gas. Figures are measured in steady state: the reporter has revealed once
  * before, so its sequence high-water mark is already non-zero (as for any live reporter).
  */
@@ -7,7 +7,7 @@ import hre from "hardhat";
 import { keccak256, toHex, type Hex } from "viem";
 import { packRecord, type PackedRecord } from "../chain/record";
 import { calldataFloorGas } from "../chain/calldata";
-import type { UsageMeter } from "../scripts/typechain-types";
+import type { InvoiceAnchor, UsageMeter } from "../scripts/typechain-types";
 
 const { ethers } = hre;
 
@@ -62,7 +62,6 @@ async function main(): Promise<void> {
   }
 
   void chainId;
-  void meterAddress;
 
   async function prepare(n: number): Promise<{ records: PackedRecord[]; salt: Hex; commitment: string }> {
     const records = makeRecords(n);
@@ -132,6 +131,41 @@ async function main(): Promise<void> {
   console.log(
     `gas single_commit_reveal=${single.gas} batch100_per_record=${b100.perRecord} floor100_per_record=${b100.floorPerRecord} ratio=${ratio.toFixed(3)}`,
   );
+  await anchorGas(meterAddress);
+}
+
+/**
+ * InvoiceAnchor: what billing pays per plan version and per finalized document. A tenant's first
+ * document writes its chain head from zero (a fresh slot); every later one overwrites it, which is
+ * the steady state billing runs in.
+ */
+async function anchorGas(meterAddress: string): Promise<void> {
+  const [admin, , , biller] = await ethers.getSigners();
+  if (!admin || !biller) throw new Error("need four accounts");
+  const anchor = (await ethers.deployContract("InvoiceAnchor", [3600, admin.address, meterAddress])) as unknown as InvoiceAnchor;
+  await anchor.waitForDeployment();
+  await (await anchor.grantRole(await anchor.BILLER_ROLE(), biller.address)).wait();
+  const asBiller = anchor.connect(biller);
+  const now = (await ethers.provider.getBlock("latest"))!.timestamp;
+  const hash = (label: string) => keccak256(toHex(label));
+  const gasOf = async (p: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) => (await (await p).wait())!.gasUsed;
+
+  const plan = await gasOf(asBiller.anchorPlan(1, hash("plan-v1"), now + 86_400));
+  const periodEnd = now - 60;
+  const periodStart = periodEnd - 30 * 86_400;
+  const first = await gasOf(asBiller.anchorDocument(1, 0, 1, periodStart, periodEnd, hash("invoice-1"), `0x${"00".repeat(32)}`));
+  const next = await gasOf(asBiller.anchorDocument(1, 0, 2, periodStart, periodEnd, hash("invoice-2"), hash("invoice-1")));
+  const creditNote = await gasOf(asBiller.anchorDocument(1, 1, 1, periodStart, periodEnd, hash("credit-note-1"), hash("invoice-2")));
+  console.log("");
+  console.log("InvoiceAnchor (transaction gas, intrinsic 21,000 and calldata included):");
+  console.log("| call | gas |");
+  console.log("|---|---:|");
+  console.log(`| anchorPlan | ${plan} |`);
+  console.log(`| anchorDocument, tenant's first document (head slot 0 -> non-zero) | ${first} |`);
+  console.log(`| anchorDocument, later invoice (head overwritten) | ${next} |`);
+  console.log(`| anchorDocument, credit note (head overwritten) | ${creditNote} |`);
+  const worst = [first, next, creditNote].reduce((a, b) => (a > b ? a : b));
+  console.log(`anchor plan=${plan} document_first=${first} document_steady=${next} target_per_document=60000 ${worst <= 60_000n ? "OK" : "OVER"}`);
 }
 
 main().catch((err) => {

@@ -11,6 +11,8 @@ import { renderHelp } from "../db/service-config";
 import { BILLING_SETTINGS, billingConfigFromEnv, BillingConfigError } from "./config";
 import { startBillingWorker } from "./index";
 import { createBillingMetrics } from "./metrics";
+import { openAnchorChain } from "./anchoring/chain";
+import { openSigner, SignerKeyError } from "./anchoring/signer";
 
 const LEASE_KEY = "billing";
 
@@ -31,7 +33,20 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  if (config.anchoring) {
+    // A keystore that does not open is a configuration error: refuse to start rather than retry.
+    try {
+      openSigner(config.anchoring.signer);
+    } catch (err) {
+      if (err instanceof SignerKeyError) {
+        process.stderr.write(`billing: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  }
   const logger = createLogger({ service: "meterline-billing", level: config.service.logLevel, format: logFormat });
+  if (!config.anchoring) logger.warn("anchoring is off: no BILLING_SIGNER_KEY or BILLING_SIGNER_KEYSTORE (plans and documents are not published on InvoiceAnchor)");
   const metrics = createBillingMetrics();
   let state: "starting" | "standby" | "active" = "starting";
   let lastPass: string | null = null;
@@ -75,6 +90,9 @@ async function main(): Promise<number> {
             started = Date.now();
           },
           onError: () => metrics.failed(),
+          ...(config.anchoring ? { openAnchor: () => openAnchorChain(config.anchoring!) } : {}),
+          onAnchoring: (r) => metrics.observeAnchoring(r),
+          onAnchoringError: () => metrics.anchoringFailed("rpc"),
         });
         // The heartbeat runs beside the passes: a long pass keeps the lease; a lost lease stops the worker.
         const heartbeat = setInterval(() => {

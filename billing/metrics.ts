@@ -1,10 +1,15 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BillingRunResult } from "./run";
+import type { AnchorFailureReason, AnchoringResult } from "./anchoring/run";
 
 export interface BillingMetrics {
   registry: Registry;
   observe(result: BillingRunResult, seconds: number): void;
   failed(): void;
+  /** After an anchoring pass. */
+  observeAnchoring(result: AnchoringResult): void;
+  /** An anchoring pass that could not run (e.g. RPC down). */
+  anchoringFailed(reason: AnchorFailureReason): void;
   leaseHeld: Gauge;
 }
 
@@ -18,6 +23,16 @@ export function createBillingMetrics(registry: Registry = new Registry()): Billi
   const alerts = new Counter({ name: "meterline_billing_quota_alerts_total", help: "Quota threshold crossings recorded", registers });
   const lastPass = new Gauge({ name: "meterline_billing_last_pass_timestamp_seconds", help: "End of the last successful billing pass", registers });
   const leaseHeld = new Gauge({ name: "meterline_billing_lease_held", help: "1 when this process is the active billing worker", registers });
+  const anchorPending = new Gauge({ name: "meterline_billing_anchor_jobs_pending", help: "Plan versions and documents not yet anchored on InvoiceAnchor (pending or sent)", registers });
+  const anchored = new Counter({ name: "meterline_billing_anchored_total", help: "Anchors that landed, by kind", labelNames: ["kind"], registers });
+  const anchorFailures = new Counter({
+    name: "meterline_billing_anchor_failures_total",
+    help: "Anchor jobs that did not progress, by reason (paused, unauthorized, rejected, reverted, rpc)",
+    labelNames: ["reason"],
+    registers,
+  });
+  const unanchorable = new Counter({ name: "meterline_billing_anchor_unanchorable_total", help: "Plan versions that can no longer be anchored before they take effect (alert on any)", registers });
+  const anchorReorgs = new Counter({ name: "meterline_billing_anchor_reorgs_total", help: "Anchors whose block left the chain (their transaction was sent again)", registers });
   return {
     registry,
     leaseHeld,
@@ -31,6 +46,16 @@ export function createBillingMetrics(registry: Registry = new Registry()): Billi
     },
     failed() {
       passes.inc({ result: "error" });
+    },
+    observeAnchoring(r) {
+      anchorPending.set(r.pending);
+      for (const a of r.anchored) anchored.inc({ kind: a.kind });
+      for (const f of r.failures) anchorFailures.inc({ reason: f.reason });
+      unanchorable.inc(r.unanchorable.length);
+      anchorReorgs.inc(r.reorged);
+    },
+    anchoringFailed(reason) {
+      anchorFailures.inc({ reason });
     },
   };
 }

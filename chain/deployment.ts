@@ -1,6 +1,7 @@
 /**
  * The deployment record `deployments/<chainId>.json` that meter:deploy writes and every other
- * component (tasks, indexer, reporter) reads to find UsageMeter. Kept free of Hardhat and ethers
+ * component (tasks, indexer, reporter, billing) reads to find UsageMeter and its companion
+ * InvoiceAnchor (`anchor`, absent from records written before the anchor existed). Kept free of Hardhat and ethers
  * imports so runtime services can use it with viem alone.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -17,6 +18,25 @@ const hash32 = z
   .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex string")
   .transform((s) => s.toLowerCase() as Hex);
 const uint = z.number().int().nonnegative();
+
+/** The InvoiceAnchor deployed next to UsageMeter: billing anchors there, verifiers read it. */
+export const anchorDeploymentSchema = z
+  .object({
+    contract: z.literal("InvoiceAnchor"),
+    address,
+    deployBlock: uint,
+    deployBlockHash: hash32,
+    txHash: hash32,
+    constructorArgs: z
+      .object({
+        adminDelay: uint,
+        admin: address,
+        usageMeter: address,
+      })
+      .strict(),
+    abiHash: hash32,
+  })
+  .strict();
 
 export const deploymentSchema = z
   .object({
@@ -35,8 +55,23 @@ export const deploymentSchema = z
       })
       .strict(),
     abiHash: hash32,
+    anchor: anchorDeploymentSchema.optional(),
   })
   .strict();
+
+export interface AnchorDeployment {
+  contract: "InvoiceAnchor";
+  address: Address;
+  deployBlock: number;
+  deployBlockHash: Hex;
+  txHash: Hex;
+  constructorArgs: {
+    adminDelay: number;
+    admin: Address;
+    usageMeter: Address;
+  };
+  abiHash: Hex;
+}
 
 export interface Deployment {
   chainId: number;
@@ -52,6 +87,7 @@ export interface Deployment {
     maxRevealDelay: number;
   };
   abiHash: Hex;
+  anchor?: AnchorDeployment;
 }
 
 /** Chains of throwaway local nodes (Hardhat, Ganache/Anvil-style), where a zero admin delay is acceptable. */
@@ -140,6 +176,23 @@ export function writeDeployment(deployment: Deployment, dir: string = deployment
       maxRevealDelay: d.constructorArgs.maxRevealDelay,
     },
     abiHash: d.abiHash,
+    ...(d.anchor
+      ? {
+          anchor: {
+            contract: d.anchor.contract,
+            address: d.anchor.address,
+            deployBlock: d.anchor.deployBlock,
+            deployBlockHash: d.anchor.deployBlockHash,
+            txHash: d.anchor.txHash,
+            constructorArgs: {
+              adminDelay: d.anchor.constructorArgs.adminDelay,
+              admin: d.anchor.constructorArgs.admin,
+              usageMeter: d.anchor.constructorArgs.usageMeter,
+            },
+            abiHash: d.anchor.abiHash,
+          },
+        }
+      : {}),
   };
   mkdirSync(dir, { recursive: true });
   const file = fileName ? path.join(dir, fileName) : deploymentPath(d.chainId, dir);

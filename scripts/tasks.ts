@@ -5,6 +5,7 @@ import "./tasks/submit";
 import "./tasks/relay";
 import "./tasks/roles";
 import "./tasks/pause";
+import "./tasks/anchor";
 import "./tasks/audit";
 import "./tasks/verify-invoice";
 import "./tasks/expire";

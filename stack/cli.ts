@@ -90,6 +90,7 @@ Try it:
   Open ${stack.graphql ?? "<graphql>"} in a browser for GraphiQL (paste the token as a Bearer header).
 ${dashboardLines(stack.state)}
   Pause the contract:  ${homeEnv}npx hardhat meter:pause --network localhost --reason "tour"
+  Verify an invoice:   node dist/meterline-verify.mjs --rpc ${stack.rpc} --meter ${stack.state.meter} --anchor ${stack.state.anchor ?? "<none: npm start -- --fresh>"} --tenant acme --name-key file:${config.home}/name-keys/acme.key invoice.json
 Ctrl-C stops everything; state persists in ${config.home} (npm start -- --fresh starts over).`);
 
   return new Promise<number>((resolve) => {

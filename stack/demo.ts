@@ -8,14 +8,16 @@ import {
   custom,
   keccak256,
   stringToHex,
+  toHex,
   type Address,
   type EIP1193Provider,
   type Hex,
 } from "viem";
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
 import { abiHash, writeDeployment, type Deployment } from "../chain/deployment";
-import { usageMeterAbi } from "../chain/abi.generated";
+import { invoiceAnchorAbi, usageMeterAbi } from "../chain/abi.generated";
 import { keyedNaming, parseNameKey, plainNaming, type ChainNaming } from "../chain/naming";
+import { ANCHOR_ROLES } from "../chain/roles";
 import { recordNames } from "../indexer/store/names";
 import { Journal, Reporter, mineUntil, writeDurably, type Logger, type UsageInput } from "../reporter";
 
@@ -23,6 +25,14 @@ import { Journal, Reporter, mineUntil, writeDurably, type Logger, type UsageInpu
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 export function devAccount(index: number): HDAccount {
   return mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
+}
+
+/** The dev account the stack's billing worker anchors with (holder of the anchor's BILLER_ROLE). */
+export const DEMO_BILLER_INDEX = 9;
+
+/** A dev account's private key (Hardhat's public development keys: local demo only). */
+export function devPrivateKey(index: number): Hex {
+  return toHex(devAccount(index).getHdKey().privateKey!);
 }
 
 export const DEMO_MIN_REVEAL_DELAY = 1;
@@ -91,14 +101,16 @@ type Provider = Pick<EIP1193Provider, "request">;
 /**
  * Deploys UsageMeter from dev account 0 (admin, tenant manager and pauser: a local chain needs
  * no multisig), registers the demo tenants and their meters under their keyed names (nothing
- * readable on chain, as in production), authorizes one reporter each and
- * writes deployments/<chainId>.json so the Hardhat tasks find the contract.
+ * readable on chain, as in production), authorizes one reporter each, deploys InvoiceAnchor
+ * beside it (BILLER_ROLE to dev account {@link DEMO_BILLER_INDEX}, the stack's billing key) and
+ * writes deployments/<chainId>.json so the Hardhat tasks find both.
  */
 export async function deployDemo(
   provider: Provider,
   bytecode: Hex,
   tenants: readonly DemoTenant[],
   deploymentsDir: string | undefined,
+  anchorBytecode?: Hex,
 ): Promise<Deployment> {
   const transport = custom(provider);
   const publicClient = createPublicClient({ transport });
@@ -137,6 +149,28 @@ export async function deployDemo(
     constructorArgs,
     abiHash: abiHash(usageMeterAbi),
   };
+  if (anchorBytecode) {
+    const anchorArgs = { adminDelay: 0, admin: admin.account.address, usageMeter: address };
+    const anchorTx = await admin.deployContract({ abi: invoiceAnchorAbi, bytecode: anchorBytecode, args: [0, admin.account.address, address], chain: null });
+    const r = await publicClient.waitForTransactionReceipt({ hash: anchorTx });
+    const anchor = r.contractAddress as Address;
+    for (const [role, account] of [
+      [ANCHOR_ROLES.BILLER_ROLE, devAccount(DEMO_BILLER_INDEX).address],
+      [ANCHOR_ROLES.PAUSER_ROLE, admin.account.address],
+    ] as const) {
+      const hash = await admin.writeContract({ address: anchor, abi: invoiceAnchorAbi, functionName: "grantRole", args: [role, account], chain: null });
+      if ((await publicClient.waitForTransactionReceipt({ hash })).status !== "success") throw new Error("granting an InvoiceAnchor role failed during demo setup");
+    }
+    deployment.anchor = {
+      contract: "InvoiceAnchor",
+      address: anchor,
+      deployBlock: Number(r.blockNumber),
+      deployBlockHash: r.blockHash,
+      txHash: anchorTx,
+      constructorArgs: anchorArgs,
+      abiHash: abiHash(invoiceAnchorAbi),
+    };
+  }
   writeDeployment(deployment, ...(deploymentsDir ? [deploymentsDir] : []));
   return deployment;
 }

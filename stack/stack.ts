@@ -9,7 +9,7 @@ import { migrate } from "../db/migrate";
 import { applySeed, loadSeedFile } from "./seed/apply-seed";
 import { periodContaining } from "../rating/periods";
 import { parseIndexerConfig, startIndexer, type IndexerHandle } from "../indexer";
-import { billingConfigFromEnv, startBillingWorker, type BillingWorker } from "../billing";
+import { billingConfigFromEnv, openAnchorChain, runAnchoringOnce, startBillingWorker, type BillingWorker } from "../billing";
 import { webhookConfigFromEnv } from "../webhooks/config";
 import { startWebhookWorker, type WebhookWorker } from "../webhooks/worker";
 import { parseApiConfig } from "../api/config";
@@ -19,7 +19,7 @@ import { startLocalIdp, type LocalIdp } from "./local-idp";
 import { deploymentsDir as defaultDeploymentsDir, deploymentPath, findDeployment, type Deployment } from "../chain/deployment";
 import { ChainJournal, ChainReplayError, recordingProvider } from "./chain-journal";
 import type { StackConfig } from "./config";
-import { deployDemo, recordDemoNames, startDemoReporter, withDemoNameKeys, type DemoReporter, type DemoTenant } from "./demo";
+import { DEMO_BILLER_INDEX, deployDemo, devPrivateKey, recordDemoNames, startDemoReporter, withDemoNameKeys, type DemoReporter, type DemoTenant } from "./demo";
 import { DEMO_PLATFORM_USER, demoClients, demoPassword, demoWebhookKey, readStackState, writeStackState, type StackState } from "./state";
 
 /** Resource indicator of the API (oidc-provider wants an absolute URI). */
@@ -153,9 +153,10 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
           "artifacts/UsageMeter.json is larger than the EIP-170 limit: it looks instrumented by `hardhat coverage`; run `npx hardhat compile --force`",
         );
       }
-      deployment = await deployDemo(recorded, artifact.bytecode as Hex, tenants, config.deploymentsDir);
+      const anchorArtifact = await hre.artifacts.readArtifact("InvoiceAnchor");
+      deployment = await deployDemo(recorded, artifact.bytecode as Hex, tenants, config.deploymentsDir, anchorArtifact.bytecode as Hex);
       await chainJournal.sync(provider);
-      logger.info({ address: deployment.address }, "UsageMeter deployed with demo tenants");
+      logger.info({ address: deployment.address, anchor: deployment.anchor?.address }, "UsageMeter and InvoiceAnchor deployed with demo tenants");
     }
 
     // 3. Database.
@@ -201,8 +202,19 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     indexer.done.catch((err: unknown) => logger.error({ err: (err as Error).message }, "indexer stopped with an error"));
 
     // A short grace lets the demo finalize last month's invoice right away (the tour verifies it).
-    const billingEnv = { BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1" };
-    const billing: BillingWorker = startBillingWorker(billingConfigFromEnv(billingEnv), { db, logger: logger.child({ component: "billing" }) });
+    // Billing anchors with dev account DEMO_BILLER_INDEX, which holds the anchor's BILLER_ROLE.
+    const anchoringEnv = deployment.anchor
+      ? { BILLING_SIGNER_KEY: devPrivateKey(DEMO_BILLER_INDEX), RPC_URL: rpcUrl, ANCHOR_ADDRESS: deployment.anchor.address, ANCHOR_CONFIRMATIONS: "1" }
+      : {};
+    if (!deployment.anchor) logger.warn("this recorded chain has no InvoiceAnchor: billing does not anchor (npm start -- --fresh deploys one)");
+    const billingConfig = billingConfigFromEnv({ BILLING_INTERVAL_MS: "5000", BILLING_GRACE_MS: "60000", CONFIRMATIONS: "1", ...anchoringEnv });
+    const anchoring = billingConfig.anchoring;
+    const billingLogger = logger.child({ component: "billing" });
+    const billing: BillingWorker = startBillingWorker(billingConfig, {
+      db,
+      logger: billingLogger,
+      ...(anchoring ? { openAnchor: () => openAnchorChain(anchoring) } : {}),
+    });
     stops.push(() => billing.stop());
     const webhooks: WebhookWorker = startWebhookWorker(webhookConfigFromEnv({ WEBHOOK_ENCRYPTION_KEY: webhookKey, WEBHOOK_ALLOW_LOOPBACK_HTTP: "true" }), {
       db,
@@ -246,6 +258,13 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     // then chain time catches up with the wall clock.
     const chainNow = new Date(Number((await rpc<RpcBlock>(provider, "eth_getBlockByNumber", ["latest", false])).timestamp) * 1000);
     await applySeed(db, seed, { now: chainNow, firstPeriodStart: (tz) => demoFirstPeriod(new Date(), tz), waitMs: 45_000, pollMs: 250 });
+    // The plan versions are published on InvoiceAnchor while they are still in the future.
+    if (anchoring) {
+      const r = await runAnchoringOnce(db, await openAnchorChain(anchoring), { confirmations: anchoring.confirmations, receiptTimeoutMs: 10_000, logger: billingLogger });
+      const plans = r.anchored.filter((a) => a.kind === "plan").length;
+      if (r.unanchorable.length > 0 || r.failures.length > 0) logger.warn({ unanchorable: r.unanchorable, failures: r.failures }, "plan anchoring incomplete");
+      else logger.info({ plans }, "plan versions anchored before they take effect");
+    }
     const wallClock = Math.floor(Date.now() / 1000);
     if (wallClock > chainNow.getTime() / 1000 + 60) {
       await rpc(recorded, "evm_setNextBlockTimestamp", [wallClock]);
@@ -276,6 +295,7 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       startedAt: new Date().toISOString(),
       audience: API_AUDIENCE,
       meter: deployment.address,
+      ...(deployment.anchor ? { anchor: deployment.anchor.address } : {}),
       clients,
       webhookKey,
       dashboard: { url: dashboardUrl, password, users: users.map((u) => u.username) },

@@ -13,6 +13,8 @@ import { writeDurably } from "../reporter/journal";
 export const stackStateSchema = stackLocationSchema.extend({
   audience: z.string(),
   meter: z.string(),
+  /** The InvoiceAnchor (absent on a chain recorded before the stack deployed one). */
+  anchor: z.string().optional(),
   clients: z.array(z.object({ tenant: z.string(), role: z.string(), clientId: z.string(), clientSecret: z.string() })),
   /** AES-256-GCM key (base64) for webhook signing secrets at rest; kept so stored secrets stay readable. */
   webhookKey: z.string().optional(),

@@ -11,6 +11,7 @@ import { reportingErrors, TaskChainError, TaskInputError } from "./lib/errors";
 import { addressSchema, parseParam, uintSchema } from "./lib/params";
 import { describeRevert } from "../../chain/revert";
 import { checkAdminAccount, productionRules } from "./lib/admin-policy";
+import { checkAnchorArgs, deployAnchorBeside } from "./lib/anchor-deploy";
 
 interface DeployArgs {
   admin?: string;
@@ -22,6 +23,8 @@ interface DeployArgs {
   force: boolean;
   allowEoaAdmin: boolean;
   production: boolean;
+  grantBiller?: string;
+  noAnchor: boolean;
 }
 
 export interface DeployResult {
@@ -31,6 +34,7 @@ export interface DeployResult {
 }
 
 async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise<DeployResult> {
+  await checkAnchorArgs(hre, args);
   const adminDelay = parseParam("admin-delay", uintSchema((1n << 48n) - 1n), args.adminDelay);
   const minRevealDelay = parseParam("min-reveal-delay", uintSchema(0xffffffffn), args.minRevealDelay);
   const maxRevealDelay = parseParam("max-reveal-delay", uintSchema(0xffffffffn), args.maxRevealDelay);
@@ -126,10 +130,16 @@ async function deploy(args: DeployArgs, hre: HardhatRuntimeEnvironment): Promise
     granted.push({ role: roleName, account, txHash: r?.hash ?? tx.hash });
     console.log(`granted ${roleName} to ${account} (tx ${r?.hash ?? tx.hash})`);
   }
+  // InvoiceAnchor is deployed next to UsageMeter (same admin and delay) and recorded in the same file.
+  if (!args.noAnchor) {
+    const anchored = await deployAnchorBeside(hre, { deployment, admin, adminDelay, grantBiller: args.grantBiller, grantPauser });
+    deployment.anchor = anchored.anchor;
+    granted.push(...anchored.granted);
+  }
   return { deployment, file, granted };
 }
 
-task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
+task("meter:deploy", "Deploys UsageMeter and its companion InvoiceAnchor and writes deployments/<chainId>.json")
   .addOptionalParam("admin", "Initial default admin: a Safe or other ERC-1271 wallet on any non-local chain; defaults to the signer", undefined, types.string)
   .addOptionalParam(
     "adminDelay",
@@ -149,4 +159,6 @@ task("meter:deploy", "Deploys UsageMeter and writes deployments/<chainId>.json")
   .addFlag("force", "Deploy even if deployments/<chainId>.json points at a live contract")
   .addFlag("allowEoaAdmin", "Accept a single key (an externally owned account) as admin on a non-local chain")
   .addFlag("production", "Apply production rules on a local chain id too (rehearsing on a fork)")
+  .addOptionalParam("grantBiller", "Grant the InvoiceAnchor's BILLER_ROLE to this address (billing's signer) after deploying", undefined, types.string)
+  .addFlag("noAnchor", "Deploy UsageMeter alone, without its companion InvoiceAnchor")
   .setAction(reportingErrors(deploy));

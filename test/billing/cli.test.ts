@@ -61,6 +61,20 @@ describe("npm run billing (the billing worker as a service)", function () {
     expect(bad.output().trim().split("\n")).to.have.length(1);
   });
 
+  it("with a billing signer: a keystore that does not open, or a key without RPC_URL, stops the start with one line, exit 1", async function () {
+    const help = spawnService("billing/cli.ts", ["--help"], {});
+    expect((await help.exited).code).to.equal(0);
+    for (const name of ["BILLING_SIGNER_KEY", "BILLING_SIGNER_KEYSTORE", "BILLING_SIGNER_PASSWORD", "RPC_URL", "ANCHOR_ADDRESS", "ANCHOR_CONFIRMATIONS"]) expect(help.output()).to.include(name);
+    const keystore = spawnService("billing/cli.ts", [], { DATABASE_URL: db.url, BILLING_SIGNER_KEYSTORE: "/nonexistent/biller.json", BILLING_SIGNER_PASSWORD: "pw", RPC_URL: "http://127.0.0.1:1" });
+    expect((await keystore.exited).code).to.equal(1);
+    expect(keystore.output().trim()).to.equal("billing: BILLING_SIGNER_KEYSTORE: cannot read /nonexistent/biller.json (ENOENT)");
+    const key = `0x${"ab".repeat(32)}`;
+    const noRpc = spawnService("billing/cli.ts", [], { DATABASE_URL: db.url, BILLING_SIGNER_KEY: key });
+    expect((await noRpc.exited).code).to.equal(1);
+    expect(noRpc.output().trim()).to.equal("billing: RPC_URL: required when a billing signer is configured (anchors are sent there)");
+    expect(noRpc.output()).to.not.contain("ab".repeat(32));
+  });
+
   it("refuses a database whose schema is behind, naming the fix", async function () {
     const empty = await createTestDatabase({ migrate: false });
     try {

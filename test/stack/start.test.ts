@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { mnemonicToAccount } from "viem/accounts";
+import { buildVerifier, VERIFIER_BUNDLE } from "../../scripts/build/verifier";
 
 const ROOT = path.join(__dirname, "..", "..");
 const READY = /^Meterline ready: graphql=(\S+) issuer=(\S+) rpc=(\S+)$/m;
@@ -62,12 +63,62 @@ async function chainBytes(rpc: string, meter: string): Promise<string> {
   return parts.join("").toLowerCase();
 }
 
+/**
+ * The README tour's step 6: a finalized invoice exported through the API, checked by the built
+ * verifier bundle run with plain node from a temp directory, with the tenant's own trust anchors
+ * (RPC, UsageMeter, InvoiceAnchor, tenant name) only. Billing anchors the invoice on its next pass
+ * after finalization, so the check is retried until it verifies (or the time is up).
+ */
+async function verifyExportedInvoice(home: string, graphqlUrl: string, token: string): Promise<void> {
+  const exported = await waitFor("a finalized invoice of last month", 120_000, async () => {
+    const r = await graphql(graphqlUrl, token, "{ invoices(status: FINALIZED, first: 1) { edges { node { number export } } } }");
+    const edges = (r.data?.invoices as { edges: Array<{ node: { number: number; export: string | null } }> } | undefined)?.edges;
+    return edges?.[0]?.node.export ?? undefined;
+  });
+  const state = JSON.parse(await readFile(path.join(home, "stack.json"), "utf8")) as { rpc: string; meter: string; anchor?: string };
+  expect(state.anchor, "stack.json names the InvoiceAnchor").to.match(/^0x[0-9a-fA-F]{40}$/);
+  await buildVerifier();
+  const dir = await mkdtemp(path.join(tmpdir(), "meterline-verify-"));
+  try {
+    await copyFile(VERIFIER_BUNDLE, path.join(dir, "meterline-verify.mjs"));
+    await writeFile(path.join(dir, "invoice.json"), exported);
+    const verify = (file: string) =>
+      spawnSync(process.execPath, ["meterline-verify.mjs", "--rpc", state.rpc, "--meter", state.meter, "--anchor", state.anchor!, "--tenant", "acme", "--name-key", `file:${path.join(home, "name-keys", "acme.key")}`, file], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "" },
+      });
+    let last: ReturnType<typeof verify> | undefined;
+    await waitFor("the invoice to verify (billing anchors it after finalization)", 90_000, () => {
+      last = verify("invoice.json");
+      return last.status === 0 ? true : undefined;
+    }).catch((err: Error) => {
+      err.message += `
+--- verifier (exit ${last?.status}) ---
+${last?.stdout}${last?.stderr}`;
+      throw err;
+    });
+    expect(last!.stdout).to.match(/^VERIFIED$/m);
+    expect(last!.stdout).to.match(/anchored/);
+
+    // A copy with one amount changed is caught.
+    const tampered = JSON.parse(exported) as { invoice: { totalMinor: string } };
+    tampered.invoice.totalMinor = (BigInt(tampered.invoice.totalMinor) + 100n).toString();
+    await writeFile(path.join(dir, "tampered.json"), JSON.stringify(tampered));
+    const forged = verify("tampered.json");
+    expect(forged.status, forged.stdout + forged.stderr).to.equal(1);
+    expect(forged.stdout).to.match(/^NOT VERIFIED \(.*\)$/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 interface UsageEdge {
   node: { quantity: string; sequence: string; reporter: string; meterId: number };
 }
 
 /** `npm start` until ready, a demo token, usage the demo reporter submitted, then Ctrl-C. */
-async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCount: number; readyMs: number }> {
+async function startQueryStop(home: string, fresh: boolean, verify = false): Promise<{ totalCount: number; readyMs: number }> {
   const env = { METERLINE_HOME: home, METERLINE_RPC_PORT: "0", METERLINE_IDP_PORT: "0", METERLINE_API_PORT: "0", METERLINE_DEMO_INTERVAL_MS: "2000" };
   const started = Date.now();
   const stack = npm(["start", "--", ...(fresh ? ["--fresh"] : [])], env);
@@ -120,6 +171,7 @@ async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCoun
     expect((await globex.exited).code).to.equal(0);
     const g = await graphql(graphqlUrl!, globex.out().trim().split("\n").at(-1)!, "{ tenant { slug } }");
     expect((g.data?.tenant as { slug: string }).slug).to.equal("globex");
+    if (verify) await verifyExportedInvoice(home, graphqlUrl!, token);
 
     const stoppedAt = Date.now();
     process.kill(-stack.child.pid!, "SIGINT");
@@ -147,6 +199,11 @@ async function startQueryStop(home: string, fresh: boolean): Promise<{ totalCoun
     // IdP client secrets nor access tokens.
     const log = await readFile(path.join(home, "stack.log"), "utf8");
     expect(log).to.match(/"msg":"revealed"/);
+    if (fresh) {
+      // The demo plan versions were published before chain time jumped past them.
+      expect(log).to.match(/"plans":[1-9]\d*,"msg":"plan versions anchored before they take effect"/);
+      expect(log).to.not.match(/plan anchoring incomplete|unanchorable/);
+    }
     const state = JSON.parse(await readFile(path.join(home, "stack.json"), "utf8")) as { clients: { clientSecret: string }[] };
     for (const c of state.clients) expect(log).to.not.contain(c.clientSecret);
     expect(log).to.not.contain(token.split(".")[2]!);
@@ -178,8 +235,8 @@ describe("npm start (local stack)", function () {
     await rm(home, { recursive: true, force: true });
   });
 
-  it("reaches the ready line, serves demo usage to a demo token, and stops cleanly on SIGINT", async function () {
-    const { totalCount, readyMs } = await startQueryStop(home, true);
+  it("reaches the ready line, serves demo usage to a demo token, anchors last month's invoice so the tenant's verifier says VERIFIED, and stops cleanly on SIGINT", async function () {
+    const { totalCount, readyMs } = await startQueryStop(home, true, true);
     expect(totalCount).to.be.greaterThan(0);
     firstRunCount = totalCount;
     // The issue's bound is 60 s on two cores; the CI box runs other suites alongside.

@@ -52,7 +52,7 @@ describe("meter:audit", function () {
     expect(json.exitCode).to.equal(0);
     const parsed = JSON.parse(json.stdout) as { status: string; sections: Array<{ id: string; status: string }> };
     expect(parsed.status).to.equal("ok");
-    expect(parsed.sections.map((s) => s.id)).to.deep.equal(["deployment", "access", "pause", "commitments", "tenants", "usage"]);
+    expect(parsed.sections.map((s) => s.id)).to.deep.equal(["deployment", "access", "pause", "commitments", "tenants", "usage", "anchor"]);
   });
 
   it("totals revealed usage per tenant and meter, flags a lapsed commitment until it is expired", async function () {

@@ -41,6 +41,7 @@ describe("meter:deploy", function () {
       "txHash",
       "constructorArgs",
       "abiHash",
+      "anchor",
     ]);
     expect(Object.keys(json.constructorArgs as object)).to.deep.equal(["adminDelay", "admin", "minRevealDelay", "maxRevealDelay"]);
 
