@@ -9,7 +9,7 @@ import { findRunningStack } from "../chain/local-stack";
 import { findDeploymentFile } from "../chain/deployment";
 import { parseStackConfig, StackConfigError } from "./config";
 
-const FIELDS = ["rpc", "graphql", "issuer", "chainId", "deploymentFile", "meter", "home", "pid"] as const;
+const FIELDS = ["rpc", "graphql", "issuer", "chainId", "deploymentFile", "meter", "anchor", "home", "pid"] as const;
 type Field = (typeof FIELDS)[number];
 
 function main(): number {
@@ -34,7 +34,9 @@ function main(): number {
     return 1;
   }
   const s = found.stack;
-  const meter = findDeploymentFile(s.deploymentFile, s.chainId)?.address ?? null;
+  const deployment = findDeploymentFile(s.deploymentFile, s.chainId);
+  const meter = deployment?.address ?? null;
+  const anchor = deployment?.anchor?.address ?? null;
   const values: Record<Field, string | number | null> = {
     rpc: s.rpc,
     graphql: s.graphql,
@@ -42,6 +44,7 @@ function main(): number {
     chainId: s.chainId,
     deploymentFile: s.deploymentFile,
     meter,
+    anchor,
     home,
     pid: s.pid,
   };

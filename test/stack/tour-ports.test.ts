@@ -217,11 +217,11 @@ describe("the tour on non-default ports (npm start + token, tasks and reporter)"
     expect(explicit.stdout()).to.contain(`UsageMeter ${deployment.address} on chain 31337`);
 
     // 5. The reporter (README step 5) finds RPC and deployment; its logs are JSON off a terminal.
-    const authorize = hardhat(["meter:tenant", "authorize", "--network", "localhost", "--tenant", "acme", "--reporter", DEV_ADDRESS_5], home_);
+    const authorize = hardhat(["meter:tenant", "authorize", "--network", "localhost", "--tenant", "acme", "--reporter", DEV_ADDRESS_5, "--name-key", `file:${path.join(home, "name-keys", "acme.key")}`], home_);
     expect(await finished(authorize), authorize.out()).to.equal(0);
     const usage = path.join(home, "usage.csv");
     await writeFile(usage, "tenant,meter,period_start,period_end,quantity,source_id\nacme,api_calls,2026-01-01T00:00:00Z,2026-01-01T01:00:00Z,1200,evt-1\n");
-    const reporter = run("npx", ["tsx", "reporter/cli.ts", usage, "--journal", path.join(home, "tour-journal"), "--mine"], { ...home_, METERLINE_REPORTER_KEY: DEV_KEY_5 });
+    const reporter = run("npx", ["tsx", "reporter/cli.ts", usage, "--journal", path.join(home, "tour-journal"), "--mine", "--name-key", `file:${path.join(home, "name-keys", "acme.key")}`], { ...home_, METERLINE_REPORTER_KEY: DEV_KEY_5 });
     expect(await finished(reporter, 180_000), reporter.out()).to.equal(0);
     const result = JSON.parse(reporter.stdout().trim().split("\n").at(-1)!) as { meter: string; revealedRecords: number; mode: string };
     expect(result).to.include({ meter: deployment.address, mode: "submit", revealedRecords: 1 });
