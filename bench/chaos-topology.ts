@@ -128,7 +128,9 @@ async function main(): Promise<void> {
       serverUrl: pg.url,
       redisUrl: redis.url,
       withoutBilling: true,
-      extraApiEnv: { WEBHOOK_ALLOW_LOOPBACK_HTTP: "true", NODE_ENV: "development" },
+      // One load generator is one client address: lift the per-IP limit above its steady ~100
+      // requests/s, or the (correctly shared, through Redis) limit would answer 429s by design.
+      extraApiEnv: { WEBHOOK_ALLOW_LOOPBACK_HTTP: "true", NODE_ENV: "development", RATE_LIMIT_IP_PER_S: "2000", RATE_LIMIT_IP_BURST: "4000" },
       extraWebhookEnv: { WEBHOOK_ALLOW_LOOPBACK_HTTP: "true", WEBHOOK_INTERVAL_MS: "100", WEBHOOK_BASE_BACKOFF_MS: "200" },
     });
     const tp = topo;
@@ -275,7 +277,10 @@ async function main(): Promise<void> {
     for (const [id, list] of receiver.received) for (const b of list) bodies.set(b, new Set([...(bodies.get(b) ?? []), id]));
     const duplicateDeliveries = [...bodies.values()].filter((ids) => ids.size > 1).length;
     const missingAtReceiver = Math.max(0, deliveries - receiver.received.size);
-    const errorsAfterRecovery = load.failures.filter((f) => !windows.some(([from, to]) => f.at >= from && f.at <= to)).length;
+    const afterRecovery = load.failures.filter((f) => !windows.some(([from, to]) => f.at >= from && f.at <= to));
+    const errorsAfterRecovery = afterRecovery.length;
+    log(`fault windows (ms from start): ${windows.map(([a, b]) => `${a - t0}..${b - t0}`).join(", ")}`);
+    for (const f of afterRecovery.slice(0, 5)) log(`  after recovery, at +${f.at - t0} ms: ${f.what.slice(0, 300)}`);
 
     log(`reported=${reported} stored=${stored} invoices_finalized=${await q("SELECT count(*) AS n FROM invoices WHERE status = 'finalized'")}`);
     log(`webhook deliveries=${deliveries} undelivered=${undelivered} received_ids=${receiver.received.size}`);
