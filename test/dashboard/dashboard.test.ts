@@ -174,6 +174,10 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
   it("lets an operator create a webhook endpoint (secret shown once), rotate its secret and delete it", async function () {
     await goTo(page, "Webhooks", "Webhooks");
     await page.getByText("No endpoints yet.").waitFor();
+    // The delivery log is on the page (deliveries and redelivery: deliveries.test.ts).
+    await page.getByRole("heading", { level: 2, name: "Delivery log" }).waitFor();
+    await page.locator("[data-testid=deliveries], .state.empty").last().waitFor();
+    expect(await page.locator(".state.error").count()).to.equal(0);
     await page.getByLabel("URL (public https)").fill("http://127.0.0.1:9/meterline-hook");
     await page.getByRole("button", { name: "Create endpoint" }).click();
     const secretBox = page.getByTestId("webhook-secret");
