@@ -235,8 +235,17 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
       // The demo is a development setup: receivers on this machine (http://127.0.0.1) are allowed.
       WEBHOOK_ALLOW_LOOPBACK_HTTP: "true",
     });
-    // The dashboard at the API's `/`, verifying against this chain's UsageMeter.
-    const dashboard = parseDashboardConfig({ DASHBOARD_RPC_URL: rpcUrl, DASHBOARD_CHAIN_ID: String(chainId), DASHBOARD_METER_ADDRESS: deployment.address }, apiConfig);
+    // The dashboard at the API's `/`, verifying against this chain's UsageMeter and trusting only
+    // this deployment's InvoiceAnchor (a recorded chain without one leaves the anchor check failing).
+    const dashboard = parseDashboardConfig(
+      {
+        DASHBOARD_RPC_URL: rpcUrl,
+        DASHBOARD_CHAIN_ID: String(chainId),
+        DASHBOARD_METER_ADDRESS: deployment.address,
+        ...(deployment.anchor ? { DASHBOARD_ANCHOR_ADDRESS: deployment.anchor.address } : {}),
+      },
+      apiConfig,
+    );
     const api: RunningApi = await startApi(apiConfig, {
       db,
       logger,

@@ -14,6 +14,7 @@ export type NodeType =
   | "Invoice"
   | "CreditNote"
   | "WebhookEndpoint"
+  | "WebhookDelivery"
   | "Plan"
   | "PlanVersion"
   | "PlanSubscription"

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isObjectType } from "graphql";
 import type { Requirement } from "../../api/auth/roles";
-import { toGlobalId } from "../../api/resolvers/ids";
+import { fromGlobalId, toGlobalId } from "../../api/resolvers/ids";
 import { buildSchema } from "../../api/schema";
 import { PLATFORM_ROLES, startHarness, type ApiHarness } from "./fixtures";
 
@@ -90,6 +90,17 @@ async function newEndpoint(h: ApiHarness): Promise<string> {
   return (res.body.data!.createWebhookEndpoint as { endpoint: { id: string } }).endpoint.id;
 }
 
+/** A dead letter of acme's, a new one each time (fanned out to a new endpoint, then dead-lettered). */
+async function deadDelivery(h: ApiHarness): Promise<string> {
+  const endpoint = fromGlobalId(await newEndpoint(h), "WebhookEndpoint", 1)![0]!;
+  await h.db.pool.query("SELECT enqueue_webhook_event($1, 'invoice.finalized', $2, '{}'::jsonb)", [h.tenantIds.acme, `roles-dead-${++seq}`]);
+  const { rows } = await h.db.pool.query<{ id: string }>(
+    "UPDATE webhook_deliveries SET status = 'dead', attempts = 8, last_error = 'HTTP 500' WHERE endpoint_id = $1 RETURNING id::text",
+    [endpoint],
+  );
+  return toGlobalId("WebhookDelivery", rows[0]!.id);
+}
+
 const OPERATIONS: Record<string, Operation> = {
   "Query.viewer": { requires: "VIEWER", doc: "{ viewer { subject roles platform tenant { slug } } }" },
   "Query.tenant": { requires: "VIEWER", doc: "{ tenant { id slug timeZone chainId onchainId } }" },
@@ -124,6 +135,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   "Query.subscriptions": { requires: "VIEWER", doc: "{ subscriptions { id startsAt endsAt plan { name } } }" },
   "Query.webhookEndpoints": { requires: "OPERATOR", doc: "{ webhookEndpoints { id url } }" },
+  "Query.webhookDeliveries": { requires: "OPERATOR", doc: "{ webhookDeliveries(first: 5) { totalCount edges { node { id status endpoint { url } lastError } } } }" },
   "Query.auditLog": { requires: "AUDITOR", doc: "{ auditLog { totalCount edges { node { action } } } }" },
   "Mutation.configureMeter": {
     requires: "PLATFORM_ADMIN",
@@ -211,6 +223,11 @@ const OPERATIONS: Record<string, Operation> = {
     requires: "OPERATOR",
     doc: `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`,
     vars: async (h) => ({ id: await newEndpoint(h) }),
+  },
+  "Mutation.redeliverWebhook": {
+    requires: "OPERATOR",
+    doc: `mutation($id: ID!) { redeliverWebhook(id: $id) { id status attempts } }`,
+    vars: async (h) => ({ id: await deadDelivery(h) }),
   },
   "Query.identityProviders": { requires: "PLATFORM_VIEWER", doc: "{ identityProviders { id issuer } }" },
   "Query.tenantIdentityProvider": { requires: "PLATFORM_VIEWER", doc: "{ tenantIdentityProvider { issuer } }" },
@@ -324,6 +341,7 @@ describe("api: role matrix", function () {
       "webhook_endpoint.create",
       "webhook_endpoint.rotate_secret",
       "webhook_endpoint.delete",
+      "webhook_delivery.redeliver",
       "identity_provider.create",
       "identity_provider.update",
       "identity_provider.bind",

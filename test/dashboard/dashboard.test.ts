@@ -6,7 +6,7 @@ import { expect } from "chai";
 import type { Page } from "playwright-core";
 import { launchChromium, type HeadlessChromium } from "./browser";
 import { startDashboardStack, type DashboardStack } from "./stack";
-import { expectAllChecksShown, goTo, openFinalizedInvoice, seeUsage, shownReport, signIn, signOut } from "./tour";
+import { expectAllChecksShown, goTo, openFinalizedInvoice, seeUsage, shownReport, signIn, signOut, verifyWithKey } from "./tour";
 
 const DIST = path.join(__dirname, "..", "..", "dashboard", "dist", "index.html");
 
@@ -51,10 +51,14 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     const csp = res.headers.get("content-security-policy")!;
     expect(csp).to.contain("script-src 'self'").and.not.contain("unsafe-inline").and.not.contain("unsafe-eval");
     expect(csp).to.contain(`connect-src 'self' ${stack.issuer} ${stack.rpc}`);
-    const config = (await (await fetch(new URL("/dashboard-config.json", stack.dashboard))).json()) as { oidc: { issuer: string }; chain: { rpcUrl: string; meter: string } };
+    const config = (await (await fetch(new URL("/dashboard-config.json", stack.dashboard))).json()) as { oidc: { issuer: string }; chain: { rpcUrl: string; meter: string; anchor: string | null } };
     expect(config.oidc.issuer).to.equal(stack.issuer);
     expect(config.chain.rpcUrl).to.equal(stack.rpc);
     expect(config.chain.meter).to.match(/^0x[0-9a-fA-F]{40}$/);
+    // The stack's InvoiceAnchor, the one trust anchor for "anchored" (npm start deploys it).
+    const deployed = JSON.parse(await readFile(path.join(home, "stack.json"), "utf8")) as { anchor?: string };
+    expect(deployed.anchor, "stack.json names the InvoiceAnchor").to.match(/^0x[0-9a-fA-F]{40}$/);
+    expect(config.chain.anchor?.toLowerCase()).to.equal(deployed.anchor!.toLowerCase());
     // GraphQL stays where it was; nothing else of the app's is reachable outside its files.
     expect((await fetch(stack.graphql, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).to.equal(401);
     expect((await fetch(new URL("/assets/../../package.json", stack.dashboard))).status).to.equal(404);
@@ -112,22 +116,40 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download lines (CSV)" }).click()]);
     expect((await readFile((await download.path())!, "utf8")).split("\r\n")[0]).to.equal("line,kind,meter_id,description,aggregation,quantity,amount_minor,currency,records_cited");
 
-    await page.getByRole("button", { name: "Verify against the chain" }).click();
-    const genuine = await shownReport(page);
+    // The name key is the tenant's own (the platform hands it over once): a password field, empty
+    // until the user types it. A wrong key resolves no tenant: the parties check says which key to check.
+    const nameKey = page.getByLabel("Your name key");
+    expect(await nameKey.getAttribute("type")).to.equal("password");
+    expect(await nameKey.inputValue()).to.equal("");
+    await page.getByText("your name key, from your own records — the platform's page should not supply it", { exact: false }).first().waitFor();
+    const wrong = await verifyWithKey(page, "0x" + "11".repeat(32));
+    expectAllChecksShown(wrong);
+    expect(wrong.verdict).to.match(/: NOT VERIFIED$/);
+    expect(wrong.checks.parties).to.equal("fail");
+    expect(await page.getByTestId("failed-checks").innerText()).to.contain("parties");
+    expect(await page.getByTestId("verify-report").locator("tr[data-check=parties]").innerText()).to.match(/no tenant is registered .* under/);
+    expect(await page.getByTestId("name-key-advice").innerText()).to.contain("check that it is the name key your platform gave you");
+
+    // The genuine invoice with acme's key: VERIFIED, every check passed. Billing anchors the
+    // invoice shortly after finalizing it, so until then only the anchored check fails: retry.
+    const key = (await readFile(path.join(home, "name-keys", "acme.key"), "utf8")).trim();
+    let genuine = await verifyWithKey(page, key);
+    for (const deadline = Date.now() + 120_000; genuine.verdict.endsWith("NOT VERIFIED") && Date.now() < deadline; ) {
+      const failed = Object.keys(genuine.checks).filter((id) => genuine.checks[id] === "fail");
+      expect(failed, `only the anchor may be pending: ${JSON.stringify(genuine.checks)}`).to.deep.equal(["anchored"]);
+      await page.waitForTimeout(5_000);
+      genuine = await verifyWithKey(page, key);
+    }
     expectAllChecksShown(genuine);
     console.log(`      verifier on the genuine invoice: ${genuine.verdict} ${JSON.stringify(genuine.checks)}`);
-    // The document, its records and its amounts check out against the chain either way.
-    for (const id of ["document", "records", "billed-once", "amounts"]) expect(genuine.checks[id], id).to.equal("pass");
-    if (genuine.verdict.endsWith("NOT VERIFIED")) {
-      // npm start deploys no InvoiceAnchor yet (DASHBOARD_ANCHOR_ADDRESS unset): the parties check
-      // finds no InvoiceAnchor to trust, so anchoring cannot be checked and nothing else fails.
-      const parties = await page.getByTestId("verify-report").locator("tr[data-check=parties]").innerText();
-      expect(parties).to.match(/InvoiceAnchor|anchor/i);
-      expect(genuine.checks.parties).to.equal("fail");
-      expect(genuine.checks.anchored).to.equal("not-checked");
-    }
+    expect(genuine.verdict).to.match(/^invoice #\d+: VERIFIED$/);
+    for (const id of ["document", "parties", "anchored", "chain", "plan", "records", "billed-once", "adjustments", "amounts"]) expect(genuine.checks[id], id).to.equal("pass");
+    expect(genuine.checks.complete).to.be.oneOf(["pass", "skipped"]);
     // The invoice's anchor status is the verifier's answer, shown with the invoice's facts.
-    expect(await page.getByTestId("anchor-status").innerText()).to.match(/^(PASS|FAIL|NOT CHECKED) on chain: /);
+    expect(await page.getByTestId("anchor-status").innerText()).to.match(/^PASS on chain: /);
+    // The key never left the page: not in web storage, and the input is the only place it lives.
+    const stored = await page.evaluate(() => JSON.stringify({ ...window.localStorage }) + JSON.stringify({ ...window.sessionStorage }));
+    expect(stored).to.not.contain(key.replace(/^0x/, ""));
 
     // The same export with one line's amount changed: the verifier must reject it.
     const [json] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download export (JSON)" }).click()]);
@@ -139,6 +161,7 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
     expectAllChecksShown(forged);
     console.log(`      verifier on the tampered invoice: ${forged.verdict} ${JSON.stringify(forged.checks)}`);
     expect(forged.verdict).to.equal("tampered.json: NOT VERIFIED");
+    expect(await page.getByTestId("failed-checks").innerText()).to.match(/^Failed: .*document.*amounts/);
     // What the genuine copy passed, the forgery fails: its content hash and its arithmetic.
     expect(forged.checks.document).to.equal("fail");
     expect(forged.checks.amounts).to.equal("fail");
@@ -151,6 +174,10 @@ describe("dashboard in Chromium (npm start, free ports)", function () {
   it("lets an operator create a webhook endpoint (secret shown once), rotate its secret and delete it", async function () {
     await goTo(page, "Webhooks", "Webhooks");
     await page.getByText("No endpoints yet.").waitFor();
+    // The delivery log is on the page (deliveries and redelivery: deliveries.test.ts).
+    await page.getByRole("heading", { level: 2, name: "Delivery log" }).waitFor();
+    await page.locator("[data-testid=deliveries], .state.empty").last().waitFor();
+    expect(await page.locator(".state.error").count()).to.equal(0);
     await page.getByLabel("URL (public https)").fill("http://127.0.0.1:9/meterline-hook");
     await page.getByRole("button", { name: "Create endpoint" }).click();
     const secretBox = page.getByTestId("webhook-secret");

@@ -74,6 +74,20 @@ export async function shownReport(page: Page): Promise<ShownReport> {
   return { verdict: (await verdict.innerText()).trim(), checks };
 }
 
+/** Enters the name key, runs "Verify against the chain" on the invoice's own export, waits for its report. */
+export async function verifyWithKey(page: Page, nameKey: string): Promise<ShownReport> {
+  await page.getByLabel("Your name key").fill(nameKey);
+  await page.getByRole("button", { name: "Verify against the chain" }).click();
+  // The previous report goes when a run starts; the new one comes when the button is enabled again.
+  await page.waitForFunction(() => {
+    const button = [...document.querySelectorAll("button")].find((b) => b.textContent === "Verify against the chain");
+    return button !== undefined && !button.disabled && document.querySelector("[data-testid=verdict], .verify .state.error") !== null;
+  }, undefined, { timeout: 120_000 });
+  const failure = page.locator(".verify .state.error");
+  if ((await failure.count()) > 0) throw new Error(`verification could not run: ${await failure.innerText()}`);
+  return shownReport(page);
+}
+
 export function expectAllChecksShown(report: ShownReport): void {
   expect(Object.keys(report.checks)).to.deep.equal(["document", "parties", "anchored", "chain", "plan", "records", "billed-once", "adjustments", "amounts", "complete"]);
 }

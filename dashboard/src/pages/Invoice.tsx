@@ -222,12 +222,14 @@ function Verify({
 }) {
   const { config } = useSession();
   const [state, setState] = useState<{ running: boolean; report?: VerificationReport; error?: string; source?: string }>({ running: false });
+  // The tenant's name key lives in this component's state only: never stored, never sent to the API.
+  const [nameKey, setNameKey] = useState("");
   const run = async (text: string, source: string) => {
     setState({ running: true, source });
     try {
       if (!config.chain) throw new Error("The API was started without DASHBOARD_RPC_URL: the dashboard does not know which chain to ask.");
       const { verifyInBrowser } = await import("../verify");
-      const report = await verifyInBrowser(config.chain, text, tenant);
+      const report = await verifyInBrowser(config.chain, text, tenant, nameKey);
       if (text === exported) onInvoiceReport(report);
       setState({ running: false, source, report });
     } catch (err) {
@@ -243,6 +245,22 @@ function Verify({
       <p className="hint">
         Runs the Meterline verifier in this browser: it reads {config.chain ? config.chain.rpcUrl : "the chain"} directly and trusts only the contract addresses of this deployment, not the API.
       </p>
+      <div className="field">
+        <label htmlFor="name-key">Your name key</label>
+        <input
+          id="name-key"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          value={nameKey}
+          onChange={(e) => setNameKey(e.target.value)}
+          aria-describedby="name-key-hint"
+        />
+        <p id="name-key-hint" className="hint">
+          Your name key, from your own records — the platform&apos;s page should not supply it. The chain knows tenant “{tenant}” only by its name hashed under this key; it is used in
+          this browser to compute that hash and is never stored or sent to the API.
+        </p>
+      </div>
       <div className="row">
         <button type="button" className="primary" disabled={state.running} onClick={() => void run(exported, `invoice #${number}`)}>
           Verify against the chain
@@ -264,6 +282,16 @@ function Verify({
           <p className={`verdict ${state.report.verified ? "ok" : "bad"}`} data-testid="verdict">
             {state.source}: {state.report.verified ? "VERIFIED" : "NOT VERIFIED"}
           </p>
+          {!state.report.verified && (
+            <p data-testid="failed-checks">
+              Failed: {state.report.checks.filter((c) => c.status === "fail").map((c) => c.id).join(", ") || "none (some checks could not run)"}
+            </p>
+          )}
+          {state.report.checks.some((c) => c.id === "parties" && c.status === "fail" && /no tenant is registered/.test(c.summary + c.problems.join(" "))) && (
+            <p className="hint" data-testid="name-key-advice">
+              The chain has no tenant under the name computed with the key you entered: check that it is the name key your platform gave you for “{tenant}” (a wrong key gives a different name).
+            </p>
+          )}
           <table className="data">
             <thead>
               <tr>

@@ -5,6 +5,7 @@ import { Empty, ErrorBox, Loading } from "../components/State";
 import { dateTime } from "../format";
 import { errorText } from "../graphql";
 import { useSession } from "../session";
+import { DeliveryLog } from "./WebhookDeliveries";
 
 interface Endpoint {
   id: string;
@@ -19,7 +20,7 @@ const CREATE = `mutation Create($input: CreateWebhookEndpointInput!) { createWeb
 const ROTATE = `mutation Rotate($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { id url eventTypes createdAt rotatedAt } } }`;
 const DELETE = `mutation Delete($id: ID!) { deleteWebhookEndpoint(id: $id) }`;
 
-/** Webhook endpoints for operators: create (secret shown once), rotate, delete. */
+/** Webhook endpoints for operators: create (secret shown once), rotate, delete; the delivery log with redelivery of dead letters. */
 export function WebhooksPage({ tenant }: { tenant: TenantInfo }) {
   const { config } = useSession();
   const [{ data, fetching, error }, refetch] = useQuery<{ webhookEndpoints: Endpoint[] }>({ query: ENDPOINTS });
@@ -126,7 +127,7 @@ export function WebhooksPage({ tenant }: { tenant: TenantInfo }) {
           </tbody>
         </table>
       )}
-      <p className="hint">The delivery log and redelivery of dead letters are not in the API yet (see docs/dashboard.md).</p>
+      <DeliveryLog key={(data?.webhookEndpoints ?? []).map((ep) => ep.id).join(",")} tenant={tenant} endpoints={data?.webhookEndpoints ?? []} />
     </section>
   );
 }
