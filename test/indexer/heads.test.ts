@@ -1,0 +1,119 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import pino from "pino";
+import { Writable } from "node:stream";
+import type { Database } from "../../db/connection";
+import { startIndexer, type IndexerHandle } from "../../indexer/index";
+import { createProgress } from "../../indexer/progress";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
+import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { runIndexer, testConfig } from "./helpers/indexer";
+import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
+import { waitForCheckpoint } from "./helpers/truth";
+
+async function metric(port: number | null, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("indexer: new heads by WebSocket subscription, polling as the fallback (Hardhat over HTTP + WS)", function () {
+  let server: ChainServer;
+  let w: Workload;
+  let db: TestDatabase;
+  let asIndexer: Database;
+
+  beforeEach(async function () {
+    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
+    server = await serveChain(hre);
+    w = new Workload(hre, { tenants: 1, metersPerTenant: 1, reportersPerTenant: 1 });
+    await w.deploy();
+    db = await createTestDatabase();
+    asIndexer = await openAsRole(db, "meterline_indexer");
+  });
+
+  afterEach(async function () {
+    await db.drop();
+    await server.close();
+  });
+
+  it("wakes on every newHeads notification: blocks are indexed at once although polling is a minute apart", async function () {
+    const indexer = await runIndexer(
+      testConfig(w, server.url, { WS_RPC_URL: server.wsUrl, POLL_INTERVAL_MS: "60000", METRICS_PORT: "0" }),
+      asIndexer,
+    );
+    try {
+      await waitForCheckpoint(db.pool, await w.head(), 10_000);
+      await until("the subscription", async () => (await metric(indexer.metricsPort, "meterline_indexer_head_subscription")) === 1);
+      for (let i = 0; i < 3; i++) {
+        const revealed = await w.round({ reveals: 1, recordsPerReveal: 3 });
+        const started = Date.now();
+        // Polling would take 60 s (600 s while subscribed): only the subscription explains this.
+        await waitForCheckpoint(db.pool, await w.head(), 5_000);
+        expect(Date.now() - started).to.be.below(5_000);
+        const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM usage_records");
+        expect(rows[0]!.n).to.be.at.least(revealed);
+      }
+      expect(await metric(indexer.metricsPort, "meterline_indexer_head_notifications_total")).to.be.at.least(3);
+      expect(indexer.failure()).to.equal(null);
+    } finally {
+      await indexer.stop();
+    }
+  });
+
+  it("falls back to polling when the WS server goes away, logs WS_RPC_URL without its secrets, and resubscribes when it is back", async function () {
+    const port = Number(new URL(server.url).port);
+    const proxy: TcpProxy = await startTcpProxy(port);
+    const lines: string[] = [];
+    const logger = pino(
+      { level: "info" },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
+    // Credentials and a key in the path, as hosted providers use: they must never reach a log line.
+    const wsUrl = `ws://ws-user:ws-password-1@127.0.0.1:${proxy.port}/v3/secretkey0123456789`;
+    const config = testConfig(w, server.url, { WS_RPC_URL: wsUrl, POLL_INTERVAL_MS: "200", METRICS_PORT: "0" });
+    let indexer: IndexerHandle | undefined;
+    try {
+      indexer = await startIndexer(config, { db: asIndexer, logger, progress: createProgress(logger, { tty: false }) });
+      const subscribed = () => metric(indexer!.metricsPort, "meterline_indexer_head_subscription");
+      await until("the subscription", async () => (await subscribed()) === 1);
+      await waitForCheckpoint(db.pool, await w.head(), 10_000);
+
+      await proxy.cut();
+      await until("the fallback to polling", async () => (await subscribed()) === 0);
+      // The socket is gone; RPC_URL still answers: polling keeps the index current.
+      for (let i = 0; i < 2; i++) {
+        await w.round({ reveals: 1, recordsPerReveal: 2 });
+        await waitForCheckpoint(db.pool, await w.head(), 5_000);
+      }
+      expect(lines.some((l) => l.includes('"variable":"WS_RPC_URL"') && /polling RPC_URL/.test(l))).to.equal(true);
+
+      await proxy.restore();
+      await until("the subscription to come back", async () => (await subscribed()) === 1, 40_000);
+      const before = await metric(indexer.metricsPort, "meterline_indexer_head_notifications_total");
+      await w.round({ reveals: 1, recordsPerReveal: 2 });
+      await waitForCheckpoint(db.pool, await w.head(), 5_000);
+      await until("notifications after resubscribing", async () => (await metric(indexer!.metricsPort, "meterline_indexer_head_notifications_total")) > before);
+
+      const all = lines.join("");
+      expect(all).to.include("subscribed to newHeads on WS_RPC_URL");
+      for (const secret of ["ws-user", "ws-password-1", "secretkey0123456789"]) expect(all).to.not.include(secret);
+    } finally {
+      await indexer?.stop();
+      await proxy.close();
+    }
+  });
+});
