@@ -82,6 +82,40 @@ describe("api: SSE subscriptions", function () {
     expect(lived).to.be.within(3000, 9000);
   });
 
+  it("announces a batch when the indexer's transaction commits, never one that rolled back", async function () {
+    const token = await h.idp.getToken("acme-viewer", "secret-acme-viewer");
+    const res = await openStream(h, "subscription { usageRecorded { records toBlock } }", token);
+    expect(res.status).to.equal(200);
+    const events: unknown[] = [];
+    const batches = async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      const notice = (records: number, toBlock: string) => JSON.stringify({ tenantId: h.tenantIds.acme, records, toBlock });
+      // Like the indexer: the NOTIFY is issued inside the batch's write transaction.
+      const c = await h.db.pool.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query("SELECT pg_notify('meterline_usage', $1)", [notice(5, "801")]);
+        await c.query("ROLLBACK");
+        await c.query("BEGIN");
+        await c.query("SELECT pg_notify('meterline_usage', $1)", [notice(7, "802")]);
+        // Held open a while: nothing may reach the stream before the commit.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(events).to.deep.equal([]);
+        await c.query("COMMIT");
+      } finally {
+        c.release();
+      }
+    };
+    const [result] = await Promise.all([
+      collect(res, (e) => {
+        events.splice(0, events.length, ...e);
+        return e.length >= 1;
+      }),
+      batches(),
+    ]);
+    expect(result.events).to.deep.equal([{ data: { usageRecorded: { records: 7, toBlock: "802" } } }]);
+  });
+
   it("delivers quota alerts from the quota_alerts trigger", async function () {
     const token = await h.idp.getToken("acme-viewer", "secret-acme-viewer");
     const res = await openStream(h, "subscription { quotaAlert { meterId threshold limit usage } }", token);

@@ -3,10 +3,13 @@ import hre from "hardhat";
 import pino from "pino";
 import { Writable } from "node:stream";
 import type { Database } from "../../db/connection";
+import { parseIndexerConfig } from "../../indexer/config";
+import { CANONICAL_CHECK_EVERY_POLLS } from "../../indexer/follower";
 import { startIndexer, type IndexerHandle } from "../../indexer/index";
 import { createProgress } from "../../indexer/progress";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { FAKE_CHAIN_ID, startFakeRpc } from "./helpers/fake-rpc";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 import { waitForCheckpoint } from "./helpers/truth";
@@ -114,6 +117,42 @@ describe("indexer: new heads by WebSocket subscription, polling as the fallback 
     } finally {
       await indexer?.stop();
       await proxy.close();
+    }
+  });
+
+  it("without WS_RPC_URL, a quiet poll is one eth_blockNumber; blocks and logs are read only once the number moves", async function () {
+    const rpc = await startFakeRpc({ head: 10 });
+    const config = parseIndexerConfig({
+      RPC_URL: rpc.url,
+      CHAIN_ID: String(FAKE_CHAIN_ID),
+      CONTRACT_ADDRESS: "0x00000000000000000000000000000000000000cc",
+      DEPLOY_BLOCK: "1",
+      DEPLOYMENTS_DIR: "/nonexistent-meterline-deployments",
+      CONFIRMATIONS: "0",
+      POLL_INTERVAL_MS: "20",
+      METRICS_PORT: "off",
+      LOG_LEVEL: "silent",
+    });
+    const indexer = await runIndexer(config, asIndexer);
+    try {
+      await waitForCheckpoint(db.pool, { number: 10n, hash: rpc.hashOf(10) }, 10_000);
+      // Let it settle at the head, then count what 30 quiet polls cost.
+      await new Promise((r) => setTimeout(r, 200));
+      const count = (m: string) => rpc.calls.get(m) ?? 0;
+      const before = { polls: count("eth_blockNumber"), blocks: count("eth_getBlockByNumber"), logs: count("eth_getLogs") };
+      await until("30 polls", async () => count("eth_blockNumber") - before.polls >= 30);
+      const polls = count("eth_blockNumber") - before.polls;
+      expect(count("eth_getLogs") - before.logs).to.equal(0);
+      // Only the periodic canonical check reads a block (one per CANONICAL_CHECK_EVERY_POLLS polls).
+      expect(count("eth_getBlockByNumber") - before.blocks).to.be.at.most(Math.ceil(polls / CANONICAL_CHECK_EVERY_POLLS) + 1);
+
+      rpc.head = 12;
+      await waitForCheckpoint(db.pool, { number: 12n, hash: rpc.hashOf(12) }, 10_000);
+      expect(count("eth_getLogs") - before.logs).to.be.at.least(1);
+      expect(indexer.failure()).to.equal(null);
+    } finally {
+      await indexer.stop();
+      await rpc.close();
     }
   });
 });
