@@ -13,10 +13,13 @@
  * Settings (environment):
  *   BENCH_HEADS=ws (default: WS_RPC_URL set, newHeads subscription) | poll (polling only)
  *   POLL_INTERVAL_MS (default 500), BENCH_REVEALS (default 50, at least 50)
+ *   BENCH_BREAKDOWN=1: also where the time goes, from the indexer's debug log (head read, logs
+ *   fetched, batch committed), as medians per stage
  * Last line: freshness n=<int> p50_ms=<decimal> p95_ms=<decimal>
  */
 import { performance } from "node:perf_hooks";
 import os from "node:os";
+import { Writable } from "node:stream";
 import hre from "hardhat";
 import pino from "pino";
 import type { Hex } from "viem";
@@ -34,6 +37,7 @@ const MODE = process.env.BENCH_HEADS ?? "ws";
 const POLL_MS = process.env.POLL_INTERVAL_MS ?? "500";
 const REVEALS = Math.max(50, Number(process.env.BENCH_REVEALS ?? 50));
 const WARMUP = 3;
+const BREAKDOWN = process.env.BENCH_BREAKDOWN === "1";
 const TIMEOUT_MS = 15_000;
 const AUDIENCE = "https://api.meterline.bench";
 
@@ -129,6 +133,19 @@ async function main(): Promise<void> {
     audience: AUDIENCE,
   });
   const logger = pino({ level: "silent" });
+  // The indexer's debug lines carry wall-clock times: the stages of each reveal's path.
+  const trace: { msg: string; time: number; head?: string; to?: string }[] = [];
+  const indexerLogger = BREAKDOWN
+    ? pino(
+        { level: "debug" },
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            for (const line of chunk.toString().split("\n")) if (line) trace.push(JSON.parse(line) as (typeof trace)[number]);
+            cb();
+          },
+        }),
+      )
+    : logger;
   const indexerDb = await openAsRole(db, "meterline_indexer");
   const apiDb = await openAsRole(db, "meterline_api");
   const config = testConfig(w, server.url, {
@@ -136,7 +153,7 @@ async function main(): Promise<void> {
     POLL_INTERVAL_MS: POLL_MS,
     CONFIRMATIONS: "0",
   });
-  const indexer = await startIndexer(config, { db: indexerDb, logger, progress: createProgress(logger, { tty: false }) });
+  const indexer = await startIndexer(config, { db: indexerDb, logger: indexerLogger, progress: createProgress(logger, { tty: false }) });
   indexer.done.catch((err: unknown) => log(`indexer failed: ${(err as Error).message}`));
   const api = await startApi(
     parseApiConfig({
@@ -182,6 +199,12 @@ async function main(): Promise<void> {
     const tenant = 1;
     const reporter = w.tenantReporters.get(tenant)![0]!;
     const sseMs: number[] = [];
+    const stages: Record<"head_read" | "logs_fetched" | "committed", number[]> = { head_read: [], logs_fetched: [], committed: [] };
+    /** Wall-clock ms from `since` to the first indexer log line `msg` whose block field reaches `block`. */
+    const stage = (msg: string, field: "head" | "to", block: bigint, since: number): number | null => {
+      const hit = trace.find((t) => t.msg === msg && t.time >= since && t[field] !== undefined && BigInt(t[field]!) >= block);
+      return hit ? hit.time - since : null;
+    };
     const queryMs: number[] = [];
     const pollMs = Number(POLL_MS);
     log(
@@ -199,12 +222,26 @@ async function main(): Promise<void> {
       const hash = await w.send(w.revealData(tenant, reporter, c.salt, records), reporter, revealGas(1));
       const receipt = await w.pub.getTransactionReceipt({ hash });
       const mined = performance.now();
+      const minedWall = Date.now();
       if (receipt.status !== "success") throw new Error(`reveal ${hash} reverted`);
       const deadline = mined + TIMEOUT_MS;
       const [bySse, byQuery] = await Promise.all([stream.covering(receipt.blockNumber, deadline), visibleByQuery(c.commitment, deadline)]);
       if (i < WARMUP) continue;
       sseMs.push(bySse - mined);
+      if (BREAKDOWN) {
+        const b = receipt.blockNumber;
+        const read = stage("poll", "head", b, minedWall);
+        const fetched = stage("fetched", "to", b, minedWall);
+        const applied = stage("applied", "to", b, minedWall);
+        if (read !== null) stages.head_read.push(read);
+        if (fetched !== null) stages.logs_fetched.push(fetched);
+        if (applied !== null) stages.committed.push(applied);
+      }
       queryMs.push(byQuery - mined);
+    }
+    if (BREAKDOWN) {
+      // Wall-clock milliseconds (Date.now resolution) from the receipt to each stage.
+      for (const [name, values] of Object.entries(stages)) if (values.length > 0) summary(`indexer: mined -> ${name}`, values);
     }
     summary("query poll every 10 ms (cross-check)", queryMs);
     const { p50, p95 } = summary("SSE usageRecorded", sseMs);
