@@ -11,6 +11,8 @@ import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/da
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
 import { FAKE_CHAIN_ID, startFakeRpc } from "./helpers/fake-rpc";
 import { runIndexer, testConfig } from "./helpers/indexer";
+import { Wakeup } from "../../indexer/heads";
+import { AbortedError } from "../../indexer/errors";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 import { waitForCheckpoint } from "./helpers/truth";
 
@@ -27,6 +29,30 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe("indexer: the head wake-up", function () {
+  it("keeps one notification that arrives while nobody waits, collapses several, and times out to false", async function () {
+    const w = new Wakeup();
+    const signal = new AbortController().signal;
+    w.notify();
+    w.notify();
+    expect(await w.wait(10_000, signal)).to.equal(true);
+    // The two notifications collapsed into one: the next wait times out.
+    expect(await w.wait(20, signal)).to.equal(false);
+    const waiting = w.wait(10_000, signal);
+    w.notify();
+    expect(await waiting).to.equal(true);
+  });
+
+  it("rejects a wait with AbortedError when the indexer stops", async function () {
+    const w = new Wakeup();
+    const stop = new AbortController();
+    const waiting = w.wait(10_000, stop.signal);
+    stop.abort();
+    const err = await waiting.then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(AbortedError);
+  });
+});
 
 describe("indexer: new heads by WebSocket subscription, polling as the fallback (Hardhat over HTTP + WS)", function () {
   let server: ChainServer;
