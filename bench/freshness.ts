@@ -15,7 +15,9 @@
  * Settings (environment):
  *   BENCH_HEADS=ws (default: WS_RPC_URL set, newHeads subscription) | poll (polling only)
  *   POLL_INTERVAL_MS (default 500), BENCH_REVEALS (default 50, at least 50)
- *   BENCH_BREAKDOWN=1: also where the time goes, from the indexer's debug log (head read, logs
+ *   BENCH_INDEXER=process: the indexer as its own OS process (npm run indexer, as
+ *   meterline_indexer) instead of in this one; the API and the chain stay here
+ *   BENCH_BREAKDOWN=1 (in-process indexer only): also where the time goes, from the indexer's debug log (head read, logs
  *   fetched, batch committed), as medians per stage
  * Last line: freshness n=<int> p50_ms=<decimal> p95_ms=<decimal>
  */
@@ -30,7 +32,8 @@ import { parseApiConfig } from "../api/config";
 import { startIndexer } from "../indexer/index";
 import { createProgress } from "../indexer/progress";
 import { startLocalIdp } from "../stack/local-idp";
-import { createTestDatabase, openAsRole } from "../test/helpers/database";
+import { createTestDatabase, openAsRole, urlAsRole } from "../test/helpers/database";
+import { spawnService } from "../test/helpers/process";
 import { COMMIT_GAS, revealGas, serveChain, Workload } from "../test/indexer/helpers/chain";
 import { testConfig } from "../test/indexer/helpers/indexer";
 import { waitForCheckpoint } from "../test/indexer/helpers/truth";
@@ -41,6 +44,7 @@ const CONFIRMATIONS = process.env.CONFIRMATIONS ?? "0";
 const REVEALS = Math.max(50, Number(process.env.BENCH_REVEALS ?? 50));
 const WARMUP = 3;
 const BREAKDOWN = process.env.BENCH_BREAKDOWN === "1";
+const AS_PROCESS = process.env.BENCH_INDEXER === "process";
 const TIMEOUT_MS = 15_000;
 const AUDIENCE = "https://api.meterline.bench";
 
@@ -156,8 +160,29 @@ async function main(): Promise<void> {
     POLL_INTERVAL_MS: POLL_MS,
     CONFIRMATIONS,
   });
-  const indexer = await startIndexer(config, { db: indexerDb, logger: indexerLogger, progress: createProgress(logger, { tty: false }) });
-  indexer.done.catch((err: unknown) => log(`indexer failed: ${(err as Error).message}`));
+  let stopIndexer: () => Promise<unknown>;
+  if (AS_PROCESS) {
+    const child = spawnService("indexer/cli.ts", [], {
+      RPC_URL: server.url,
+      ...(MODE === "ws" ? { WS_RPC_URL: server.wsUrl } : { WS_RPC_URL: "" }),
+      CHAIN_ID: String(w.chainId),
+      CONTRACT_ADDRESS: w.address,
+      DEPLOY_BLOCK: w.deployBlock.toString(),
+      DEPLOYMENTS_DIR: "/nonexistent-meterline-deployments",
+      DATABASE_URL: urlAsRole(db.url, "meterline_indexer"),
+      CONFIRMATIONS,
+      POLL_INTERVAL_MS: POLL_MS,
+      REORG_WINDOW: "32",
+      METRICS_PORT: "off",
+      LOG_LEVEL: "warn",
+    });
+    void child.exited.then(({ code }) => code !== 0 && code !== null && log(`indexer process exited ${code}: ${child.output().slice(-500)}`));
+    stopIndexer = () => child.stop("SIGTERM");
+  } else {
+    const indexer = await startIndexer(config, { db: indexerDb, logger: indexerLogger, progress: createProgress(logger, { tty: false }) });
+    indexer.done.catch((err: unknown) => log(`indexer failed: ${(err as Error).message}`));
+    stopIndexer = () => indexer.stop();
+  }
   const api = await startApi(
     parseApiConfig({
       NODE_ENV: "production",
@@ -211,7 +236,7 @@ async function main(): Promise<void> {
     const queryMs: number[] = [];
     const pollMs = Number(POLL_MS);
     log(
-      `freshness: heads=${MODE === "ws" ? "eth_subscribe(newHeads) on WS_RPC_URL" : "polling eth_blockNumber"} POLL_INTERVAL_MS=${pollMs} ` +
+      `freshness: indexer=${AS_PROCESS ? "process" : "in-process"} heads=${MODE === "ws" ? "eth_subscribe(newHeads) on WS_RPC_URL" : "polling eth_blockNumber"} POLL_INTERVAL_MS=${pollMs} ` +
         `CONFIRMATIONS=${CONFIRMATIONS} reveals=${REVEALS} (+${WARMUP} warm-up) load=${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
     for (let i = 0; i < REVEALS + WARMUP; i++) {
@@ -253,7 +278,7 @@ async function main(): Promise<void> {
   } finally {
     sse.abort();
     await api.close();
-    await indexer.stop();
+    await stopIndexer();
     await idp.close();
     await indexerDb.close();
     await apiDb.close();
