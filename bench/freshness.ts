@@ -153,7 +153,7 @@ async function main(): Promise<void> {
         }),
       )
     : logger;
-  const indexerDb = await openAsRole(db, "meterline_indexer");
+  const indexerDb = AS_PROCESS ? null : await openAsRole(db, "meterline_indexer");
   const apiDb = await openAsRole(db, "meterline_api");
   const config = testConfig(w, server.url, {
     ...(MODE === "ws" ? { WS_RPC_URL: server.wsUrl } : {}),
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     void child.exited.then(({ code }) => code !== 0 && code !== null && log(`indexer process exited ${code}: ${child.output().slice(-500)}`));
     stopIndexer = () => child.stop("SIGTERM");
   } else {
-    const indexer = await startIndexer(config, { db: indexerDb, logger: indexerLogger, progress: createProgress(logger, { tty: false }) });
+    const indexer = await startIndexer(config, { db: indexerDb!, logger: indexerLogger, progress: createProgress(logger, { tty: false }) });
     indexer.done.catch((err: unknown) => log(`indexer failed: ${(err as Error).message}`));
     stopIndexer = () => indexer.stop();
   }
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
     await api.close();
     await stopIndexer();
     await idp.close();
-    await indexerDb.close();
+    await indexerDb?.close();
     await apiDb.close();
     await db.drop();
     await server.close();
