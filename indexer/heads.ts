@@ -21,6 +21,8 @@ export interface HeadWatcher {
   next(): Promise<boolean>;
   /** True while heads arrive by subscription. */
   subscribed(): boolean;
+  /** Ends the current wait now (the lease was lost: the follower must look at once). */
+  wake(): void;
   close(): void;
 }
 
@@ -88,6 +90,7 @@ export function pollingHeads(intervalMs: number, signal: AbortSignal): HeadWatch
   return {
     next: () => wakeup.wait(intervalMs, signal),
     subscribed: () => false,
+    wake: () => wakeup.notify(),
     close: () => undefined,
   };
 }
@@ -225,6 +228,7 @@ export function subscribeNewHeads(options: NewHeadsOptions): HeadWatcher {
   return {
     next: () => wakeup.wait(live ? pollIntervalMs * SUBSCRIBED_POLL_FACTOR : pollIntervalMs, signal),
     subscribed: () => live,
+    wake: () => wakeup.notify(),
     close: stop,
   };
 }

@@ -152,7 +152,10 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
           lease
             .renew()
             .then((ok) => {
-              if (!ok) lost = true;
+              if (ok) return;
+              lost = true;
+              // The follower may be waiting for a head (seconds while subscribed): stop writing now.
+              heads?.wake();
             })
             .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
         }, beatEvery);
