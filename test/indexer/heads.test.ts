@@ -9,7 +9,7 @@ import { startIndexer, type IndexerHandle } from "../../indexer/index";
 import { createProgress } from "../../indexer/progress";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
-import { FAKE_CHAIN_ID, startFakeRpc } from "./helpers/fake-rpc";
+import { closedPort, FAKE_CHAIN_ID, startFakeRpc } from "./helpers/fake-rpc";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { Wakeup } from "../../indexer/heads";
 import { AbortedError } from "../../indexer/errors";
@@ -176,6 +176,44 @@ describe("indexer: new heads by WebSocket subscription, polling as the fallback 
       await waitForCheckpoint(db.pool, { number: 12n, hash: rpc.hashOf(12) }, 10_000);
       expect(count("eth_getLogs") - before.logs).to.be.at.least(1);
       expect(indexer.failure()).to.equal(null);
+    } finally {
+      await indexer.stop();
+      await rpc.close();
+    }
+  });
+
+  it("a WS_RPC_URL that never answers does not hold the indexer back: it polls RPC_URL from the start and keeps retrying the socket", async function () {
+    const rpc = await startFakeRpc({ head: 5 });
+    const wsPort = await closedPort();
+    const lines: string[] = [];
+    const logger = pino(
+      { level: "info" },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
+    const config = parseIndexerConfig({
+      RPC_URL: rpc.url,
+      WS_RPC_URL: `ws://127.0.0.1:${wsPort}`,
+      CHAIN_ID: String(FAKE_CHAIN_ID),
+      CONTRACT_ADDRESS: "0x00000000000000000000000000000000000000cc",
+      DEPLOY_BLOCK: "1",
+      DEPLOYMENTS_DIR: "/nonexistent-meterline-deployments",
+      CONFIRMATIONS: "0",
+      POLL_INTERVAL_MS: "50",
+      METRICS_PORT: "off",
+    });
+    const indexer = await startIndexer(config, { db: asIndexer, logger, progress: createProgress(logger, { tty: false }) });
+    try {
+      await waitForCheckpoint(db.pool, { number: 5n, hash: rpc.hashOf(5) }, 10_000);
+      rpc.head = 8;
+      await waitForCheckpoint(db.pool, { number: 8n, hash: rpc.hashOf(8) }, 10_000);
+      await until("two failed subscription attempts", async () => lines.filter((l) => l.includes("cannot subscribe to newHeads on WS_RPC_URL")).length >= 2);
+      const line = JSON.parse(lines.find((l) => l.includes("cannot subscribe to newHeads"))!) as Record<string, unknown>;
+      expect(line).to.include({ variable: "WS_RPC_URL", endpoint: `ws://127.0.0.1:${wsPort}` });
     } finally {
       await indexer.stop();
       await rpc.close();
