@@ -73,7 +73,7 @@ async function main(): Promise<number> {
   const db = await openDatabase({ target: config.database, applicationName: "meterline-indexer", maxConnections: 4 });
   const dbUrl = db.embedded ? undefined : db.url;
   // Error text can quote the endpoints; their credentials and keys never reach the output.
-  const clean = (text: string) => redactSecrets(text, [config.rpcUrl, dbUrl]);
+  const clean = (text: string) => redactSecrets(text, [config.rpcUrl, config.wsRpcUrl ?? undefined, dbUrl]);
   try {
     // The database may still be starting (compose, CI): wait for it a few minutes, then give up.
     const migrated = await withDbRetry(() => prepareSchema(db), {
@@ -124,7 +124,7 @@ main().then(
   (err: unknown) => {
     // Configuration is parsed before anything can fail here; mask both endpoints as they were given.
     const text = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`indexer: ${redactSecrets(text, [process.env.RPC_URL, process.env.DATABASE_URL])}\n`);
+    process.stderr.write(`indexer: ${redactSecrets(text, [process.env.RPC_URL, process.env.WS_RPC_URL, process.env.DATABASE_URL])}\n`);
     process.exit(1);
   },
 );

@@ -7,6 +7,11 @@ import { ConfigError } from "./errors";
 
 export interface IndexerConfig {
   rpcUrl: string;
+  /**
+   * WebSocket endpoint for eth_subscribe("newHeads"): a new head wakes the follower at once. Null:
+   * the follower polls eth_blockNumber every POLL_INTERVAL_MS.
+   */
+  wsRpcUrl: string | null;
   chainId: number;
   contractAddress: Address;
   deployBlock: bigint;
@@ -49,10 +54,23 @@ function intVar(name: string, def: number, min: number, max = Number.MAX_SAFE_IN
     });
 }
 
+function isWebSocketUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === "ws:" || u.protocol === "wss:") && u.host !== "";
+  } catch {
+    return false;
+  }
+}
+
 const envSchema = z.object({
   RPC_URL: z
     .string({ required_error: "RPC_URL: required (the chain's JSON-RPC endpoint)" })
     .refine((v) => /^https?:\/\/.+/.test(v), "RPC_URL: must be an http(s) URL"),
+  WS_RPC_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.trim() === "" || isWebSocketUrl(v.trim()), "WS_RPC_URL: must be a ws:// or wss:// URL"),
   CHAIN_ID: z
     .string({ required_error: "CHAIN_ID: required (the chain id the RPC must report)" })
     .regex(/^\d+$/, "CHAIN_ID: expected a positive integer")
@@ -68,7 +86,7 @@ const envSchema = z.object({
     .refine((v) => v === undefined || v === "" || /^\d+$/.test(v), "DEPLOY_BLOCK: expected a block number"),
   DEPLOYMENTS_DIR: z.string().optional(),
   CONFIRMATIONS: intVar("CONFIRMATIONS", 12, 0, 10_000),
-  POLL_INTERVAL_MS: intVar("POLL_INTERVAL_MS", 2_000, 10, 3_600_000),
+  POLL_INTERVAL_MS: intVar("POLL_INTERVAL_MS", 500, 10, 3_600_000),
   REORG_WINDOW: intVar("REORG_WINDOW", 128, 1, 100_000),
   MAX_BLOCK_RANGE: intVar("MAX_BLOCK_RANGE", 5_000, 1, 1_000_000),
   FETCH_CONCURRENCY: intVar("FETCH_CONCURRENCY", 4, 1, 64),
@@ -134,6 +152,7 @@ export function parseIndexerConfig(env: NodeJS.ProcessEnv): IndexerConfig {
   const metrics = e.METRICS_PORT;
   return {
     rpcUrl: e.RPC_URL,
+    wsRpcUrl: e.WS_RPC_URL && e.WS_RPC_URL.trim() !== "" ? e.WS_RPC_URL.trim() : null,
     chainId: e.CHAIN_ID,
     contractAddress: getAddress(address),
     deployBlock: BigInt(deployBlockRaw),

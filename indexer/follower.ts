@@ -8,6 +8,7 @@ import type { Lease } from "../db/lease";
 import type { IndexerMetrics } from "./metrics";
 import type { ProgressReporter } from "./progress";
 import { backoffDelay, sleep, type BackoffOptions } from "./retry";
+import { pollingHeads, type HeadWatcher } from "./heads";
 import type { Rpc } from "./rpc";
 import { readRecentBlocks } from "./store/blocks";
 import { initCheckpoint, readCheckpoint, type Checkpoint } from "./store/checkpoint";
@@ -28,6 +29,8 @@ export interface FollowerDeps {
   progress?: ProgressReporter;
   /** Set by the heartbeat when a renewal found another owner. */
   leaseLost: () => boolean;
+  /** When to look at the head again (newHeads subscription or polling); polling when absent. */
+  heads?: HeadWatcher;
 }
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
@@ -40,6 +43,12 @@ const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCas
 export const CHAIN_MOVED_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 30_000 };
 /** Consecutive inconsistent batches after which the indexer reports itself degraded (/readyz, metric). */
 export const DEGRADED_AFTER = 3;
+/**
+ * While the head number stays put, polls read only eth_blockNumber; every this many polls the
+ * checkpoint's hash is compared as well, so a reorg that keeps the height (same number, another
+ * block) is still noticed within a few seconds when no new head arrives.
+ */
+export const CANONICAL_CHECK_EVERY_POLLS = 10;
 
 /** Why the follower is not making progress, while it is not. */
 export interface Degraded {
@@ -138,10 +147,25 @@ export class Follower {
     this.checkpoint = await this.loadCheckpoint();
     this.d.metrics.indexedBlock.set(Number(this.checkpoint.number));
     logger.info({ checkpoint: this.checkpoint.number.toString() }, "resuming from checkpoint");
+    const heads = this.d.heads ?? pollingHeads(config.pollIntervalMs, signal);
+    // Set after a round that left the checkpoint at the head: the head number it saw, and how many
+    // quiet polls have skipped the canonical check since.
+    let settledAt: bigint | null = null;
+    let quietPolls = 0;
+    let woken = false;
     while (!signal.aborted) {
       if (this.d.leaseLost()) throw new LeaseLostError("writer lease lost (heartbeat)");
       this.setHead(await rpc.blockNumber());
       logger.debug({ head: this.head.toString(), checkpoint: this.checkpoint.number.toString() }, "poll");
+      // Nothing new since the last settled round: one eth_blockNumber was the whole poll. A head
+      // notification always gets the full round (it may be a same-height reorg).
+      if (!woken && settledAt === this.head && quietPolls < CANONICAL_CHECK_EVERY_POLLS) {
+        quietPolls++;
+        woken = await heads.next();
+        continue;
+      }
+      settledAt = null;
+      quietPolls = 0;
       if (!(await this.checkpointIsCanonical())) {
         logger.debug("checkpoint not canonical");
         await this.handleReorg();
@@ -162,7 +186,8 @@ export class Follower {
         logger.info({ block: this.checkpoint.number.toString() }, "caught up with the chain head; following");
       }
       this.caughtUp = true;
-      await sleep(config.pollIntervalMs, signal);
+      settledAt = this.head;
+      woken = await heads.next();
     }
   }
 

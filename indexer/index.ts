@@ -7,6 +7,7 @@ import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { AbortedError, ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
 import { Follower } from "./follower";
+import { pollingHeads, subscribeNewHeads, type HeadWatcher } from "./heads";
 import { Lease } from "../db/lease";
 import { serveOps } from "../db/ops-server";
 import { createMetrics } from "./metrics";
@@ -52,6 +53,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   setMaxListeners(10_000, signal);
   let state: "starting" | "standby" | "active" | "stopped" | "failed" = "starting";
   let follower: Follower | null = null;
+  let heads: HeadWatcher | null = null;
   // The last RPC failure while calls keep failing (cleared by the next success): readiness says why.
   let rpcFailing: { method: string; error: string; since: string } | null = null;
 
@@ -118,6 +120,18 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     if (contract.deployBlock !== config.deployBlock) {
       logger.warn({ stored: contract.deployBlock.toString(), configured: config.deployBlock.toString() }, "DEPLOY_BLOCK differs from the registered contract; keeping the registered one");
     }
+    // Heads are watched for the life of the process, across lease changes: a standby that takes
+    // over is subscribed already.
+    heads = config.wsRpcUrl
+      ? subscribeNewHeads({
+          url: config.wsRpcUrl,
+          pollIntervalMs: config.pollIntervalMs,
+          logger,
+          signal,
+          onHead: () => metrics.headNotifications.inc(),
+          onState: (up) => metrics.headSubscribed.set(up ? 1 : 0),
+        })
+      : pollingHeads(config.pollIntervalMs, signal);
     const lease = new Lease(deps.db.pool, indexerLeaseKey(config.chainId, config.contractAddress), config.leaseTtlMs, (key) => new LeaseLostError(`writer lease ${key} is held by another indexer`));
     const beatEvery = Math.max(100, Math.floor(config.leaseTtlMs / 3));
 
@@ -138,7 +152,10 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
           lease
             .renew()
             .then((ok) => {
-              if (!ok) lost = true;
+              if (ok) return;
+              lost = true;
+              // The follower may be waiting for a head (seconds while subscribed): stop writing now.
+              heads?.wake();
             })
             .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
         }, beatEvery);
@@ -154,6 +171,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
             signal,
             progress,
             leaseLost: () => lost,
+            heads: heads ?? undefined,
           });
           await follower.run();
         } catch (err) {
@@ -168,6 +186,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
         }
       }
     } finally {
+      heads?.close();
       progress.stop();
       // A clean stop hands over at once instead of making the standby wait out the TTL.
       await lease.release().catch(() => undefined);

@@ -16,6 +16,8 @@ export interface IndexerMetrics {
   leaseHeld: Gauge;
   chainInconsistencies: Counter;
   degraded: Gauge;
+  headSubscribed: Gauge;
+  headNotifications: Counter;
 }
 
 export function createMetrics(registry: Registry = new Registry()): IndexerMetrics {
@@ -59,5 +61,11 @@ export function createMetrics(registry: Registry = new Registry()): IndexerMetri
       help: "1 while the RPC keeps answering with blocks that do not chain (the indexer backs off and /readyz fails)",
       registers,
     }),
+    headSubscribed: new Gauge({
+      name: "meterline_indexer_head_subscription",
+      help: "1 while new heads arrive by eth_subscribe(newHeads) on WS_RPC_URL; 0 while polling RPC_URL",
+      registers,
+    }),
+    headNotifications: new Counter({ name: "meterline_indexer_head_notifications_total", help: "newHeads notifications received on WS_RPC_URL", registers }),
   };
 }

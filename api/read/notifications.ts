@@ -54,7 +54,9 @@ export async function createNotificationHub(db: Database, logger: Logger): Promi
     let client: pg.Client | undefined;
     let retry: NodeJS.Timeout | undefined;
     const connect = async (): Promise<void> => {
-      const c = new pg.Client({ connectionString: db.url, application_name: "meterline-api-listen" });
+      // TCP keepalive: this connection only ever reads, so without it a peer that vanished (no
+      // FIN, no RST) would leave the streams silently without notifications.
+      const c = new pg.Client({ connectionString: db.url, application_name: "meterline-api-listen", keepAlive: true });
       c.on("notification", (n) => dispatch(n.channel, n.payload));
       const reconnect = () => {
         if (closed || client !== c) return;

@@ -79,4 +79,12 @@ describe("indexer: the CLI as meterline_indexer (fake JSON-RPC server + PostgreS
     expect(fatal).to.include({ variable: "RPC_URL", endpoint: `${rpc.url}`.replace("http://", "http://***@") + "/***" });
     for (const secret of ["hunter2secret", "0123456789abcdefkey"]) expect(p.output()).to.not.include(secret);
   });
+
+  it("a WS_RPC_URL that is not ws:// or wss:// stops it before anything else: one line naming WS_RPC_URL, exit 1", async function () {
+    db = await createTestDatabase();
+    const p = spawnService("indexer/cli.ts", [], { ...env(rpc.url, urlAsRole(db.url, "meterline_indexer")), WS_RPC_URL: "https://user:wspass@node.example/ws" });
+    running.push(p);
+    expect((await p.exited).code).to.equal(1);
+    expect(p.output().trim()).to.equal("indexer: WS_RPC_URL: must be a ws:// or wss:// URL");
+  });
 });

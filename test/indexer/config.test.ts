@@ -31,15 +31,20 @@ describe("indexer: configuration and decoding", function () {
     const c = parseIndexerConfig(base);
     expect(c.contractAddress).to.equal("0x5FbDB2315678afecb367f032d93F642f64180aa3");
     expect(c.deployBlock).to.equal(7n);
-    expect(c).to.include({ confirmations: 12, pollIntervalMs: 2000, reorgWindow: 128, maxBlockRange: 5000, fetchConcurrency: 4, metricsPort: 9464 });
+    expect(c).to.include({ wsRpcUrl: null, confirmations: 12, pollIntervalMs: 500, reorgWindow: 128, maxBlockRange: 5000, fetchConcurrency: 4, metricsPort: 9464 });
     expect(c.database.kind).to.equal("pglite");
     expect(parseIndexerConfig({ ...base, DATABASE_URL: "postgres://x@h/db", METRICS_PORT: "off" })).to.include({ metricsPort: null });
+    expect(parseIndexerConfig({ ...base, WS_RPC_URL: "wss://node.example/ws" })).to.include({ wsRpcUrl: "wss://node.example/ws" });
+    expect(parseIndexerConfig({ ...base, WS_RPC_URL: "" })).to.include({ wsRpcUrl: null });
   });
 
   it("rejects a bad setting with a one-line message naming the variable", function () {
     const cases: [Record<string, string | undefined>, string][] = [
       [{ ...base, RPC_URL: undefined }, "RPC_URL"],
       [{ ...base, RPC_URL: "ftp://x" }, "RPC_URL"],
+      [{ ...base, WS_RPC_URL: "http://127.0.0.1:8545" }, "WS_RPC_URL"],
+      [{ ...base, WS_RPC_URL: "not a url" }, "WS_RPC_URL"],
+      [{ ...base, WS_RPC_URL: "ws://" }, "WS_RPC_URL"],
       [{ ...base, CHAIN_ID: "abc" }, "CHAIN_ID"],
       [{ ...base, CONTRACT_ADDRESS: "0x1234" }, "CONTRACT_ADDRESS"],
       [{ ...base, CONTRACT_ADDRESS: undefined }, "CONTRACT_ADDRESS"],

@@ -23,10 +23,12 @@ import { commitmentHash, encodeRecordWord, type PackedRecord } from "../../../ch
 
 export interface ChainServer {
   url: string;
+  /** The same port over WebSocket (Hardhat's node serves both): eth_subscribe works there. */
+  wsUrl: string;
   close(): Promise<void>;
 }
 
-/** Serves hre's in-process chain over HTTP on a free port. */
+/** Serves hre's in-process chain over HTTP and WebSocket on a free port. */
 export async function serveChain(hre: HardhatRuntimeEnvironment, port = 0): Promise<ChainServer> {
   const server = (await hre.run(TASK_NODE_CREATE_SERVER, {
     hostname: "127.0.0.1",
@@ -34,7 +36,7 @@ export async function serveChain(hre: HardhatRuntimeEnvironment, port = 0): Prom
     provider: hre.network.provider,
   })) as { listen(): Promise<{ address: string; port: number }>; close(): Promise<void> };
   const { address, port: bound } = await server.listen();
-  return { url: `http://${address}:${bound}`, close: () => server.close() };
+  return { url: `http://${address}:${bound}`, wsUrl: `ws://${address}:${bound}`, close: () => server.close() };
 }
 
 const TENANT_MANAGER_ROLE = keccak256(stringToHex("TENANT_MANAGER_ROLE"));
