@@ -188,6 +188,8 @@ export async function startStack(config: StackConfig, deps: { hre: HardhatRuntim
     // 5. Indexer and billing on the shared handle.
     const indexerConfig = parseIndexerConfig({
       RPC_URL: rpcUrl,
+      // Hardhat's node serves WebSocket on the same port: new heads arrive pushed, not polled.
+      WS_RPC_URL: rpcUrl.replace(/^http/, "ws"),
       CHAIN_ID: String(chainId),
       CONTRACT_ADDRESS: deployment.address,
       DEPLOY_BLOCK: String(deployment.deployBlock),
