@@ -1,4 +1,4 @@
-import { Where, type Tx } from "./types";
+import { Where, type Reader, type Tx } from "./types";
 
 export type Granularity = "HOUR" | "DAY" | "MONTH";
 
@@ -26,7 +26,7 @@ export interface UsagePointRow {
 }
 
 export async function usageSeries(
-  c: Tx,
+  c: Reader,
   tenantId: string | null,
   meterId: number,
   range: { from: Date; to: Date; granularity: Granularity },

@@ -55,7 +55,8 @@ export const usageResolvers = {
       const span = args.to.getTime() - args.from.getTime();
       if (span <= 0) throw new BadInputError("to must be after from");
       if (span > MAX_RANGE_MS[args.granularity]) throw new BadInputError("range too long for this granularity");
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
+      // One round trip per statement (TenantDb.read): the dashboard's hot path.
+      return ctx.db.read(ctx.principal, async (c, tenantId) => {
         const meterId = requireMeterId(args.meter, tenantId);
         const rows = await usageSeries(c, tenantId, meterId, args);
         // An empty series and an unknown meter must not look alike.
