@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import pg from "pg";
 import type { Database } from "../../db/connection";
+import { USAGE_SQL } from "../../api/read/usage";
+import { toGlobalId } from "../../api/resolvers/ids";
 import { createTenantDb, type TenantDb } from "../../api/tenancy/tenant-transaction";
 import { openAsRole } from "../helpers/database";
 import { startHarness, type ApiHarness } from "./fixtures";
@@ -89,16 +91,37 @@ describe("api: one-round-trip tenant reads", function () {
     }
   });
 
-  it("the API's usage query answers through it (GraphQL, real token)", async function () {
+  it("the API's day series reads the daily rollups under the API role, and follows a time zone change made by the API role", async function () {
     const token = await h.token("acme", "viewer");
-    const meters = await h.gql(token, "{ meters { id } }");
-    const meter = (meters.body.data!.meters as { id: string }[])[0]!.id;
-    const res = await h.gql(
-      token,
-      "query($m: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $m, from: $f, to: $t, granularity: HOUR) { bucketStart quantity } }",
-      { m: meter, f: new Date(Date.now() - 90 * 86_400_000).toISOString(), t: new Date(Date.now() + 86_400_000).toISOString() },
-    );
-    expect(res.body.errors).to.equal(undefined);
-    expect(res.body.data!.usage).to.be.an("array").that.is.not.empty;
+    const meter = toGlobalId("Meter", h.tenantIds.acme, 1);
+    const from = new Date(Date.now() - 3 * 86_400_000);
+    const to = new Date(Date.now() + 86_400_000);
+    const series = async () => {
+      const res = await h.gql(
+        token,
+        "query($m: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $m, from: $f, to: $t, granularity: DAY) { bucketStart quantity max records } }",
+        { m: meter, f: from.toISOString(), t: to.toISOString() },
+      );
+      expect(res.body.errors).to.equal(undefined);
+      return res.body.data!.usage as { bucketStart: string; quantity: string; max: string; records: string }[];
+    };
+    const fold = async () => {
+      const { rows } = await h.db.pool.query<{ bucket_start: Date; quantity: string; max: string; records: string }>(USAGE_SQL.FOLDED, [h.tenantIds.acme, 1, from, to, "day"]);
+      return rows.map((r) => ({ bucketStart: r.bucket_start.toISOString(), quantity: r.quantity, max: r.max, records: r.records }));
+    };
+    const before = await series();
+    expect(before.reduce((n, p) => n + Number(p.records), 0)).to.equal(30);
+    expect(before).to.deep.equal(await fold());
+    const { rows: daily } = await h.db.pool.query("SELECT count(*)::int AS n FROM usage_daily_rollups WHERE tenant_id = $1 AND meter_id = 1", [h.tenantIds.acme]);
+    expect(daily[0].n).to.be.within(2, 3);
+
+    // As the API role under row-level security, as billing/setTimeZone does (its own checks,
+    // e.g. refusing once invoices exist, are not what is under test here).
+    const changed = await tdb.run({ tenant: "acme" }, (c, id) => c.query("UPDATE tenants SET time_zone = 'Asia/Kathmandu' WHERE id = $1", [id]));
+    expect(changed.rowCount).to.equal(1);
+    const after = await series();
+    expect(after).to.deep.equal(await fold());
+    expect(after.map((p) => p.bucketStart)).to.not.deep.equal(before.map((p) => p.bucketStart));
+    expect(new Date(after[0]!.bucketStart).getUTCMinutes()).to.equal(15); // Kathmandu is UTC+5:45
   });
 });
