@@ -153,6 +153,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${line}\n`);
   } finally {
     await idp.close();
+    // Dropping the database terminates whatever connection is still open; that is expected here.
+    db.pool.on("error", () => undefined);
     await db.drop();
   }
 }

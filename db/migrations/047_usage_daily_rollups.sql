@@ -7,11 +7,11 @@
 -- 24 or 25 hours (or 23.5/24.5) long; it is cut by the calendar date, never by a fixed length.
 --
 -- Maintenance is entirely in the database, so every writer of usage_rollups keeps it right with no
--- code of its own: statement-level triggers on usage_rollups recompute the days a statement
--- touched (inserts and the ON CONFLICT additions of the indexer's write path, the DELETE + INSERT
--- recompute of its revert path on a reorg), and a trigger on tenants rebuilds a tenant's days when
--- its time zone changes. Recomputing rather than adding deltas is what makes a lowered maximum or
--- a vanished day (a reorg) come out right.
+-- code of its own: statement-level triggers on usage_rollups add the indexer's write path (new
+-- buckets, ON CONFLICT additions) to their days as deltas and recompute the days of any other
+-- change from the hourly rollups (the DELETE + INSERT of its revert path on a reorg: a lowered
+-- maximum or a vanished day), and a trigger on tenants rebuilds a tenant's days when its time
+-- zone changes.
 
 CREATE TABLE usage_daily_rollups (
   tenant_id bigint NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -30,16 +30,29 @@ CREATE TABLE usage_daily_rollups (
 );
 CREATE INDEX usage_daily_rollups_range ON usage_daily_rollups (tenant_id, meter_id, day_start);
 
+-- Serializes writers of one tenant's daily rows for the rest of the transaction. Under READ
+-- COMMITTED each later statement takes a new snapshot, so a recompute sees the other writer's
+-- committed hours, and a recompute's plain INSERT never meets a day row another transaction has
+-- inserted but not committed. Sorted ids: no lock-order deadlock between two writers. (The
+-- indexer is a single writer under its lease; this keeps any other writer correct too.)
+CREATE FUNCTION usage_daily_lock(p_tenant bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  t bigint;
+BEGIN
+  FOR t IN SELECT DISTINCT u FROM unnest(p_tenant) u ORDER BY u LOOP
+    PERFORM pg_advisory_xact_lock(4701, (t % 2147483647)::integer);
+  END LOOP;
+END
+$$;
+
 -- Recomputes the given (tenant, meter, local day) keys from usage_rollups, in each tenant's
 -- current time zone. SECURITY DEFINER: it runs inside whichever role wrote usage_rollups or
 -- tenants (indexer, billing, the API setting a time zone), none of which may write this table.
 CREATE FUNCTION usage_daily_recompute(p_tenant bigint[], p_meter integer[], p_day date[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-  -- Concurrent writers of one tenant's rollups are serialized here, so each recompute (a new
-  -- snapshot per statement under READ COMMITTED) sees the other's committed hours. Sorted ids:
-  -- no lock-order deadlock between two writers.
-  PERFORM pg_advisory_xact_lock(4701, (t % 2147483647)::integer) FROM (SELECT DISTINCT t FROM unnest(p_tenant) t ORDER BY t) s;
+  PERFORM usage_daily_lock(p_tenant);
 
   DELETE FROM usage_daily_rollups d
   USING unnest(p_tenant, p_meter, p_day) AS k(t, m, d)
@@ -60,7 +73,11 @@ END
 $$;
 REVOKE ALL ON FUNCTION usage_daily_recompute(bigint[], integer[], date[]) FROM PUBLIC;
 
--- The days a statement on usage_rollups touched (old rows and new), in each tenant's time zone.
+-- Follows a statement on usage_rollups. The indexer's write path only adds: new hourly buckets
+-- (INSERT) and additions to existing ones (ON CONFLICT DO UPDATE: sums and counts grow, the
+-- maximum never falls), which are added to their days as deltas, without reading any hour. Any
+-- other change (a deletion, a lowered maximum, a moved bucket: the reorg recompute) recomputes the
+-- days it touched from the hourly rollups.
 CREATE FUNCTION usage_daily_follow_rollups() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -69,16 +86,46 @@ DECLARE
   k_d date[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(t), array_agg(m), array_agg(d) INTO k_t, k_m, k_d FROM (
-      SELECT DISTINCT n.tenant_id AS t, n.meter_id AS m, (n.bucket_start AT TIME ZONE z.time_zone)::date AS d
-      FROM new_rows n JOIN tenants z ON z.id = n.tenant_id) s;
-  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM usage_daily_lock(array_agg(DISTINCT tenant_id)) FROM new_rows;
+    INSERT INTO usage_daily_rollups AS d (tenant_id, meter_id, local_day, day_start, day_end, quantity_sum, quantity_max, record_count)
+    SELECT n.tenant_id, n.meter_id, l.day, l.day::timestamp AT TIME ZONE z.time_zone, (l.day + 1)::timestamp AT TIME ZONE z.time_zone,
+           sum(n.quantity_sum), max(n.quantity_max), sum(n.record_count)
+    FROM new_rows n JOIN tenants z ON z.id = n.tenant_id
+    CROSS JOIN LATERAL (SELECT (n.bucket_start AT TIME ZONE z.time_zone)::date AS day) l
+    GROUP BY n.tenant_id, n.meter_id, l.day, z.time_zone
+    ON CONFLICT (tenant_id, meter_id, local_day) DO UPDATE
+      SET quantity_sum = d.quantity_sum + EXCLUDED.quantity_sum,
+          quantity_max = GREATEST(d.quantity_max, EXCLUDED.quantity_max),
+          record_count = d.record_count + EXCLUDED.record_count;
+    RETURN NULL;
+  END IF;
+
+  IF TG_OP = 'UPDATE' THEN
+    PERFORM usage_daily_lock(array_agg(DISTINCT tenant_id)) FROM (SELECT tenant_id FROM new_rows UNION SELECT tenant_id FROM old_rows) s;
+    -- Additions: same bucket, maximum not lowered. The day row exists (its hour did).
+    INSERT INTO usage_daily_rollups AS d (tenant_id, meter_id, local_day, day_start, day_end, quantity_sum, quantity_max, record_count)
+    SELECT n.tenant_id, n.meter_id, l.day, l.day::timestamp AT TIME ZONE z.time_zone, (l.day + 1)::timestamp AT TIME ZONE z.time_zone,
+           sum(n.quantity_sum - o.quantity_sum), max(n.quantity_max), sum(n.record_count - o.record_count)
+    FROM new_rows n JOIN old_rows o USING (tenant_id, meter_id, bucket_start)
+    JOIN tenants z ON z.id = n.tenant_id
+    CROSS JOIN LATERAL (SELECT (n.bucket_start AT TIME ZONE z.time_zone)::date AS day) l
+    WHERE n.quantity_max >= o.quantity_max
+    GROUP BY n.tenant_id, n.meter_id, l.day, z.time_zone
+    ON CONFLICT (tenant_id, meter_id, local_day) DO UPDATE
+      SET quantity_sum = d.quantity_sum + EXCLUDED.quantity_sum,
+          quantity_max = GREATEST(d.quantity_max, EXCLUDED.quantity_max),
+          record_count = d.record_count + EXCLUDED.record_count;
+    -- Everything else: the days of the new and the old versions, recomputed.
     SELECT array_agg(t), array_agg(m), array_agg(d) INTO k_t, k_m, k_d FROM (
       SELECT n.tenant_id AS t, n.meter_id AS m, (n.bucket_start AT TIME ZONE z.time_zone)::date AS d
       FROM new_rows n JOIN tenants z ON z.id = n.tenant_id
+      WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE (o.tenant_id, o.meter_id, o.bucket_start) = (n.tenant_id, n.meter_id, n.bucket_start)
+                          AND n.quantity_max >= o.quantity_max)
       UNION
       SELECT o.tenant_id, o.meter_id, (o.bucket_start AT TIME ZONE z.time_zone)::date
-      FROM old_rows o JOIN tenants z ON z.id = o.tenant_id) s;
+      FROM old_rows o JOIN tenants z ON z.id = o.tenant_id
+      WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE (o.tenant_id, o.meter_id, o.bucket_start) = (n.tenant_id, n.meter_id, n.bucket_start)
+                          AND n.quantity_max >= o.quantity_max)) s;
   ELSE
     SELECT array_agg(t), array_agg(m), array_agg(d) INTO k_t, k_m, k_d FROM (
       SELECT DISTINCT o.tenant_id AS t, o.meter_id AS m, (o.bucket_start AT TIME ZONE z.time_zone)::date AS d
@@ -103,7 +150,7 @@ CREATE TRIGGER usage_daily_after_delete AFTER DELETE ON usage_rollups
 CREATE FUNCTION usage_daily_rebuild_tenant(p_tenant bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-  PERFORM pg_advisory_xact_lock(4701, (p_tenant % 2147483647)::integer);
+  PERFORM usage_daily_lock(ARRAY[p_tenant]);
   DELETE FROM usage_daily_rollups WHERE tenant_id = p_tenant;
   INSERT INTO usage_daily_rollups (tenant_id, meter_id, local_day, day_start, day_end, quantity_sum, quantity_max, record_count)
   SELECT r.tenant_id, r.meter_id, (r.bucket_start AT TIME ZONE z.time_zone)::date,

@@ -149,13 +149,16 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
             gone: fc.array(bucket(w), { maxLength: 15 }),
             backShare: fc.integer({ min: 0, max: 3 }),
             newZone: fc.option(fc.constantFrom(...ZONES), { freq: 2 }),
+            // Other writers' updates: some grow a bucket (added as a delta), some lower its maximum
+            // (its day recomputed), in one statement.
+            tamper: fc.option(fc.integer({ min: 2, max: 5 }), { freq: 2 }),
             ranges: fc.array(fc.tuple(fc.integer({ min: -48, max: 8 * 24 + 48 }), fc.integer({ min: 1, max: 8 * 24 }), fc.integer({ min: 0, max: 59 })), {
               minLength: 1,
               maxLength: 6,
             }),
           }),
         ),
-        async ({ window, zone, batches, gone, backShare, newZone, ranges }) => {
+        async ({ window, zone, batches, gone, backShare, newZone, tamper, ranges }) => {
           await db.pool.query("DELETE FROM usage_rollups WHERE tenant_id = $1", [tenant]);
           await db.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, zone]);
           for (const b of batches) {
@@ -168,6 +171,15 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
           const back = goneUnique.filter((_, i) => i % 4 < backShare).map((x) => ({ ...x, q: 1n + (x.q % 7n) }));
           await reorg(tenant, goneUnique, back);
           await expectTableEqualsFold(tenant);
+          if (tamper !== null) {
+            await db.pool.query(
+              `UPDATE usage_rollups SET quantity_sum = quantity_sum + 3, record_count = record_count + 1,
+                 quantity_max = CASE WHEN extract(hour FROM bucket_start)::int % $2 = 0 THEN 1 ELSE quantity_max + 1 END
+               WHERE tenant_id = $1 AND extract(hour FROM bucket_start)::int % 2 = 0`,
+              [tenant, tamper],
+            );
+            await expectTableEqualsFold(tenant);
+          }
           if (newZone !== null) {
             await db.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, newZone]);
             await expectTableEqualsFold(tenant);
