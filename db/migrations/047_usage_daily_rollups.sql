@@ -102,30 +102,37 @@ BEGIN
 
   IF TG_OP = 'UPDATE' THEN
     PERFORM usage_daily_lock(array_agg(DISTINCT tenant_id)) FROM (SELECT tenant_id FROM new_rows UNION SELECT tenant_id FROM old_rows) s;
+    -- Old and new versions are paired by grouping on the bucket key (subquery c), not
+    -- by a join: transition tables have no statistics or indexes, and a join planned as a nested
+    -- loop is quadratic in the rows (minutes for a 46k-bucket statement).
     -- Additions: same bucket, maximum not lowered. The day row exists (its hour did).
     INSERT INTO usage_daily_rollups AS d (tenant_id, meter_id, local_day, day_start, day_end, quantity_sum, quantity_max, record_count)
-    SELECT n.tenant_id, n.meter_id, l.day, l.day::timestamp AT TIME ZONE z.time_zone, (l.day + 1)::timestamp AT TIME ZONE z.time_zone,
-           sum(n.quantity_sum - o.quantity_sum), max(n.quantity_max), sum(n.record_count - o.record_count)
-    FROM new_rows n JOIN old_rows o USING (tenant_id, meter_id, bucket_start)
-    JOIN tenants z ON z.id = n.tenant_id
-    CROSS JOIN LATERAL (SELECT (n.bucket_start AT TIME ZONE z.time_zone)::date AS day) l
-    WHERE n.quantity_max >= o.quantity_max
-    GROUP BY n.tenant_id, n.meter_id, l.day, z.time_zone
+    SELECT c.tenant_id, c.meter_id, l.day, l.day::timestamp AT TIME ZONE z.time_zone, (l.day + 1)::timestamp AT TIME ZONE z.time_zone,
+           sum(c.d_sum), max(c.new_max), sum(c.d_count)
+    FROM (SELECT tenant_id, meter_id, bucket_start, sum(s) AS d_sum, sum(n) AS d_count, max(nx) AS new_max, max(ox) AS old_max,
+                 bool_or(is_new) AS has_new, bool_or(NOT is_new) AS has_old
+          FROM (SELECT tenant_id, meter_id, bucket_start, quantity_sum AS s, record_count AS n, quantity_max AS nx, NULL::numeric AS ox, true AS is_new FROM new_rows
+                UNION ALL
+                SELECT tenant_id, meter_id, bucket_start, -quantity_sum, -record_count, NULL, quantity_max, false FROM old_rows) u
+          GROUP BY tenant_id, meter_id, bucket_start) c
+    JOIN tenants z ON z.id = c.tenant_id
+    CROSS JOIN LATERAL (SELECT (c.bucket_start AT TIME ZONE z.time_zone)::date AS day) l
+    WHERE c.has_new AND c.has_old AND c.new_max >= c.old_max
+    GROUP BY c.tenant_id, c.meter_id, l.day, z.time_zone
     ON CONFLICT (tenant_id, meter_id, local_day) DO UPDATE
       SET quantity_sum = d.quantity_sum + EXCLUDED.quantity_sum,
           quantity_max = GREATEST(d.quantity_max, EXCLUDED.quantity_max),
           record_count = d.record_count + EXCLUDED.record_count;
-    -- Everything else: the days of the new and the old versions, recomputed.
+    -- Everything else (a lowered maximum, a bucket moved): its days, recomputed.
     SELECT array_agg(t), array_agg(m), array_agg(d) INTO k_t, k_m, k_d FROM (
-      SELECT n.tenant_id AS t, n.meter_id AS m, (n.bucket_start AT TIME ZONE z.time_zone)::date AS d
-      FROM new_rows n JOIN tenants z ON z.id = n.tenant_id
-      WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE (o.tenant_id, o.meter_id, o.bucket_start) = (n.tenant_id, n.meter_id, n.bucket_start)
-                          AND n.quantity_max >= o.quantity_max)
-      UNION
-      SELECT o.tenant_id, o.meter_id, (o.bucket_start AT TIME ZONE z.time_zone)::date
-      FROM old_rows o JOIN tenants z ON z.id = o.tenant_id
-      WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE (o.tenant_id, o.meter_id, o.bucket_start) = (n.tenant_id, n.meter_id, n.bucket_start)
-                          AND n.quantity_max >= o.quantity_max)) s;
+      SELECT DISTINCT c.tenant_id AS t, c.meter_id AS m, (c.bucket_start AT TIME ZONE z.time_zone)::date AS d
+      FROM (SELECT tenant_id, meter_id, bucket_start, max(nx) AS new_max, max(ox) AS old_max, bool_or(is_new) AS has_new, bool_or(NOT is_new) AS has_old
+            FROM (SELECT tenant_id, meter_id, bucket_start, quantity_max AS nx, NULL::numeric AS ox, true AS is_new FROM new_rows
+                  UNION ALL
+                  SELECT tenant_id, meter_id, bucket_start, NULL, quantity_max, false FROM old_rows) u
+            GROUP BY tenant_id, meter_id, bucket_start) c
+      JOIN tenants z ON z.id = c.tenant_id
+      WHERE NOT (c.has_new AND c.has_old AND c.new_max >= c.old_max)) s;
   ELSE
     SELECT array_agg(t), array_agg(m), array_agg(d) INTO k_t, k_m, k_d FROM (
       SELECT DISTINCT o.tenant_id AS t, o.meter_id AS m, (o.bucket_start AT TIME ZONE z.time_zone)::date AS d
