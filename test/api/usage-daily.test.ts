@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { USAGE_SQL } from "../../api/read/usage";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 
 const HOUR_MS = 3_600_000;
 // Windows around 2026 DST transitions (and a plain week): US and Havana spring forward Mar 8, EU
@@ -40,11 +41,17 @@ const plain = (rows: Row[]) => rows.map((r) => ({ at: r.bucket_start.toISOString
 describe("api: daily usage rollups per tenant time zone agree with the hourly fold", function () {
   this.timeout(300_000);
   let db: TestDatabase;
+  // Rollups are written as the indexer's role and time zones changed as billing's, as in production:
+  // the triggers must keep the daily table with those roles' rights alone.
+  let indexer: Database;
+  let billing: Database;
   let tenant = "";
   let other = "";
 
   before(async () => {
     db = await createTestDatabase();
+    indexer = await openAsRole(db, "meterline_indexer");
+    billing = await openAsRole(db, "meterline_billing");
     await db.pool.query("INSERT INTO chains (chain_id, name) VALUES (31337, 'test')");
     const { rows: c } = await db.pool.query<{ id: number }>(
       "INSERT INTO contracts (chain_id, address, deploy_block) VALUES (31337, decode(repeat('ab', 20), 'hex'), 1) RETURNING id",
@@ -78,7 +85,7 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
   // The indexer's additive upsert (indexer/store/rollups.ts addToRollups), one statement per batch.
   async function upsert(t: string, buckets: Bucket[]): Promise<void> {
     if (buckets.length === 0) return;
-    await db.pool.query(
+    await indexer.pool.query(
       `INSERT INTO usage_rollups (tenant_id, meter_id, bucket_start, quantity_sum, quantity_max, record_count)
        SELECT $1, d.m, to_timestamp(d.b / 1000.0), d.q, d.q, 1 FROM unnest($2::int[], $3::bigint[], $4::numeric[]) AS d(m, b, q)
        ON CONFLICT (tenant_id, meter_id, bucket_start) DO UPDATE
@@ -92,7 +99,7 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
   // A reorg's recompute (indexer/store/rollups.ts recomputeRollups): delete the buckets, insert
   // what remains of them (here: some come back smaller, some not at all), in one transaction.
   async function reorg(t: string, gone: Bucket[], back: Bucket[]): Promise<void> {
-    const client = await db.pool.connect();
+    const client = await indexer.pool.connect();
     try {
       await client.query("BEGIN");
       await client.query(
@@ -159,8 +166,8 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
           }),
         ),
         async ({ window, zone, batches, gone, backShare, newZone, tamper, ranges }) => {
-          await db.pool.query("DELETE FROM usage_rollups WHERE tenant_id = $1", [tenant]);
-          await db.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, zone]);
+          await indexer.pool.query("DELETE FROM usage_rollups WHERE tenant_id = $1", [tenant]);
+          await billing.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, zone]);
           for (const b of batches) {
             // One bucket at most once per statement, as the indexer's deltas are.
             const unique = [...new Map(b.map((x) => [`${x.meter}:${x.at}`, x])).values()];
@@ -172,7 +179,7 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
           await reorg(tenant, goneUnique, back);
           await expectTableEqualsFold(tenant);
           if (tamper !== null) {
-            await db.pool.query(
+            await indexer.pool.query(
               `UPDATE usage_rollups SET quantity_sum = quantity_sum + 3, record_count = record_count + 1,
                  quantity_max = CASE WHEN extract(hour FROM bucket_start)::int % $2 = 0 THEN 1 ELSE quantity_max + 1 END
                WHERE tenant_id = $1 AND extract(hour FROM bucket_start)::int % 2 = 0`,
@@ -181,7 +188,7 @@ describe("api: daily usage rollups per tenant time zone agree with the hourly fo
             await expectTableEqualsFold(tenant);
           }
           if (newZone !== null) {
-            await db.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, newZone]);
+            await billing.pool.query("UPDATE tenants SET time_zone = $2 WHERE id = $1", [tenant, newZone]);
             await expectTableEqualsFold(tenant);
           }
           // The API's series (daily table for whole days, hourly at the edges) equals the fold.
