@@ -1,4 +1,4 @@
-import { Where, type Reader, type Tx } from "./types";
+import { Where, type Reader } from "./types";
 
 export type Granularity = "HOUR" | "DAY" | "MONTH";
 
@@ -116,7 +116,7 @@ function filtered(tenantId: string | null, f: UsageRecordFilter): Where {
 
 /** Newest first; `limit` rows after `after`. */
 export async function pageUsageRecords(
-  c: Tx,
+  c: Reader,
   tenantId: string | null,
   f: UsageRecordFilter,
   after: UsageRecordKey | null,
@@ -140,7 +140,7 @@ export async function pageUsageRecords(
   return rows;
 }
 
-export async function countUsageRecords(c: Tx, tenantId: string | null, f: UsageRecordFilter): Promise<number> {
+export async function countUsageRecords(c: Reader, tenantId: string | null, f: UsageRecordFilter): Promise<number> {
   const where = filtered(tenantId, f);
   const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM usage_records WHERE ${where.sql}`, where.params);
   return rows[0]!.n;

@@ -88,7 +88,7 @@ export const usageResolvers = {
         ...(f.reporter ? { reporter: hexArg(f.reporter, 20, "reporter") } : {}),
         ...(f.commitment ? { commitment: hexArg(f.commitment, 32, "commitment") } : {}),
       };
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
+      return ctx.db.read(ctx.principal, async (c, tenantId) => {
         if (f.meter) {
           const meterId = meterIdOf(f.meter, tenantId);
           if (meterId === null) return emptyConnection();
@@ -100,7 +100,7 @@ export const usageResolvers = {
           first,
           recordNode,
           (r) => [r.block_number, r.chain_id, hashKey(r.tx_hash), r.log_index, r.record_index],
-          () => ctx.db.run(ctx.principal, (c2, t) => countUsageRecords(c2, t, filter)),
+          () => ctx.db.read(ctx.principal, (c2, t) => countUsageRecords(c2, t, filter)),
         );
       });
     },
