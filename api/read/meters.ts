@@ -1,5 +1,5 @@
 import type { Aggregation } from "../../rating/aggregation";
-import type { OnchainRow, Tx } from "./types";
+import type { OnchainRow, Reader, Tx } from "./types";
 
 // Meter configuration is written by billing's catalog service (billing/catalog/); read here.
 
@@ -26,7 +26,7 @@ export async function findMeter(c: Tx, tenantId: string, meterId: number): Promi
   return rows[0] ?? null;
 }
 
-export async function meterExists(c: Tx, tenantId: string | null, meterId: number): Promise<boolean> {
+export async function meterExists(c: Reader, tenantId: string | null, meterId: number): Promise<boolean> {
   const { rowCount } = await c.query("SELECT 1 FROM meters WHERE tenant_id = $1 AND meter_id = $2", [tenantId, meterId]);
   return rowCount !== 0;
 }

@@ -6,6 +6,14 @@ import type pg from "pg";
  */
 export type Tx = pg.PoolClient;
 
+/**
+ * Where a read-only statement can run: a tenant transaction (`Tx`) or a one-round-trip tenant
+ * reader (TenantDb.read), both confined to the tenant by row-level security.
+ */
+export interface Reader {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+}
+
 /** Columns of an on-chain reference, shared by the tables that record where a row came from. */
 export interface OnchainRow {
   chain_id: string;

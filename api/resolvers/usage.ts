@@ -55,7 +55,8 @@ export const usageResolvers = {
       const span = args.to.getTime() - args.from.getTime();
       if (span <= 0) throw new BadInputError("to must be after from");
       if (span > MAX_RANGE_MS[args.granularity]) throw new BadInputError("range too long for this granularity");
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
+      // One round trip per statement (TenantDb.read): the dashboard's hot path.
+      return ctx.db.read(ctx.principal, async (c, tenantId) => {
         const meterId = requireMeterId(args.meter, tenantId);
         const rows = await usageSeries(c, tenantId, meterId, args);
         // An empty series and an unknown meter must not look alike.
@@ -87,7 +88,7 @@ export const usageResolvers = {
         ...(f.reporter ? { reporter: hexArg(f.reporter, 20, "reporter") } : {}),
         ...(f.commitment ? { commitment: hexArg(f.commitment, 32, "commitment") } : {}),
       };
-      return ctx.db.run(ctx.principal, async (c, tenantId) => {
+      return ctx.db.read(ctx.principal, async (c, tenantId) => {
         if (f.meter) {
           const meterId = meterIdOf(f.meter, tenantId);
           if (meterId === null) return emptyConnection();
@@ -99,7 +100,7 @@ export const usageResolvers = {
           first,
           recordNode,
           (r) => [r.block_number, r.chain_id, hashKey(r.tx_hash), r.log_index, r.record_index],
-          () => ctx.db.run(ctx.principal, (c2, t) => countUsageRecords(c2, t, filter)),
+          () => ctx.db.read(ctx.principal, (c2, t) => countUsageRecords(c2, t, filter)),
         );
       });
     },

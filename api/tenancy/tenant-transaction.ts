@@ -1,4 +1,6 @@
 import type pg from "pg";
+import type { Reader } from "../read/types";
+import { queryAfterSetup } from "./scoped-query";
 
 export interface TenantScope {
   /** The tenant slug from the verified token (or the platform operator's explicit choice). */
@@ -12,6 +14,13 @@ export interface TenantDb {
    * which case every policy matches nothing.
    */
   run<T>(scope: TenantScope, fn: (client: pg.PoolClient, tenantId: string | null) => Promise<T>): Promise<T>;
+  /**
+   * For reads: every statement fn sends through `db` goes out together with the role, tenant and
+   * timeout settings in one round trip and runs in its own implicit transaction (no BEGIN, no
+   * COMMIT), confined to the tenant by row-level security exactly as in `run`. Statements are not
+   * in one snapshot with each other: use `run` where that matters, and for every write.
+   */
+  read<T>(scope: TenantScope, fn: (db: Reader, tenantId: string | null) => Promise<T>): Promise<T>;
   /**
    * Runs fn in a short transaction as the API role with no tenant set: row-level security hides
    * every tenant's rows, so only platform data (identity providers, checkpoints) and the
@@ -30,6 +39,12 @@ const SETUP = `SELECT set_config('role', $1, true),
 // identity values, never reused: a stale entry (tenant removed by a reorg) matches no row, which
 // fails closed; entries expire anyway.
 const TENANT_CACHE_MS = 60_000;
+
+// Sent ahead of each read in the same exchange (scoped-query.ts); all three settings are local to
+// the read's implicit transaction.
+const READ_SETUP = `SELECT set_config('role', $1, true), set_config('meterline.tenant_id', $2, true), set_config('statement_timeout', $3, true)`;
+const ROLE_SETUP = `SELECT set_config('role', $1, true), set_config('statement_timeout', $2, true)`;
+const RESOLVE = "SELECT meterline_tenant_id($1)::text AS tenant_id";
 const MAX_CACHED_TENANTS = 10_000;
 
 export function createTenantDb(pool: pg.Pool, options: { role: string; statementTimeoutMs: number }): TenantDb {
@@ -37,6 +52,14 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.role) || !/^\d+$/.test(timeout)) throw new Error("invalid tenant transaction options");
   const tenants = new Map<string, { id: string; until: number }>();
   // Only the validated role, a timeout and a database-issued numeric id are ever inlined here.
+  const cachedTenant = (slug: string): string | undefined => {
+    const cached = tenants.get(slug);
+    return cached && cached.until > Date.now() && /^\d+$/.test(cached.id) ? cached.id : undefined;
+  };
+  const remember = (slug: string, id: string) => {
+    if (tenants.size >= MAX_CACHED_TENANTS) tenants.delete(tenants.keys().next().value!);
+    tenants.set(slug, { id, until: Date.now() + TENANT_CACHE_MS });
+  };
   const knownSetup = (tenantId: string) =>
     `BEGIN; SELECT set_config('role', '${options.role}', true), set_config('meterline.tenant_id', '${tenantId}', true), set_config('statement_timeout', '${timeout}', true)`;
   return {
@@ -45,19 +68,16 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
       // shared with the indexer).
       const client = await pool.connect();
       try {
-        const cached = tenants.get(scope.tenant);
+        const cached = cachedTenant(scope.tenant);
         let tenantId: string | null;
-        if (cached && cached.until > Date.now() && /^\d+$/.test(cached.id)) {
-          await client.query(knownSetup(cached.id));
-          tenantId = cached.id;
+        if (cached !== undefined) {
+          await client.query(knownSetup(cached));
+          tenantId = cached;
         } else {
           await client.query("BEGIN");
           const { rows } = await client.query<{ tenant_id: string }>(SETUP, [options.role, scope.tenant, timeout]);
           tenantId = rows[0]?.tenant_id || null;
-          if (tenantId !== null) {
-            if (tenants.size >= MAX_CACHED_TENANTS) tenants.delete(tenants.keys().next().value!);
-            tenants.set(scope.tenant, { id: tenantId, until: Date.now() + TENANT_CACHE_MS });
-          }
+          if (tenantId !== null) remember(scope.tenant, tenantId);
         }
         const result = await fn(client, tenantId);
         await client.query("COMMIT");
@@ -65,6 +85,29 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
         throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async read(scope, fn) {
+      const client = await pool.connect();
+      try {
+        let tenantId = cachedTenant(scope.tenant) ?? null;
+        if (tenantId === null) {
+          const { rows } = await queryAfterSetup<{ tenant_id: string | null }>(
+            client,
+            { text: ROLE_SETUP, values: [options.role, timeout] },
+            { text: RESOLVE, values: [scope.tenant] },
+          );
+          tenantId = rows[0]?.tenant_id ?? null;
+          if (tenantId !== null) remember(scope.tenant, tenantId);
+        }
+        const setup = { text: READ_SETUP, values: [options.role, tenantId ?? "", timeout] };
+        const db: Reader = {
+          query: <R extends pg.QueryResultRow>(text: string, values: readonly unknown[] = []) =>
+            queryAfterSetup<R>(client, setup, { text, values }),
+        };
+        return await fn(db, tenantId);
       } finally {
         client.release();
       }

@@ -5,6 +5,7 @@ import path from "node:path";
 import pino from "pino";
 import { startApi, type RunningApi } from "../../api";
 import { parseApiConfig } from "../../api/config";
+import { toGlobalId } from "../../api/resolvers/ids";
 import { openDatabase, type Database } from "../../db/connection";
 import { migrate } from "../../db/migrate";
 import { startLocalIdp, type LocalIdp } from "../../stack/local-idp";
@@ -48,6 +49,19 @@ describe("api: embedded PGlite mode", function () {
     expect(await res.json()).to.deep.equal({
       data: { meters: [{ name: "acme-meter-1" }, { name: "acme-meter-2" }], usageRecords: { totalCount: 33 } },
     });
+
+    // The one-round-trip read (settings and statement under one Sync) and the daily rollups work
+    // over the embedded socket too: the seed's 30 records of the last 30 hours, by local day.
+    const usage = await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: "query($m: ID!, $f: DateTime!, $t: DateTime!) { usage(meter: $m, from: $f, to: $t, granularity: DAY) { records } }",
+        variables: { m: toGlobalId("Meter", acmeId, 1), f: new Date(Date.now() - 5 * 86_400_000).toISOString(), t: new Date(Date.now() + 86_400_000).toISOString() },
+      }),
+    });
+    const series = (await usage.json()) as { data: { usage: { records: string }[] } };
+    expect(series.data.usage.reduce((n, p) => n + Number(p.records), 0)).to.equal(30);
 
     const stream = await fetch(`${api.url}/graphql`, {
       method: "POST",
