@@ -2,7 +2,6 @@ import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { toFunctionSelector } from "viem";
-import type { Database } from "../db/connection";
 import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { AbortedError, ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
@@ -13,7 +12,10 @@ import { createMetrics } from "./metrics";
 import { createProgress, type ProgressReporter } from "./progress";
 import { sleep } from "./retry";
 import { Rpc } from "./rpc";
+import { readCheckpoint } from "./store/checkpoint";
 import { ensureContract } from "./store/contract";
+import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "./store/usage-indexes";
+import { withTransaction, type Database } from "../db/connection";
 
 /** One writer lease per (chain, contract). */
 const indexerLeaseKey = (chainId: number, address: string) => `indexer:${chainId}:${address.toLowerCase()}`;
@@ -27,7 +29,17 @@ export interface IndexerDeps {
   registry?: Registry;
   /** Backfill progress; defaults to a plain log line every 10 s. */
   progress?: ProgressReporter;
+  /**
+   * A start this many blocks or more behind the head, into an empty usage_records, is a cold
+   * backfill: the secondary indexes are built once at the head instead of row by row. 0 disables
+   * the deferral (a deferral an earlier run left pending is still completed). Default
+   * COLD_BACKFILL_BLOCKS.
+   */
+  coldBackfillBlocks?: number;
 }
+
+/** Default threshold of a cold backfill, in blocks (see IndexerDeps.coldBackfillBlocks). */
+export const COLD_BACKFILL_BLOCKS = 16;
 
 export interface IndexerHandle {
   /** Finishes the batch in flight, releases the writer lease and resolves once stopped. */
@@ -97,6 +109,57 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   const dbUrl = deps.db.embedded ? undefined : deps.db.url;
   const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what, url: dbUrl });
 
+  /**
+   * Whether this start is (or resumes) a cold backfill: a deferral left pending by an earlier run
+   * (it crashed before building the indexes), or an empty usage_records with the checkpoint at
+   * least `coldBackfillBlocks` behind the head, whose secondary indexes are then deferred.
+   */
+  async function prepareColdBackfill(contractId: number, lease: Lease): Promise<boolean> {
+    const minBlocks = BigInt(deps.coldBackfillBlocks ?? COLD_BACKFILL_BLOCKS);
+    if (minBlocks <= 0n) return dbRetry("read usage_records index state", () => usageIndexesPending(deps.db.pool));
+    const [pending, checkpoint, head] = await Promise.all([
+      dbRetry("read usage_records index state", () => usageIndexesPending(deps.db.pool)),
+      dbRetry("read checkpoint", () => readCheckpoint(deps.db.pool, contractId)),
+      rpc.blockNumber(),
+    ]);
+    if (pending) {
+      logger.info("secondary indexes of usage_records still deferred (an earlier run stopped before building them): backfilling, then building them");
+      return true;
+    }
+    const from = checkpoint?.number ?? config.deployBlock - 1n;
+    if (head - from < minBlocks) return false;
+    const deferred = await dbRetry("defer usage_records indexes", () =>
+      withTransaction(deps.db.pool, async (client) => {
+        await lease.fence(client);
+        return deferUsageIndexes(client);
+      }),
+    );
+    if (deferred) logger.info({ from: from.toString(), head: head.toString(), indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill into an empty usage_records: secondary indexes deferred until the head");
+    return deferred;
+  }
+
+  /** Runs a follower until it has caught up with the head once (or the indexer stops). */
+  async function backfillToHead(newFollower: (s: AbortSignal) => Follower): Promise<void> {
+    const phase = new AbortController();
+    setMaxListeners(10_000, phase.signal);
+    const onStop = () => phase.abort();
+    signal.addEventListener("abort", onStop, { once: true });
+    const f = newFollower(phase.signal);
+    follower = f;
+    // The follower has no "stop at head" of its own: it is stopped once it reports caught up.
+    const watch = setInterval(() => {
+      if (f.isCaughtUp()) phase.abort();
+    }, 5);
+    try {
+      await f.run();
+    } catch (err) {
+      if (!(err instanceof AbortedError && phase.signal.aborted)) throw err;
+    } finally {
+      clearInterval(watch);
+      signal.removeEventListener("abort", onStop);
+    }
+  }
+
   async function run(): Promise<void> {
     const actual = await rpc.chainId();
     if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
@@ -142,19 +205,24 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
             })
             .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
         }, beatEvery);
+        const newFollower = (phaseSignal: AbortSignal) =>
+          new Follower({ db: deps.db, rpc, contract, lease, metrics, logger, config, signal: phaseSignal, progress, leaseLost: () => lost });
         try {
-          follower = new Follower({
-            db: deps.db,
-            rpc,
-            contract,
-            lease,
-            metrics,
-            logger,
-            config,
-            signal,
-            progress,
-            leaseLost: () => lost,
-          });
+          if (await prepareColdBackfill(contract.id, lease)) {
+            // Backfill with the secondary indexes deferred, stop at the head, build them, then follow.
+            await backfillToHead(newFollower);
+            if (signal.aborted) break;
+            follower = null;
+            const started = Date.now();
+            await dbRetry("build usage_records indexes", () =>
+              withTransaction(deps.db.pool, async (client) => {
+                await lease.fence(client);
+                await buildUsageIndexes(client);
+              }),
+            );
+            logger.info({ ms: Date.now() - started, indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill done: secondary indexes of usage_records built");
+          }
+          follower = newFollower(signal);
           await follower.run();
         } catch (err) {
           if (!(err instanceof LeaseLostError)) throw err;
