@@ -14,6 +14,7 @@ import { sleep } from "./retry";
 import { Rpc } from "./rpc";
 import { readCheckpoint } from "./store/checkpoint";
 import { ensureContract } from "./store/contract";
+import { STAGE_DDL } from "./store/usage-records";
 import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "./store/usage-indexes";
 import { withTransaction, type Database } from "../db/connection";
 
@@ -36,6 +37,15 @@ export interface IndexerDeps {
    * COLD_BACKFILL_BLOCKS.
    */
   coldBackfillBlocks?: number;
+}
+
+/** Connections opened ahead of the first batch: the writer's, and one for the follower's reads. */
+const WARM_CONNECTIONS = 2;
+
+/** A settled promise's value, or its error thrown. */
+function settled<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === "rejected") throw r.reason;
+  return r.value;
 }
 
 /** Default threshold of a cold backfill, in blocks (see IndexerDeps.coldBackfillBlocks). */
@@ -160,15 +170,37 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     }
   }
 
+  /**
+   * Opens the pool's connections (a TCP and authentication round trip each) and their COPY staging
+   * table while the chain checks run, so the first batches do not pay for them. Server only: the
+   * embedded database has one connection and no COPY.
+   */
+  async function warmPool(): Promise<void> {
+    if (deps.db.embedded) return;
+    const clients = await Promise.all(Array.from({ length: WARM_CONNECTIONS }, () => deps.db.pool.connect()));
+    try {
+      await Promise.all(clients.map((c) => c.query(STAGE_DDL)));
+    } finally {
+      for (const c of clients) c.release();
+    }
+  }
+
   async function run(): Promise<void> {
-    const actual = await rpc.chainId();
-    if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
-    const code = await rpc.getCode(config.contractAddress);
-    if (!code || code === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
-    const [minDelay, maxDelay] = await Promise.all([
+    // The fixed start-up cost, overlapped: the four chain checks go out at once (judged in order,
+    // so a wrong chain is reported as such), and the pool opens its connections meanwhile (not
+    // awaited: an unreachable database is reported by the retried steps below).
+    const warm = warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
+    const [chainId, code, minDelayR, maxDelayR] = await Promise.allSettled([
+      rpc.chainId(),
+      rpc.getCode(config.contractAddress),
       rpc.readUint(config.contractAddress, toFunctionSelector("MIN_REVEAL_DELAY()")),
       rpc.readUint(config.contractAddress, toFunctionSelector("MAX_REVEAL_DELAY()")),
     ]);
+    const actual = settled(chainId);
+    if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
+    if (!settled(code) || settled(code) === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
+    const [minDelay, maxDelay] = [settled(minDelayR), settled(maxDelayR)];
+    void warm;
     const contract = await dbRetry("register contract", () =>
       ensureContract(deps.db.pool, {
         chainId: config.chainId,
