@@ -10,7 +10,8 @@
  *       chain order) into a scratch table with usage_records' schema, indexes and foreign keys.
  * One line per size, the last one last:
  *   indexer events=<int> seconds=<decimal> events_per_s=<int> rpc_ceiling_per_s=<int> copy_ceiling_per_s=<int> ratio=<decimal>
- * with ratio = events_per_s / min(rpc_ceiling_per_s, copy_ceiling_per_s). The indexer's time runs from
+ * with ratio = events_per_s / min(rpc_ceiling_per_s, copy_ceiling_per_s). Each ceiling is the best of
+ * three measurements (a ceiling is what the machine can do; the indexer gets one run). The indexer's time runs from
  * start until the checkpoint is at the head AND the secondary indexes a cold backfill deferred are
  * built. BENCH_COLD_BACKFILL_BLOCKS overrides the cold-backfill threshold (0: never defer).
  */
@@ -39,6 +40,8 @@ function parseSizes(raw: string): number[] {
 }
 const SIZES = parseSizes(process.env.BENCH_RECORDS ?? "10000,100000");
 const PER_REVEAL = 500;
+/** Each ceiling is measured this many times and the best kept (the machine is shared). */
+const CEILING_RUNS = 3;
 const REPORTERS = 10;
 
 async function generate(w: Workload, target: number): Promise<number> {
@@ -126,12 +129,19 @@ async function copyCeiling(pool: pg.Pool): Promise<{ rows: number; seconds: numb
       "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'usage_records'::regclass AND contype = 'f'",
     );
     for (const fk of fks) await client.query(`ALTER TABLE bench_copy_ceiling ADD ${fk.def}`);
-    const started = process.hrtime.bigint();
-    await pipeline(Readable.from(chunks), client.query(copyFrom("COPY bench_copy_ceiling FROM STDIN")));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM bench_copy_ceiling");
+    // A ceiling is the best the database does: best of CEILING_RUNS on this shared machine.
+    let seconds = Infinity;
+    let copied = 0;
+    for (let run = 0; run < CEILING_RUNS; run++) {
+      await client.query("TRUNCATE bench_copy_ceiling");
+      const started = process.hrtime.bigint();
+      await pipeline(Readable.from(chunks), client.query(copyFrom("COPY bench_copy_ceiling FROM STDIN")));
+      seconds = Math.min(seconds, Number(process.hrtime.bigint() - started) / 1e9);
+      const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM bench_copy_ceiling");
+      copied = rows[0]!.n;
+    }
     await client.query("DROP TABLE bench_copy_ceiling");
-    return { rows: rows[0]!.n, seconds };
+    return { rows: copied, seconds };
   } finally {
     client.release();
   }
@@ -148,8 +158,12 @@ async function runSize(target: number): Promise<string> {
     const head = await w.head();
     console.log(`generated ${generated} records in ${head.number - w.deployBlock} blocks in ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
 
-    const ceil = await ceiling(server.url, w, head.number);
-    if (ceil.records !== generated) throw new Error(`RPC ceiling decoded ${ceil.records} records, expected ${generated}`);
+    let ceil = { records: 0, seconds: Infinity };
+    for (let run = 0; run < CEILING_RUNS; run++) {
+      const c = await ceiling(server.url, w, head.number);
+      if (c.records !== generated) throw new Error(`RPC ceiling decoded ${c.records} records, expected ${generated}`);
+      if (c.seconds < ceil.seconds) ceil = c;
+    }
     const rpcRate = ceil.records / ceil.seconds;
     console.log(`rpc ceiling: ${ceil.records} records in ${ceil.seconds.toFixed(3)} s`);
 
