@@ -22,6 +22,7 @@ import { decodeLog } from "../chain/events";
 import { startIndexer } from "../indexer/index";
 import { createProgress } from "../indexer/progress";
 import { Rpc } from "../indexer/rpc";
+import { DEFERRABLE_USAGE_INDEXES } from "../indexer/store/usage-indexes";
 import { createTestDatabase } from "../test/helpers/database";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { Readable, Writable } from "node:stream";
@@ -211,9 +212,9 @@ async function waitForIndexesBuilt(pool: pg.Pool, timeoutMs: number): Promise<vo
   for (;;) {
     const { rows } = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'usage_records' AND indexname = ANY($1)",
-      [["usage_records_tenant_period", "usage_records_tenant_block", "usage_records_duplicate_ref"]],
+      [DEFERRABLE_USAGE_INDEXES],
     );
-    if (rows[0]!.n === 3) return;
+    if (rows[0]!.n === DEFERRABLE_USAGE_INDEXES.length) return;
     if (Date.now() > deadline) throw new Error("the secondary indexes of usage_records were not rebuilt in time");
     await new Promise((r) => setTimeout(r, 5));
   }

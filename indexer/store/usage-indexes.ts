@@ -7,8 +7,12 @@
  */
 import type pg from "pg";
 
-/** The indexes deferred (the definitions live in 001, 036 and the functions of 045). */
-export const DEFERRABLE_USAGE_INDEXES = ["usage_records_tenant_period", "usage_records_tenant_block", "usage_records_duplicate_ref"] as const;
+/**
+ * The indexes deferred (the definitions live in 001 and the functions of 045). The partial
+ * usage_records_duplicate_ref stays: over rare duplicates it costs nothing to maintain, a full
+ * scan to build.
+ */
+export const DEFERRABLE_USAGE_INDEXES = ["usage_records_tenant_period", "usage_records_tenant_block"] as const;
 
 /** Whether a deferral is pending: set until the indexes are built, across crashes and restarts. */
 export async function usageIndexesPending(db: pg.Pool | pg.PoolClient): Promise<boolean> {
