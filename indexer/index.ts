@@ -120,32 +120,46 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what, url: dbUrl });
 
   /**
-   * Whether this start is (or resumes) a cold backfill: a deferral left pending by an earlier run
-   * (it crashed before building the indexes), or an empty usage_records with the checkpoint at
-   * least `coldBackfillBlocks` behind the head, whose secondary indexes are then deferred.
+   * Whether this start is (or resumes) a cold backfill: null when not; otherwise whether the
+   * secondary indexes end up deferred. Pending from an earlier run (it stopped before building
+   * them): yes. An empty usage_records with the checkpoint at least `coldBackfillBlocks` behind the
+   * head: the deferral is started and left running while the follower starts and issues its first
+   * eth_getLogs (start-up overlapped with the first fetch). Both it and every batch fence the lease
+   * row first, so they serialize, and this returns once the deferral holds that row: the first
+   * batch waits for the drops to commit. (Were a batch first, the table would not be empty and the
+   * deferral would decline, equally correct.)
    */
-  async function prepareColdBackfill(contractId: number, lease: Lease): Promise<boolean> {
+  async function startColdBackfill(contractId: number, lease: Lease): Promise<{ deferred: Promise<boolean> } | null> {
     const minBlocks = BigInt(deps.coldBackfillBlocks ?? COLD_BACKFILL_BLOCKS);
-    if (minBlocks <= 0n) return dbRetry("read usage_records index state", () => usageIndexesPending(deps.db.pool));
     const [pending, checkpoint, head] = await Promise.all([
       dbRetry("read usage_records index state", () => usageIndexesPending(deps.db.pool)),
-      dbRetry("read checkpoint", () => readCheckpoint(deps.db.pool, contractId)),
-      rpc.blockNumber(),
+      minBlocks > 0n ? dbRetry("read checkpoint", () => readCheckpoint(deps.db.pool, contractId)) : null,
+      minBlocks > 0n ? rpc.blockNumber() : -1n,
     ]);
     if (pending) {
       logger.info("secondary indexes of usage_records still deferred (an earlier run stopped before building them): backfilling, then building them");
-      return true;
+      return { deferred: Promise.resolve(true) };
     }
     const from = checkpoint?.number ?? config.deployBlock - 1n;
-    if (head - from < minBlocks) return false;
-    const deferred = await dbRetry("defer usage_records indexes", () =>
+    if (minBlocks <= 0n || head - from < minBlocks) return null;
+    let fenced!: () => void;
+    const holdsLease = new Promise<void>((resolve) => (fenced = resolve));
+    const deferred = dbRetry("defer usage_records indexes", () =>
       withTransaction(deps.db.pool, async (client) => {
         await lease.fence(client);
+        fenced();
         return deferUsageIndexes(client);
       }),
-    );
-    if (deferred) logger.info({ from: from.toString(), head: head.toString(), indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill into an empty usage_records: secondary indexes deferred until the head");
-    return deferred;
+    ).then((d) => {
+      if (d) logger.info({ from: from.toString(), head: head.toString(), indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill into an empty usage_records: secondary indexes deferred until the head");
+      return d;
+    });
+    // Awaited after the backfill; a failure meanwhile (the backfill failing first) must not go unhandled.
+    deferred.catch(() => undefined);
+    // Once the deferral holds the lease row, no batch can commit before it: it always finds the
+    // table empty, and the rest of it (lock, drops) runs while the follower starts.
+    await Promise.race([holdsLease, deferred]);
+    return { deferred };
   }
 
   /** Runs a follower until it has caught up with the head once (or the indexer stops). */
@@ -240,19 +254,23 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
         const newFollower = (phaseSignal: AbortSignal) =>
           new Follower({ db: deps.db, rpc, contract, lease, metrics, logger, config, signal: phaseSignal, progress, leaseLost: () => lost });
         try {
-          if (await prepareColdBackfill(contract.id, lease)) {
+          const cold = await startColdBackfill(contract.id, lease);
+          if (cold) {
             // Backfill with the secondary indexes deferred, stop at the head, build them, then follow.
             await backfillToHead(newFollower);
             if (signal.aborted) break;
             follower = null;
-            const started = Date.now();
-            await dbRetry("build usage_records indexes", () =>
-              withTransaction(deps.db.pool, async (client) => {
-                await lease.fence(client);
-                await buildUsageIndexes(client);
-              }),
-            );
-            logger.info({ ms: Date.now() - started, indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill done: secondary indexes of usage_records built");
+            // Declined (a batch committed first, so the table was not empty): nothing to build.
+            if (await cold.deferred) {
+              const started = Date.now();
+              await dbRetry("build usage_records indexes", () =>
+                withTransaction(deps.db.pool, async (client) => {
+                  await lease.fence(client);
+                  await buildUsageIndexes(client);
+                }),
+              );
+              logger.info({ ms: Date.now() - started, indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill done: secondary indexes of usage_records built");
+            }
           }
           follower = newFollower(signal);
           await follower.run();
