@@ -1,8 +1,12 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import type pg from "pg";
-import type { Database } from "../../db/connection";
-import { DEFERRABLE_USAGE_INDEXES } from "../../indexer/store/usage-indexes";
+import { openDatabase, withTransaction, type Database } from "../../db/connection";
+import { migrate } from "../../db/migrate";
+import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "../../indexer/store/usage-indexes";
 import { createTestDatabase, openAsRole, urlAsRole, type TestDatabase } from "../helpers/database";
 import { spawnService, type ServiceProcess } from "../helpers/process";
 import { serveChain, Workload, type ChainServer } from "./helpers/chain";
@@ -186,7 +190,7 @@ describe("indexer: secondary indexes after a cold backfill (Hardhat + PostgreSQL
     expect(cmp).to.deep.equal({ lost: 0, duplicated: 0, problems: [] });
   });
 
-  it("does not defer on a table that already holds records, nor for a short catch-up", async function () {
+  it("does not defer (nor build) on a table that already holds records", async function () {
     const indexer = await runIndexer(testConfig(w, server.url), asIndexer);
     await waitForCheckpoint(db.pool, await w.head());
     await until("the build", async () => !(await pending(db.pool)));
@@ -202,6 +206,34 @@ describe("indexer: secondary indexes after a cold backfill (Hardhat + PostgreSQL
       expect(again.failure()).to.equal(null);
     } finally {
       await again.stop();
+    }
+  });
+
+  it("the role cannot drop the indexes itself, only through the owner's function; on a table with records the function declines", async function () {
+    const err = await asIndexer.pool.query("DROP INDEX usage_records_tenant_block").catch((e: Error) => e);
+    expect((err as Error).message).to.match(/must be owner/);
+    const indexer = await runIndexer(testConfig(w, server.url), asIndexer);
+    await waitForCheckpoint(db.pool, await w.head());
+    await until("the build", async () => !(await pending(db.pool)));
+    await indexer.stop();
+    expect(await withTransaction(asIndexer.pool, (c) => deferUsageIndexes(c))).to.equal(false);
+    expect(await usageIndexes(db.pool)).to.deep.equal(ALL_INDEXES);
+  });
+
+  it("the same functions on the embedded PGlite", async function () {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "meterline-cold-backfill-"));
+    const pglite = await openDatabase({ target: { kind: "pglite", dataDir: dir } });
+    try {
+      await migrate(pglite.pool);
+      expect(await withTransaction(pglite.pool, (c) => deferUsageIndexes(c))).to.equal(true);
+      expect(await usageIndexesPending(pglite.pool)).to.equal(true);
+      expect(await usageIndexes(pglite.pool)).to.deep.equal(KEPT_INDEXES);
+      await withTransaction(pglite.pool, (c) => buildUsageIndexes(c));
+      expect(await usageIndexesPending(pglite.pool)).to.equal(false);
+      expect(await usageIndexes(pglite.pool)).to.deep.equal(ALL_INDEXES);
+    } finally {
+      await pglite.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
