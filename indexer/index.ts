@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import type pg from "pg";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { toFunctionSelector } from "viem";
@@ -191,11 +192,23 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
    */
   async function warmPool(): Promise<void> {
     if (deps.db.embedded) return;
-    const clients = await Promise.all(Array.from({ length: WARM_CONNECTIONS }, () => deps.db.pool.connect()));
+    // Checked out, a client has no pool listener: a connection the server ends meanwhile must not
+    // become an uncaught 'error' event; it is destroyed on release instead of returned to the pool.
+    const held: { client: pg.PoolClient; broken?: Error; onError: (err: Error) => void }[] = [];
+    const connecting = Array.from({ length: WARM_CONNECTIONS }, async () => {
+      const client = await deps.db.pool.connect();
+      const h: (typeof held)[number] = { client, onError: (err) => (h.broken = err) };
+      client.on("error", h.onError);
+      held.push(h);
+      await client.query(STAGE_DDL).catch((err: Error) => (h.broken ??= err));
+    });
     try {
-      await Promise.all(clients.map((c) => c.query(STAGE_DDL)));
+      await Promise.allSettled(connecting);
     } finally {
-      for (const c of clients) c.release();
+      for (const h of held) {
+        h.client.off("error", h.onError);
+        h.client.release(h.broken);
+      }
     }
   }
 
