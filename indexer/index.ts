@@ -216,7 +216,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     // The fixed start-up cost, overlapped: the four chain checks go out at once (judged in order,
     // so a wrong chain is reported as such), and the pool opens its connections meanwhile (not
     // awaited: an unreachable database is reported by the retried steps below).
-    const warm = warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
+    void warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
     const [chainId, code, minDelayR, maxDelayR] = await Promise.allSettled([
       rpc.chainId(),
       rpc.getCode(config.contractAddress),
@@ -227,7 +227,6 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
     if (!settled(code) || settled(code) === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
     const [minDelay, maxDelay] = [settled(minDelayR), settled(maxDelayR)];
-    void warm;
     const contract = await dbRetry("register contract", () =>
       ensureContract(deps.db.pool, {
         chainId: config.chainId,
@@ -273,7 +272,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
             await backfillToHead(newFollower);
             if (signal.aborted) break;
             follower = null;
-            // Declined (a batch committed first, so the table was not empty): nothing to build.
+            // Declined (the table held records already, e.g. another contract's): nothing to build.
             if (await cold.deferred) {
               const started = Date.now();
               await dbRetry("build usage_records indexes", () =>
