@@ -1,8 +1,8 @@
 import { setMaxListeners } from "node:events";
+import type pg from "pg";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { toFunctionSelector } from "viem";
-import type { Database } from "../db/connection";
 import type { IndexerConfig } from "./config";
 import { withDbRetry } from "./db-retry";
 import { AbortedError, ChainIdMismatchError, IndexerError, LeaseLostError } from "./errors";
@@ -14,7 +14,11 @@ import { createMetrics } from "./metrics";
 import { createProgress, type ProgressReporter } from "./progress";
 import { sleep } from "./retry";
 import { Rpc } from "./rpc";
+import { readCheckpoint } from "./store/checkpoint";
 import { ensureContract } from "./store/contract";
+import { STAGE_DDL } from "./store/usage-records";
+import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "./store/usage-indexes";
+import { withTransaction, type Database } from "../db/connection";
 
 /** One writer lease per (chain, contract). */
 const indexerLeaseKey = (chainId: number, address: string) => `indexer:${chainId}:${address.toLowerCase()}`;
@@ -28,7 +32,26 @@ export interface IndexerDeps {
   registry?: Registry;
   /** Backfill progress; defaults to a plain log line every 10 s. */
   progress?: ProgressReporter;
+  /**
+   * A start this many blocks or more behind the head, into an empty usage_records, is a cold
+   * backfill: the secondary indexes are built once at the head instead of row by row. 0 disables
+   * the deferral (a deferral an earlier run left pending is still completed). Default
+   * COLD_BACKFILL_BLOCKS.
+   */
+  coldBackfillBlocks?: number;
 }
+
+/** Connections opened ahead of the first batch: the writer's, and one for the follower's reads. */
+const WARM_CONNECTIONS = 2;
+
+/** A settled promise's value, or its error thrown. */
+function settled<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === "rejected") throw r.reason;
+  return r.value;
+}
+
+/** Default threshold of a cold backfill, in blocks (see IndexerDeps.coldBackfillBlocks). */
+export const COLD_BACKFILL_BLOCKS = 16;
 
 export interface IndexerHandle {
   /** Finishes the batch in flight, releases the writer lease and resolves once stopped. */
@@ -99,15 +122,113 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
   const dbUrl = deps.db.embedded ? undefined : deps.db.url;
   const dbRetry = <T>(what: string, fn: () => Promise<T>) => withDbRetry(fn, { signal, logger, what, url: dbUrl });
 
+  /**
+   * Whether this start is (or resumes) a cold backfill: null when not; otherwise whether the
+   * secondary indexes end up deferred. Pending from an earlier run (it stopped before building
+   * them): yes. An empty usage_records with the checkpoint at least `coldBackfillBlocks` behind the
+   * head: the deferral is started and left running while the follower starts and issues its first
+   * eth_getLogs (start-up overlapped with the first fetch). Both it and every batch fence the lease
+   * row first, so they serialize, and this returns once the deferral holds that row: the first
+   * batch waits for the drops to commit. (Were a batch first, the table would not be empty and the
+   * deferral would decline, equally correct.)
+   */
+  async function startColdBackfill(contractId: number, lease: Lease): Promise<{ deferred: Promise<boolean> } | null> {
+    const minBlocks = BigInt(deps.coldBackfillBlocks ?? COLD_BACKFILL_BLOCKS);
+    const [pending, checkpoint, head] = await Promise.all([
+      dbRetry("read usage_records index state", () => usageIndexesPending(deps.db.pool)),
+      minBlocks > 0n ? dbRetry("read checkpoint", () => readCheckpoint(deps.db.pool, contractId)) : null,
+      minBlocks > 0n ? rpc.blockNumber() : -1n,
+    ]);
+    if (pending) {
+      logger.info("secondary indexes of usage_records still deferred (an earlier run stopped before building them): backfilling, then building them");
+      return { deferred: Promise.resolve(true) };
+    }
+    const from = checkpoint?.number ?? config.deployBlock - 1n;
+    if (minBlocks <= 0n || head - from < minBlocks) return null;
+    let fenced!: () => void;
+    const holdsLease = new Promise<void>((resolve) => (fenced = resolve));
+    const deferred = dbRetry("defer usage_records indexes", () =>
+      withTransaction(deps.db.pool, async (client) => {
+        await lease.fence(client);
+        fenced();
+        return deferUsageIndexes(client);
+      }),
+    ).then((d) => {
+      if (d) logger.info({ from: from.toString(), head: head.toString(), indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill into an empty usage_records: secondary indexes deferred until the head");
+      return d;
+    });
+    // Awaited after the backfill; a failure meanwhile (the backfill failing first) must not go unhandled.
+    deferred.catch(() => undefined);
+    // Once the deferral holds the lease row, no batch can commit before it: it always finds the
+    // table empty, and the rest of it (lock, drops) runs while the follower starts.
+    await Promise.race([holdsLease, deferred]);
+    return { deferred };
+  }
+
+  /** Runs a follower until it has caught up with the head once (or the indexer stops). */
+  async function backfillToHead(newFollower: (s: AbortSignal) => Follower): Promise<void> {
+    const phase = new AbortController();
+    setMaxListeners(10_000, phase.signal);
+    const onStop = () => phase.abort();
+    signal.addEventListener("abort", onStop, { once: true });
+    const f = newFollower(phase.signal);
+    follower = f;
+    // The follower has no "stop at head" of its own: it is stopped once it reports caught up.
+    const watch = setInterval(() => {
+      if (f.isCaughtUp()) phase.abort();
+    }, 5);
+    try {
+      await f.run();
+    } catch (err) {
+      if (!(err instanceof AbortedError && phase.signal.aborted)) throw err;
+    } finally {
+      clearInterval(watch);
+      signal.removeEventListener("abort", onStop);
+    }
+  }
+
+  /**
+   * Opens the pool's connections (a TCP and authentication round trip each) and their COPY staging
+   * table while the chain checks run, so the first batches do not pay for them. Server only: the
+   * embedded database has one connection and no COPY.
+   */
+  async function warmPool(): Promise<void> {
+    if (deps.db.embedded) return;
+    // Checked out, a client has no pool listener: a connection the server ends meanwhile must not
+    // become an uncaught 'error' event; it is destroyed on release instead of returned to the pool.
+    const held: { client: pg.PoolClient; broken?: Error; onError: (err: Error) => void }[] = [];
+    const connecting = Array.from({ length: WARM_CONNECTIONS }, async () => {
+      const client = await deps.db.pool.connect();
+      const h: (typeof held)[number] = { client, onError: (err) => (h.broken = err) };
+      client.on("error", h.onError);
+      held.push(h);
+      await client.query(STAGE_DDL).catch((err: Error) => (h.broken ??= err));
+    });
+    try {
+      await Promise.allSettled(connecting);
+    } finally {
+      for (const h of held) {
+        h.client.off("error", h.onError);
+        h.client.release(h.broken);
+      }
+    }
+  }
+
   async function run(): Promise<void> {
-    const actual = await rpc.chainId();
-    if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
-    const code = await rpc.getCode(config.contractAddress);
-    if (!code || code === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
-    const [minDelay, maxDelay] = await Promise.all([
+    // The fixed start-up cost, overlapped: the four chain checks go out at once (judged in order,
+    // so a wrong chain is reported as such), and the pool opens its connections meanwhile (not
+    // awaited: an unreachable database is reported by the retried steps below).
+    void warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
+    const [chainId, code, minDelayR, maxDelayR] = await Promise.allSettled([
+      rpc.chainId(),
+      rpc.getCode(config.contractAddress),
       rpc.readUint(config.contractAddress, toFunctionSelector("MIN_REVEAL_DELAY()")),
       rpc.readUint(config.contractAddress, toFunctionSelector("MAX_REVEAL_DELAY()")),
     ]);
+    const actual = settled(chainId);
+    if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
+    if (!settled(code) || settled(code) === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
+    const [minDelay, maxDelay] = [settled(minDelayR), settled(maxDelayR)];
     const contract = await dbRetry("register contract", () =>
       ensureContract(deps.db.pool, {
         chainId: config.chainId,
@@ -159,20 +280,28 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
             })
             .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
         }, beatEvery);
+        const newFollower = (phaseSignal: AbortSignal) =>
+          new Follower({ db: deps.db, rpc, contract, lease, metrics, logger, config, signal: phaseSignal, progress, leaseLost: () => lost, heads: heads ?? undefined });
         try {
-          follower = new Follower({
-            db: deps.db,
-            rpc,
-            contract,
-            lease,
-            metrics,
-            logger,
-            config,
-            signal,
-            progress,
-            leaseLost: () => lost,
-            heads: heads ?? undefined,
-          });
+          const cold = await startColdBackfill(contract.id, lease);
+          if (cold) {
+            // Backfill with the secondary indexes deferred, stop at the head, build them, then follow.
+            await backfillToHead(newFollower);
+            if (signal.aborted) break;
+            follower = null;
+            // Declined (the table held records already, e.g. another contract's): nothing to build.
+            if (await cold.deferred) {
+              const started = Date.now();
+              await dbRetry("build usage_records indexes", () =>
+                withTransaction(deps.db.pool, async (client) => {
+                  await lease.fence(client);
+                  await buildUsageIndexes(client);
+                }),
+              );
+              logger.info({ ms: Date.now() - started, indexes: DEFERRABLE_USAGE_INDEXES }, "cold backfill done: secondary indexes of usage_records built");
+            }
+          }
+          follower = newFollower(signal);
           await follower.run();
         } catch (err) {
           if (!(err instanceof LeaseLostError)) throw err;
