@@ -9,7 +9,7 @@ import { fromHex, toHex } from "../../chain/hex";
 import type { RecordCitation } from "../../rating/citation";
 import type { InvoiceContent, InvoiceLineContent } from "../../rating/invoice";
 import { invoiceSnapshotSchema } from "../../rating/snapshot";
-import type { Queryable } from "./records";
+import type { Queryable, RecordRow } from "./records";
 import type { TenantParties } from "./tenants";
 import { previousHashOfInvoice } from "./documents";
 
@@ -196,21 +196,7 @@ export async function loadInvoiceContent(db: Queryable, invoiceId: string, parti
       WHERE l.invoice_id = $1 ORDER BY l.line_no`,
     [invoiceId],
   );
-  const { rows: records } = await db.query<{
-    line_id: string;
-    reporter: Buffer;
-    sequence: string;
-    ref: Buffer;
-    meter_id: number;
-    period_start: Date;
-    period_end: Date;
-    quantity: string;
-    block_number: string;
-    tx_hash: Buffer;
-    log_index: number;
-    record_index: number;
-    commitment: Buffer;
-  }>(
+  const { rows: records } = await db.query<RecordRow & { line_id: string }>(
     `SELECT r.line_id::text AS line_id, r.reporter, r.sequence::text AS sequence, r.ref, r.meter_id, r.period_start, r.period_end,
             r.quantity::text AS quantity, r.block_number::text AS block_number, r.tx_hash, r.log_index, r.record_index, r.commitment
        FROM invoice_line_records r JOIN invoice_lines l ON l.id = r.line_id

@@ -4,6 +4,7 @@ import type { TenantInfo } from "../App";
 import { Empty, ErrorBox, Loading } from "../components/State";
 import { dateTime } from "../format";
 import { errorText } from "../graphql";
+import { Pager } from "../components/Pager";
 
 interface Entry {
   id: string;
@@ -70,18 +71,7 @@ export function AuditPage({ tenant }: { tenant: TenantInfo }) {
           </tbody>
         </table>
       )}
-      <div className="row">
-        {cursors.length > 1 && (
-          <button type="button" onClick={() => setCursors((c) => c.slice(0, -1))}>
-            Newer
-          </button>
-        )}
-        {data?.auditLog.pageInfo.hasNextPage && (
-          <button type="button" onClick={() => setCursors((c) => [...c, data.auditLog.pageInfo.endCursor])}>
-            Older
-          </button>
-        )}
-      </div>
+      <Pager cursors={cursors} setCursors={setCursors} endCursor={data?.auditLog.pageInfo.endCursor} hasNextPage={data?.auditLog.pageInfo.hasNextPage} />
     </section>
   );
 }

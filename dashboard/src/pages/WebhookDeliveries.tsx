@@ -4,6 +4,7 @@ import type { TenantInfo } from "../App";
 import { Empty, ErrorBox, Loading } from "../components/State";
 import { dateTime } from "../format";
 import { errorText } from "../graphql";
+import { Pager } from "../components/Pager";
 
 type Status = "PENDING" | "DELIVERED" | "DEAD";
 
@@ -151,18 +152,7 @@ export function DeliveryLog({ tenant, endpoints }: { tenant: TenantInfo; endpoin
           </tbody>
         </table>
       )}
-      <div className="row">
-        {cursors.length > 1 && (
-          <button type="button" onClick={() => setCursors((c) => c.slice(0, -1))}>
-            Newer
-          </button>
-        )}
-        {data?.webhookDeliveries.pageInfo.hasNextPage && (
-          <button type="button" onClick={() => setCursors((c) => [...c, data.webhookDeliveries.pageInfo.endCursor])}>
-            Older
-          </button>
-        )}
-      </div>
+      <Pager cursors={cursors} setCursors={setCursors} endCursor={data?.webhookDeliveries.pageInfo.endCursor} hasNextPage={data?.webhookDeliveries.pageInfo.hasNextPage} />
     </section>
   );
 }
