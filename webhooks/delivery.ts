@@ -72,26 +72,30 @@ interface Claimed {
 export async function deliverDueOnce(
   db: { pool: pg.Pool },
   options: DeliveryOptions,
-  now: Date = new Date(),
+  now?: Date,
   hooks: DeliveryHooks = {},
 ): Promise<DeliveryOutcome[]> {
+  // Without an explicit time, "due" is judged by the database's clock: events are stamped with it,
+  // and a JavaScript Date (whole milliseconds) can fall just before a row enqueued in the same
+  // millisecond, leaving it for the next pass.
   const { rows } = await db.pool.query<Claimed>(
     `WITH due AS (
        SELECT id FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= $1
+        WHERE status = 'pending' AND next_attempt_at <= coalesce($1::timestamptz, clock_timestamp())
         ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
      ), claimed AS (
-       UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1::timestamptz + make_interval(secs => $3::double precision / 1000)
+       UPDATE webhook_deliveries d SET attempts = d.attempts + 1,
+              next_attempt_at = coalesce($1::timestamptz, clock_timestamp()) + make_interval(secs => $3::double precision / 1000)
          FROM due WHERE d.id = due.id
        RETURNING d.id, d.attempts, d.event_id, d.endpoint_id
      )
      SELECT c.id, c.attempts, c.event_id, o.event_type, o.payload, o.created_at AS event_created_at, c.endpoint_id,
             e.url, e.secret_ciphertext, e.secret_key_id, e.previous_secret_ciphertext, e.previous_secret_key_id, e.previous_secret_expires_at
        FROM claimed c JOIN webhook_outbox o ON o.id = c.event_id JOIN webhook_endpoints e ON e.id = c.endpoint_id`,
-    [now, options.batchSize, options.leaseMs],
+    [now ?? null, options.batchSize, options.leaseMs],
   );
   const outcomes: DeliveryOutcome[] = [];
-  for (const d of rows) outcomes.push(await deliverOne(db, d, options, now, hooks));
+  for (const d of rows) outcomes.push(await deliverOne(db, d, options, now ?? new Date(), hooks));
   return outcomes;
 }
 

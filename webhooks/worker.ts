@@ -40,7 +40,7 @@ export function startWebhookWorker(
       }
       let busy = false;
       try {
-        const outcomes = await deliverDueOnce(deps.db, config.delivery, new Date());
+        const outcomes = await deliverDueOnce(deps.db, config.delivery);
         busy = outcomes.length === config.delivery.batchSize;
         for (const o of outcomes) if (o.status === "dead") deps.logger.warn({ delivery: o.id, error: o.error }, "webhook dead-lettered");
         deps.onPass?.(outcomes);
