@@ -19,14 +19,14 @@ const hash32 = z
   .transform((s) => s.toLowerCase() as Hex);
 const uint = z.number().int().nonnegative();
 
+/** Where a contract was deployed: the fields every deployment record carries, in this order. */
+const deployedAt = { address, deployBlock: uint, deployBlockHash: hash32, txHash: hash32 };
+
 /** The InvoiceAnchor deployed next to UsageMeter: billing anchors there, verifiers read it. */
 export const anchorDeploymentSchema = z
   .object({
     contract: z.literal("InvoiceAnchor"),
-    address,
-    deployBlock: uint,
-    deployBlockHash: hash32,
-    txHash: hash32,
+    ...deployedAt,
     constructorArgs: z
       .object({
         adminDelay: uint,
@@ -42,10 +42,7 @@ export const deploymentSchema = z
   .object({
     chainId: z.number().int().positive(),
     contract: z.literal("UsageMeter"),
-    address,
-    deployBlock: uint,
-    deployBlockHash: hash32,
-    txHash: hash32,
+    ...deployedAt,
     constructorArgs: z
       .object({
         adminDelay: uint,

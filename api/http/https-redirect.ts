@@ -1,5 +1,5 @@
+import { listenSide, type SideListener } from "./listen";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 
 // A Host header's host: a DNS name, an IPv4 address or a bracketed IPv6 address (then the port).
 const HOST = /^(?<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
@@ -25,26 +25,11 @@ export function redirectToHttps(httpsPort: number): (req: IncomingMessage, res: 
   };
 }
 
-export interface RedirectListener {
-  url: string;
-  close(): Promise<void>;
-}
+export type RedirectListener = SideListener;
 
 export async function listenRedirect(options: { host: string; port: number; httpsPort: number }): Promise<RedirectListener> {
   const server = createServer(redirectToHttps(options.httpsPort));
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${host}:${address.port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenSide(server, options.port, options.host);
 }

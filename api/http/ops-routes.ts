@@ -1,5 +1,5 @@
+import { listenSide, type SideListener } from "./listen";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { TenantDb } from "../tenancy/tenant-transaction";
 import type { ApiMetrics } from "./metrics";
 import { sendJson } from "./json";
@@ -28,10 +28,7 @@ export async function serveOps(route: OpsRoute, res: ServerResponse, deps: OpsDe
   return sendJson(res, r.ready ? 200 : 503, r);
 }
 
-export interface OpsListener {
-  url: string;
-  close(): Promise<void>;
-}
+export type OpsListener = SideListener;
 
 /**
  * The operations listener (METRICS_HOST:METRICS_PORT, loopback by default): Prometheus /metrics,
@@ -56,17 +53,5 @@ export async function listenOps(options: { host: string; port: number }, deps: O
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${host}:${address.port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenSide(server, options.port, options.host);
 }

@@ -1,4 +1,5 @@
 import { INVOICE_COLUMNS, type InvoiceRow } from "../../billing/store/invoice-store";
+import type { RecordRow } from "../../billing/store/records";
 import type { Aggregation } from "../../rating/aggregation";
 import { Where, type Tx } from "./types";
 
@@ -78,20 +79,8 @@ export async function lineRecords(c: Tx, tenantId: string | null, lineId: string
   return rows;
 }
 
-export interface LineCitationRow {
-  reporter: Buffer;
-  sequence: string;
-  ref: Buffer;
-  meter_id: number;
-  period_start: Date;
-  period_end: Date;
-  quantity: string;
-  block_number: string;
-  tx_hash: Buffer;
-  log_index: number;
-  record_index: number;
-  commitment: Buffer;
-}
+/** A cited record has billing's one record shape (identity, content, where it was seen). */
+export type LineCitationRow = RecordRow;
 
 /** A line's records as the invoice cites them: by identity (reporter, sequence), and where billing saw each. */
 export async function lineCitations(c: Tx, tenantId: string | null, lineId: string, limit: number): Promise<LineCitationRow[]> {

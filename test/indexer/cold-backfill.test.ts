@@ -9,7 +9,7 @@ import { migrate } from "../../db/migrate";
 import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "../../indexer/store/usage-indexes";
 import { createTestDatabase, openAsRole, urlAsRole, type TestDatabase } from "../helpers/database";
 import { spawnService, type ServiceProcess } from "../helpers/process";
-import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { freshChain, Workload, type ChainServer } from "./helpers/chain";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { compareWithTruth, groundTruth, waitForCheckpoint } from "./helpers/truth";
 
@@ -67,10 +67,7 @@ describe("indexer: secondary indexes after a cold backfill (Hardhat + PostgreSQL
   const running: ServiceProcess[] = [];
 
   beforeEach(async function () {
-    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-    server = await serveChain(hre);
-    w = new Workload(hre, { tenants: 2, metersPerTenant: 2, reportersPerTenant: 2 });
-    await w.deploy();
+    ({ server, w } = await freshChain(hre, { tenants: 2, metersPerTenant: 2, reportersPerTenant: 2 }));
     for (let i = 0; i < 10; i++) await w.round({ reveals: 3, recordsPerReveal: 25 });
     db = await createTestDatabase();
     asIndexer = await openAsRole(db, "meterline_indexer");

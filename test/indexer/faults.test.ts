@@ -5,7 +5,7 @@ import { openDatabase, type Database } from "../../db/connection";
 import { migrate } from "../../db/migrate";
 import { ChainIdMismatchError, ReorgTooDeepError } from "../../indexer/errors";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
-import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { freshChain, Workload, type ChainServer } from "./helpers/chain";
 import { startFaultProxy } from "./helpers/fault-proxy";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { startPrivatePostgres } from "./helpers/private-postgres";
@@ -18,10 +18,7 @@ describe("indexer: faults (RPC, database, standby, deep reorgs)", function () {
   let w: Workload;
 
   beforeEach(async function () {
-    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-    server = await serveChain(hre);
-    w = new Workload(hre, { tenants: 2, metersPerTenant: 2, reportersPerTenant: 2 });
-    await w.deploy();
+    ({ server, w } = await freshChain(hre, { tenants: 2, metersPerTenant: 2, reportersPerTenant: 2 }));
   });
 
   afterEach(async function () {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import pg from "pg";
-import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { freshChain, Workload, type ChainServer } from "./helpers/chain";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { compareWithTruth, groundTruth, waitForCheckpoint } from "./helpers/truth";
 import type { Database } from "../../db/connection";
@@ -15,10 +15,7 @@ describe("indexer: backfill, follow and reorgs (Hardhat + PostgreSQL, as meterli
   let asIndexer: Database;
 
   beforeEach(async function () {
-    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-    server = await serveChain(hre);
-    w = new Workload(hre, { tenants: 3, metersPerTenant: 2, reportersPerTenant: 2 });
-    await w.deploy();
+    ({ server, w } = await freshChain(hre, { tenants: 3, metersPerTenant: 2, reportersPerTenant: 2 }));
     db = await createTestDatabase();
     asIndexer = await openAsRole(db, "meterline_indexer");
   });

@@ -8,7 +8,7 @@ import { CANONICAL_CHECK_EVERY_POLLS } from "../../indexer/follower";
 import { startIndexer, type IndexerHandle } from "../../indexer/index";
 import { createProgress } from "../../indexer/progress";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
-import { serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { freshChain, Workload, type ChainServer } from "./helpers/chain";
 import { closedPort, FAKE_CHAIN_ID, startFakeRpc } from "./helpers/fake-rpc";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { Wakeup } from "../../indexer/heads";
@@ -61,10 +61,7 @@ describe("indexer: new heads by WebSocket subscription, polling as the fallback 
   let asIndexer: Database;
 
   beforeEach(async function () {
-    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-    server = await serveChain(hre);
-    w = new Workload(hre, { tenants: 1, metersPerTenant: 1, reportersPerTenant: 1 });
-    await w.deploy();
+    ({ server, w } = await freshChain(hre, { tenants: 1, metersPerTenant: 1, reportersPerTenant: 1 }));
     db = await createTestDatabase();
     asIndexer = await openAsRole(db, "meterline_indexer");
   });

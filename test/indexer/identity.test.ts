@@ -4,7 +4,7 @@ import type { Address, Hex } from "viem";
 import type { PackedRecord } from "../../chain/record";
 import type { Database } from "../../db/connection";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
-import { COMMIT_GAS, revealGas, serveChain, Workload, type ChainServer } from "./helpers/chain";
+import { freshChain, COMMIT_GAS, revealGas, Workload, type ChainServer } from "./helpers/chain";
 import { runIndexer, testConfig } from "./helpers/indexer";
 import { compareWithTruth, groundTruth, waitForCheckpoint } from "./helpers/truth";
 import { auditDatabase } from "../../scripts/audit/database-audit";
@@ -30,10 +30,7 @@ describe("indexer: record identity and duplicates across reorgs (Hardhat + Postg
   let asIndexer: Database;
 
   beforeEach(async function () {
-    await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-    server = await serveChain(hre);
-    w = new Workload(hre, { tenants: 2, metersPerTenant: 1, reportersPerTenant: 2 });
-    await w.deploy();
+    ({ server, w } = await freshChain(hre, { tenants: 2, metersPerTenant: 1, reportersPerTenant: 2 }));
     db = await createTestDatabase();
     asIndexer = await openAsRole(db, "meterline_indexer");
   });

@@ -256,3 +256,12 @@ export class Workload {
     return { number: b.number, hash: b.hash };
   }
 }
+
+/** A fresh chain served over HTTP with a deployed workload: what every indexer test starts from. */
+export async function freshChain(hre: HardhatRuntimeEnvironment, opts: WorkloadOptions): Promise<{ server: ChainServer; w: Workload }> {
+  await hre.network.provider.request({ method: "hardhat_reset", params: [] });
+  const server = await serveChain(hre);
+  const w = new Workload(hre, opts);
+  await w.deploy();
+  return { server, w };
+}
