@@ -15,6 +15,7 @@ import { initCheckpoint, readCheckpoint, type Checkpoint } from "./store/checkpo
 import type { ContractRef } from "./store/contract";
 import { revertAbove } from "./store/revert";
 import { withTransaction } from "../db/connection";
+import type { UsageLoader } from "./store/usage-records";
 import { writeBatch } from "./store/write-batch";
 
 export interface FollowerDeps {
@@ -31,6 +32,8 @@ export interface FollowerDeps {
   leaseLost: () => boolean;
   /** When to look at the head again (newHeads subscription or polling); polling when absent. */
   heads?: HeadWatcher;
+  /** The role records are COPYed into usage_records as (migration 048); staging when absent. */
+  usageLoader?: UsageLoader | null;
 }
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
@@ -294,7 +297,7 @@ export class Follower {
         // a server crash can only lose whole batches, which are re-read from the chain.
         await client.query("SET LOCAL synchronous_commit = off");
         await lease.fence(client);
-        return writeBatch(client, contract, batch, { pruneBelow, copy: !db.embedded });
+        return writeBatch(client, contract, batch, { pruneBelow, copy: !db.embedded, loader: this.d.usageLoader ?? null });
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

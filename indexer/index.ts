@@ -16,7 +16,7 @@ import { sleep } from "./retry";
 import { Rpc } from "./rpc";
 import { readCheckpoint } from "./store/checkpoint";
 import { ensureContract } from "./store/contract";
-import { STAGE_DDL } from "./store/usage-records";
+import { findUsageLoader, STAGE_DDL, type UsageLoader } from "./store/usage-records";
 import { buildUsageIndexes, DEFERRABLE_USAGE_INDEXES, deferUsageIndexes, usageIndexesPending } from "./store/usage-indexes";
 import { withTransaction, type Database } from "../db/connection";
 
@@ -219,6 +219,11 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     // so a wrong chain is reported as such), and the pool opens its connections meanwhile (not
     // awaited: an unreachable database is reported by the retried steps below).
     void warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
+    // Checked on every start: a DBA may create the role (migration 048) after the first deploy.
+    const findingLoader: Promise<UsageLoader | null> = deps.db.embedded
+      ? Promise.resolve(null)
+      : dbRetry("find the usage loader role", () => findUsageLoader(deps.db.pool));
+    findingLoader.catch(() => undefined); // awaited below; a failed chain check must not leave it unhandled
     const [chainId, code, minDelayR, maxDelayR] = await Promise.allSettled([
       rpc.chainId(),
       rpc.getCode(config.contractAddress),
@@ -229,6 +234,15 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     if (actual !== config.chainId) throw new ChainIdMismatchError(config.chainId, actual);
     if (!settled(code) || settled(code) === "0x") throw new IndexerError(`CONTRACT_ADDRESS ${config.contractAddress} has no code on chain ${actual}`);
     const [minDelay, maxDelay] = [settled(minDelayR), settled(maxDelayR)];
+    const usageLoader = await findingLoader;
+    if (!deps.db.embedded) {
+      logger.info(
+        usageLoader
+          ? { role: usageLoader.role }
+          : { hint: "create meterline_usage_loader as a superuser (db/migrations/048_usage_loader.sql) for the faster path" },
+        usageLoader ? "usage records are COPYed straight into usage_records" : "usage records go through a staging table",
+      );
+    }
     const contract = await dbRetry("register contract", () =>
       ensureContract(deps.db.pool, {
         chainId: config.chainId,
@@ -281,7 +295,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
             .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "lease heartbeat failed"));
         }, beatEvery);
         const newFollower = (phaseSignal: AbortSignal) =>
-          new Follower({ db: deps.db, rpc, contract, lease, metrics, logger, config, signal: phaseSignal, progress, leaseLost: () => lost, heads: heads ?? undefined });
+          new Follower({ db: deps.db, rpc, contract, lease, metrics, logger, config, signal: phaseSignal, progress, leaseLost: () => lost, heads: heads ?? undefined, usageLoader });
         try {
           const cold = await startColdBackfill(contract.id, lease);
           if (cold) {

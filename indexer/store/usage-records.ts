@@ -197,6 +197,160 @@ export async function writeUsageRecords(
   };
 }
 
+/**
+ * The role that may COPY into usage_records (migration 048): INSERT on that table only, and
+ * BYPASSRLS, which PostgreSQL requires of COPY FROM into a table with row-level security.
+ */
+export const USAGE_LOADER_ROLE = "meterline_usage_loader";
+
+/** How a writer switches to the loader role for one COPY and back. */
+export interface UsageLoader {
+  role: string;
+  /** The role the writer's statements run as otherwise (current_user when the loader was found). */
+  restore: string;
+}
+
+/**
+ * The loader, if this connection may use it: the role exists with BYPASSRLS and the session user
+ * may SET ROLE to it. Absent where migration 048 could not create it (migrations not run as a
+ * superuser); the writer then keeps the staging path.
+ */
+export async function findUsageLoader(db: pg.Pool | pg.PoolClient): Promise<UsageLoader | null> {
+  const { rows } = await db.query<{ restore: string; usable: boolean }>(
+    `SELECT current_user::text AS restore,
+            coalesce((SELECT rolbypassrls AND pg_has_role(session_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1), false) AS usable`,
+    [USAGE_LOADER_ROLE],
+  );
+  const row = rows[0];
+  return row?.usable ? { role: USAGE_LOADER_ROLE, restore: row.restore } : null;
+}
+
+// The columns in the order copyStraightRows writes them: the record's own, then its log's.
+const COPY_COLUMNS = `tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, record_index, is_duplicate,
+  reporter, commitment, contract_id, chain_id, tx_hash, log_index, block_number, block_hash, block_time`;
+
+/** COPY text lines with every column of usage_records; each log's columns are formatted once. */
+function* copyStraightRows(
+  contract: ContractRef,
+  reveals: readonly Reveal[],
+  tenantIds: readonly string[],
+  later: readonly boolean[][],
+  blockTimes: ReadonlyMap<bigint, bigint>,
+): Generator<string> {
+  // Periods repeat across records (a reporter's window); toISOString is most of a row's cost.
+  const times = new Map<number, string>();
+  const iso = (s: number): string => {
+    let t = times.get(s);
+    if (t === undefined) {
+      t = new Date(s * 1000).toISOString();
+      times.set(s, t);
+    }
+    return t;
+  };
+  let chunk = "";
+  for (let li = 0; li < reveals.length; li++) {
+    const e = reveals[li]!;
+    const tail =
+      `\t\\\\x${hexDigits(e.reporter)}\t\\\\x${hexDigits(e.commitment)}\t${contract.id}\t${contract.chainId}` +
+      `\t\\\\x${hexDigits(e.txHash)}\t${e.logIndex}\t${e.blockNumber}\t\\\\x${hexDigits(e.blockHash)}` +
+      `\t${iso(Number(blockTimes.get(e.blockNumber) ?? 0n))}\n`;
+    const head = `${tenantIds[li]}\t`;
+    const flags = later[li]!;
+    for (let ri = 0; ri < e.records.length; ri++) {
+      const r = e.records[ri]!;
+      chunk += `${head}${r.meterId}\t${iso(r.periodStart)}\t${iso(r.periodEnd)}\t${r.quantity}\t${r.sequence}\t\\\\x${hexDigits(r.ref)}\t${ri}\t${flags[ri] ? "t" : "f"}${tail}`;
+    }
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+const byTenantMeterBucket = (a: RollupDelta, b: RollupDelta): number => {
+  const ta = BigInt(a.tenantId);
+  const tb = BigInt(b.tenantId);
+  return ta < tb ? -1 : ta > tb ? 1 : a.meterId - b.meterId || a.bucket - b.bucket;
+};
+
+/** What the records add, computed from the batch itself (every record was inserted). */
+function writtenFromBatch(reveals: readonly Reveal[], tenantIds: readonly string[], later: readonly boolean[][]): WrittenRecords {
+  const inserted = new Map<string, number>();
+  const buckets = new Map<string, { tenantId: string; meterId: number; bucket: number; sum: bigint; max: bigint; count: number }>();
+  reveals.forEach((e, li) => {
+    const tenantId = tenantIds[li]!;
+    inserted.set(tenantId, (inserted.get(tenantId) ?? 0) + e.records.length);
+    e.records.forEach((r, ri) => {
+      if (later[li]![ri]) return; // marked is_duplicate: not usage
+      const bucket = r.periodStart - (r.periodStart % 3600); // bucketOf: the UTC hour of period_start
+      const key = `${tenantId}:${r.meterId}:${bucket}`;
+      const b = buckets.get(key);
+      if (b === undefined) {
+        buckets.set(key, { tenantId, meterId: r.meterId, bucket, sum: r.quantity, max: r.quantity, count: 1 });
+      } else {
+        b.sum += r.quantity;
+        if (r.quantity > b.max) b.max = r.quantity;
+        b.count++;
+      }
+    });
+  });
+  const rollups = [...buckets.values()].map((b) => ({ ...b, sum: b.sum.toString(), max: b.max.toString() })).sort(byTenantMeterBucket);
+  return { rollups, inserted };
+}
+
+/**
+ * The fast path: one COPY of the reveals' records straight into usage_records, as the loader role.
+ * It assumes the common case and lets the table's unique indexes check it:
+ *   - no log of the batch is stored yet (not a replay): the primary key (identity) refuses any
+ *     record already stored;
+ *   - no record's non-zero ref has a stored first occurrence: usage_records_first_ref (at most one
+ *     first occurrence per tenant and key) refuses a record marked first whose key is stored as a
+ *     first occurrence already. Later occurrences within the batch are marked before the COPY.
+ * When either does not hold, the COPY fails with a unique violation, is rolled back to its
+ * savepoint, and this returns null: the caller takes the careful path, which probes both. So a
+ * successful COPY wrote exactly what the careful path would have, and the rollup deltas and counts
+ * follow from the batch itself. Also null when a tenant is not known (the careful path then fails
+ * loudly on it).
+ */
+export async function copyUsageRecordsStraight(
+  client: pg.PoolClient,
+  contract: ContractRef,
+  reveals: readonly Reveal[],
+  blockTimes: ReadonlyMap<bigint, bigint>,
+  loader: UsageLoader,
+): Promise<WrittenRecords | null> {
+  if (reveals.length === 0) return { rollups: [], inserted: new Map() };
+  const { rows } = await client.query<{ onchain_id: number; id: string }>(
+    "SELECT onchain_id, id::text AS id FROM tenants WHERE contract_id = $1 AND onchain_id = ANY($2::int[])",
+    [contract.id, [...new Set(reveals.map((e) => e.tenantId))]],
+  );
+  const byOnchain = new Map(rows.map((r) => [r.onchain_id, r.id]));
+  const tenantIds: string[] = [];
+  for (const e of reveals) {
+    const id = byOnchain.get(e.tenantId);
+    if (id === undefined) return null;
+    tenantIds.push(id);
+  }
+  const later = laterInBatch(reveals);
+  await client.query("SAVEPOINT usage_copy");
+  try {
+    await client.query("SELECT set_config('role', $1, true)", [loader.role]);
+    await pipeline(
+      Readable.from(copyStraightRows(contract, reveals, tenantIds, later, blockTimes)),
+      client.query(copyFrom(`COPY usage_records (${COPY_COLUMNS}) FROM STDIN`)),
+    );
+    await client.query("SELECT set_config('role', $1, true)", [loader.restore]);
+    await client.query("RELEASE SAVEPOINT usage_copy");
+  } catch (err) {
+    if ((err as { code?: string }).code !== "23505") throw err;
+    // Undoes the rows and the switch of role (a setting made inside a savepoint ends with it).
+    await client.query("ROLLBACK TO SAVEPOINT usage_copy");
+    return null;
+  }
+  return writtenFromBatch(reveals, tenantIds, later);
+}
+
 /** What a reorg took out of usage_records. */
 export interface DeletedRecords {
   /** Rollup buckets that lost records (any: recomputing a bucket is always correct). */

@@ -16,7 +16,7 @@ import { notifyUsage } from "./notify";
 import { writeReporterEvents } from "./reporter-events";
 import { addToRollups } from "./rollups";
 import { writeTenants } from "./tenants";
-import { writeUsageRecords } from "./usage-records";
+import { copyUsageRecordsStraight, writeUsageRecords, type UsageLoader } from "./usage-records";
 
 export { STAGE_DDL } from "./usage-records";
 
@@ -30,13 +30,15 @@ export interface BatchResult {
  * Applies one fetched batch and moves the checkpoint, inside the caller's transaction (`client`
  * is in BEGIN). The order matters: tenants before anything that names a tenant, meters before
  * records (a foreign key), commitments before the reveals and expiries that resolve them, and the
- * checkpoint last. `copy` streams records with COPY (PostgreSQL server); PGlite uses unnest.
+ * checkpoint last. `copy` streams records with COPY (PostgreSQL server); PGlite uses unnest. With
+ * `loader` (migration 048) the records are COPYed straight into usage_records when the batch is
+ * what it usually is (new logs, no stored idempotency key repeated), else through staging.
  */
 export async function writeBatch(
   client: pg.PoolClient,
   contract: ContractRef,
   batch: FetchedBatch,
-  opts: { pruneBelow: bigint; copy?: boolean },
+  opts: { pruneBelow: bigint; copy?: boolean; loader?: UsageLoader | null },
 ): Promise<BatchResult> {
   const of = <K extends EventKind>(...kinds: K[]): EventOf<K>[] =>
     batch.events.filter((e): e is EventOf<K> => (kinds as EventKind[]).includes(e.kind));
@@ -45,7 +47,9 @@ export async function writeBatch(
   await writeMeters(client, contract, of("MeterRegistered"));
   await writeReporterEvents(client, contract, of("ReporterAuthorized", "ReporterRevoked"));
   await writeCommitments(client, contract, of("Committed"), batch.blockTimes);
-  const written = await writeUsageRecords(client, contract, of("UsageRevealed"), batch.blockTimes, { copy: opts.copy ?? false });
+  const reveals = of("UsageRevealed");
+  const straight = opts.copy && opts.loader ? await copyUsageRecordsStraight(client, contract, reveals, batch.blockTimes, opts.loader) : null;
+  const written = straight ?? (await writeUsageRecords(client, contract, reveals, batch.blockTimes, { copy: opts.copy ?? false }));
   await addToRollups(client, written.rollups);
   await resolveCommitments(client, contract, of("UsageRevealed", "CommitmentExpired"), batch.blockTimes);
   await writeBlocks(client, contract.id, batch.headers, opts.pruneBelow);

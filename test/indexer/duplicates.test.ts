@@ -5,7 +5,7 @@ import { withTransaction } from "../../db/connection";
 import type { FetchedBatch } from "../../indexer/fetch";
 import type { ContractRef } from "../../indexer/store/contract";
 import { recomputeRollups } from "../../indexer/store/rollups";
-import { promoteNextOccurrences } from "../../indexer/store/usage-records";
+import { findUsageLoader, promoteNextOccurrences, type UsageLoader } from "../../indexer/store/usage-records";
 import { writeBatch } from "../../indexer/store/write-batch";
 import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import type { Database } from "../../db/connection";
@@ -35,10 +35,13 @@ describe("indexer: duplicates by idempotency key (store/)", function () {
   let db: TestDatabase;
   let indexer: Database;
   let run = 0;
+  let loader: UsageLoader | null = null;
 
   before(async () => {
     db = await createTestDatabase();
     indexer = await openAsRole(db, "meterline_indexer", 1);
+    loader = await findUsageLoader(indexer.pool);
+    expect(loader, "migration 048's loader role").to.not.equal(null);
   });
   after(async () => {
     await db?.drop();
@@ -49,8 +52,11 @@ describe("indexer: duplicates by idempotency key (store/)", function () {
     const salt = `d${run}-`;
     return { contract: await syntheticContract(indexer, `0x${(0xd000 + run).toString(16).padStart(40, "0")}` as Address, salt), salt, slug: `${label}-${run}` };
   }
-  const apply = (contract: ContractRef, batch: FetchedBatch, copy: boolean) =>
-    withTransaction(indexer.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+  // straight: COPY into usage_records as the loader (it falls back to staging when a batch repeats
+  // a stored key or log); staging: COPY into staging, then INSERT … SELECT; unnest: PGlite's path.
+  type WritePath = "straight" | "staging" | "unnest";
+  const apply = (contract: ContractRef, batch: FetchedBatch, path: WritePath) =>
+    withTransaction(indexer.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy: path !== "unnest", loader: path === "straight" ? loader : null }));
   const records = async (slug: string) =>
     (
       await db.pool.query<{ sequence: string; reporter: string; dup: boolean; block: string }>(
@@ -69,8 +75,8 @@ describe("indexer: duplicates by idempotency key (store/)", function () {
       )
     ).rows[0]!;
 
-  for (const copy of [true, false]) {
-    it(`${copy ? "COPY" : "unnest"}: the same ref twice in one batch (same reporter, two sequences) -> the second is a duplicate; rollups count once; a replay changes nothing`, async function () {
+  for (const path of ["straight", "staging", "unnest"] as const) {
+    it(`${path}: the same ref twice in one batch (same reporter, two sequences) -> the second is a duplicate; rollups count once; a replay changes nothing`, async function () {
       const { contract, salt, slug } = await contractFor("same-batch");
       const x = seedHex(`key-x-${run}`, 32);
       const batch = syntheticBatch({
@@ -82,38 +88,40 @@ describe("indexer: duplicates by idempotency key (store/)", function () {
           [rec(4n, 40n, x), rec(5n, 1n, ZERO), rec(6n, 2n, ZERO)],
         ],
       });
-      const result = await apply(contract, batch, copy);
+      const result = await apply(contract, batch, path);
       expect(result.records, "duplicates are still records (notify, metrics)").to.equal(6);
       expect(await records(slug)).to.deep.equal(["aa:1", "aa:2", "aa:3 dup", "aa:4 dup", "aa:5", "aa:6"]);
       expect(await rollups(slug)).to.deep.equal({ sum: "33", count: 4 });
-      expect(await apply(contract, batch, copy)).to.deep.equal({ records: 0, tenants: [] });
+      expect(await apply(contract, batch, path)).to.deep.equal({ records: 0, tenants: [] });
       expect(await records(slug)).to.deep.equal(["aa:1", "aa:2", "aa:3 dup", "aa:4 dup", "aa:5", "aa:6"]);
       expect(await rollups(slug)).to.deep.equal({ sum: "33", count: 4 });
     });
   }
 
-  it("a ref first seen in an earlier batch, repeated by another reporter of the tenant -> duplicate; another tenant's same ref counts", async function () {
-    const x = seedHex(`key-shared-${run}`, 32);
-    const a = await contractFor("tenant-a");
-    await apply(a.contract, syntheticBatch({ slug: a.slug, meters: 1, salt: a.salt, reporters: [REPORTER_B], reveals: [[rec(1n, 5n, x)]] }), true);
-    await apply(
-      a.contract,
-      syntheticBatch({ slug: a.slug, meters: 1, salt: a.salt, block: 3, register: false, reveals: [[rec(1n, 7n, x, 1)], [rec(2n, 9n, x, 2)]] }),
-      true,
-    );
-    expect(await records(a.slug)).to.deep.equal(["bb:1", "aa:1 dup", "aa:2 dup"]);
-    expect(await rollups(a.slug)).to.deep.equal({ sum: "5", count: 1 });
+  for (const path of ["straight", "staging"] as const) {
+    it(`${path}: a ref first seen in an earlier batch, repeated by another reporter of the tenant -> duplicate; another tenant's same ref counts`, async function () {
+      const x = seedHex(`key-shared-${run}`, 32);
+      const a = await contractFor("tenant-a");
+      await apply(a.contract, syntheticBatch({ slug: a.slug, meters: 1, salt: a.salt, reporters: [REPORTER_B], reveals: [[rec(1n, 5n, x)]] }), path);
+      await apply(
+        a.contract,
+        syntheticBatch({ slug: a.slug, meters: 1, salt: a.salt, block: 3, register: false, reveals: [[rec(1n, 7n, x, 1)], [rec(2n, 9n, x, 2)]] }),
+        path,
+      );
+      expect(await records(a.slug)).to.deep.equal(["bb:1", "aa:1 dup", "aa:2 dup"]);
+      expect(await rollups(a.slug)).to.deep.equal({ sum: "5", count: 1 });
 
-    const b = await contractFor("tenant-b");
-    await apply(b.contract, syntheticBatch({ slug: b.slug, meters: 1, salt: b.salt, reveals: [[rec(1n, 11n, x)]] }), false);
-    expect(await records(b.slug)).to.deep.equal(["aa:1"]);
-    expect(await rollups(b.slug)).to.deep.equal({ sum: "11", count: 1 });
-  });
+      const b = await contractFor("tenant-b");
+      await apply(b.contract, syntheticBatch({ slug: b.slug, meters: 1, salt: b.salt, reveals: [[rec(1n, 11n, x)]] }), "unnest");
+      expect(await records(b.slug)).to.deep.equal(["aa:1"]);
+      expect(await rollups(b.slug)).to.deep.equal({ sum: "11", count: 1 });
+    });
+  }
 
   it("the partial unique index refuses a second first occurrence of a key", async function () {
     const x = seedHex(`key-unique-${run}`, 32);
     const { contract, salt, slug } = await contractFor("unique");
-    await apply(contract, syntheticBatch({ slug, meters: 1, salt, reveals: [[rec(1n, 5n, x), rec(2n, 6n, x)]] }), true);
+    await apply(contract, syntheticBatch({ slug, meters: 1, salt, reveals: [[rec(1n, 5n, x), rec(2n, 6n, x)]] }), "straight");
     const err = await indexer.pool
       .query("UPDATE usage_records SET is_duplicate = false WHERE tenant_id = (SELECT id FROM tenants WHERE slug = $1)", [slug])
       .catch((e: unknown) => e);
@@ -124,8 +132,8 @@ describe("indexer: duplicates by idempotency key (store/)", function () {
   it("when a first occurrence is removed, the next remaining occurrence in chain order becomes the first and counts in the rollups", async function () {
     const x = seedHex(`key-promote-${run}`, 32);
     const { contract, salt, slug } = await contractFor("promote");
-    await apply(contract, syntheticBatch({ slug, meters: 1, salt, reporters: [REPORTER_B], reveals: [[rec(1n, 5n, x)]] }), true);
-    await apply(contract, syntheticBatch({ slug, meters: 1, salt, block: 3, register: false, reveals: [[rec(1n, 7n, x, 1), rec(2n, 9n, x, 1)]] }), true);
+    await apply(contract, syntheticBatch({ slug, meters: 1, salt, reporters: [REPORTER_B], reveals: [[rec(1n, 5n, x)]] }), "straight");
+    await apply(contract, syntheticBatch({ slug, meters: 1, salt, block: 3, register: false, reveals: [[rec(1n, 7n, x, 1), rec(2n, 9n, x, 1)]] }), "straight");
     expect(await records(slug)).to.deep.equal(["bb:1", "aa:1 dup", "aa:2 dup"]);
     // Remove the first occurrence by itself (a reorg removes a whole suffix of the chain, so this is
     // the case the revert path must also get right whatever removed the record).

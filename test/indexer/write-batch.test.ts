@@ -1,8 +1,10 @@
 import { expect } from "chai";
 import type { FetchedBatch } from "../../indexer/fetch";
 import { withTransaction } from "../../db/connection";
+import { findUsageLoader, type UsageLoader } from "../../indexer/store/usage-records";
 import { STAGE_DDL, writeBatch } from "../../indexer/store/write-batch";
-import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import type { Database } from "../../db/connection";
+import { createTestDatabase, openAsRole, type TestDatabase } from "../helpers/database";
 import { seedHex, syntheticBatch, syntheticContract } from "./helpers/batch";
 
 /** Tenant 1 with two meters; `reveals` reveals of `perReveal` records each, alternating meters. */
@@ -41,19 +43,36 @@ async function snapshot(db: TestDatabase) {
   return { records: records.rows, rollups: rollups.rows, commitments: commitments.rows };
 }
 
-describe("indexer: write path (COPY staging and unnest fallback)", function () {
+/**
+ * The three ways records reach usage_records: COPY straight in as meterline_usage_loader (migration
+ * 048, the server default), COPY into staging then INSERT … SELECT (no loader role), unnest (PGlite).
+ */
+type WritePath = "straight" | "staging" | "unnest";
+const PATHS: WritePath[] = ["straight", "staging", "unnest"];
+
+/** Opens the database as the indexer's own role, with the loader for the straight path. */
+async function asIndexer(db: TestDatabase, path: WritePath): Promise<{ indexer: Database; opts: { copy: boolean; loader: UsageLoader | null } }> {
+  const indexer = await openAsRole(db, "meterline_indexer", 1);
+  const loader = path === "straight" ? await findUsageLoader(indexer.pool) : null;
+  if (path === "straight") expect(loader, "migration 048 created the loader role (the tests run migrations as a superuser)").to.not.equal(null);
+  return { indexer, opts: { copy: path !== "unnest", loader } };
+}
+
+describe("indexer: write path (COPY straight, COPY staging, unnest)", function () {
   this.timeout(120_000);
   const REVEALS = 4;
   const PER_REVEAL = 700;
 
-  for (const copy of [true, false]) {
-    it(`${copy ? "COPY" : "unnest"}: re-applying the same batch adds nothing (exactly once)`, async function () {
+  for (const path of PATHS) {
+    it(`${path}: re-applying the same batch adds nothing (exactly once)`, async function () {
       // One connection, so the replay runs on the session whose staging table the first write used.
       const db = await createTestDatabase({ maxConnections: 1 });
       try {
         const contract = await setup(db);
+        const { indexer, opts } = await asIndexer(db, path);
+        const write = (b: FetchedBatch) => withTransaction(indexer.pool, (c) => writeBatch(c, contract, b, { pruneBelow: 0n, ...opts }));
         const batch = makeBatch(REVEALS, PER_REVEAL);
-        const first = await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        const first = await write(batch);
         expect(first.records).to.equal(REVEALS * PER_REVEAL);
         const before = await snapshot(db);
         expect(before.records).to.have.length(REVEALS * PER_REVEAL);
@@ -61,7 +80,7 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
         expect(before.commitments).to.deep.equal([{ status: "revealed", n: REVEALS }]);
 
         // A replay after an in-doubt commit: same rows, same rollups, nothing reported as new.
-        const again = await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        const again = await write(batch);
         expect(again).to.deep.equal({ records: 0, tenants: [] });
         expect(await snapshot(db)).to.deep.equal(before);
       } finally {
@@ -70,20 +89,22 @@ describe("indexer: write path (COPY staging and unnest fallback)", function () {
     });
   }
 
-  it("COPY and unnest write identical rows and rollups", async function () {
+  it("the three paths write identical rows and rollups", async function () {
     const batch = makeBatch(REVEALS, PER_REVEAL);
     const snaps = [];
-    for (const copy of [true, false]) {
+    for (const path of PATHS) {
       const db = await createTestDatabase({ maxConnections: 1 });
       try {
         const contract = await setup(db);
-        await withTransaction(db.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy }));
+        const { indexer, opts } = await asIndexer(db, path);
+        await withTransaction(indexer.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, ...opts }));
         snaps.push(await snapshot(db));
       } finally {
         await db.drop();
       }
     }
     expect(snaps[0]).to.deep.equal(snaps[1]);
+    expect(snaps[0]).to.deep.equal(snaps[2]);
   });
 
   it("COPY: rows staged by a rolled-back batch do not leak into the retry", async function () {
