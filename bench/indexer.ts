@@ -1,8 +1,8 @@
 /**
  * npm run bench:indexer — for each size in BENCH_RECORDS (comma-separated; default "10000,100000";
  * "10000,100000,300000" adds the large run), generates that many revealed usage records on a fresh
- * in-process Hardhat chain (reveals of 500 records, many per block), serves it over HTTP, then
- * measures in the same run:
+ * Hardhat chain served by `hardhat node` in its own process (reveals of 500 records, many per
+ * block), then measures in the same run:
  *   (a) the RPC ceiling: plain eth_getLogs over the whole range plus decoding, no database;
  *   (b) the indexer, cold, from the deploy block to head into PostgreSQL (DATABASE_URL's server,
  *       or the local one), in a fresh database;
@@ -15,7 +15,11 @@
  * start until the checkpoint is at the head AND the secondary indexes a cold backfill deferred are
  * built. BENCH_COLD_BACKFILL_BLOCKS overrides the cold-backfill threshold (0: never defer).
  */
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
 import hre from "hardhat";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type pg from "pg";
 import pino from "pino";
 import { decodeLog } from "../chain/events";
@@ -27,7 +31,7 @@ import { createTestDatabase } from "../test/helpers/database";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { COMMIT_GAS, revealGas, serveChain, Workload } from "../test/indexer/helpers/chain";
+import { COMMIT_GAS, revealGas, Workload } from "../test/indexer/helpers/chain";
 import { testConfig } from "../test/indexer/helpers/indexer";
 import { waitForCheckpoint } from "../test/indexer/helpers/truth";
 import type { Hex } from "viem";
@@ -148,61 +152,125 @@ async function copyCeiling(pool: pg.Pool): Promise<{ rows: number; seconds: numb
   }
 }
 
-async function runSize(target: number): Promise<string> {
-  await hre.network.provider.request({ method: "hardhat_reset", params: [] });
-  const server = await serveChain(hre);
+/** A free TCP port on loopback (released before the node binds it; the node fails loudly if it was taken meanwhile). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface ChainNode {
+  url: string;
+  /** The chain as Workload needs it: an EIP-1193 provider over HTTP and the compiled artifacts. */
+  hre: HardhatRuntimeEnvironment;
+  stop(): Promise<void>;
+}
+
+/**
+ * The chain runs in its own process (`hardhat node`), as a node always does in production. Served
+ * from inside this process, the node's eth_getLogs work shared the indexer's event loop and was
+ * charged to the indexer. The RPC ceiling and the indexer both read from this process.
+ */
+async function startChainNode(): Promise<ChainNode> {
+  const port = await freePort();
+  const root = path.join(__dirname, "..");
+  const child = spawn(path.join(root, "node_modules/.bin/hardhat"), ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
+  child.stderr.on("data", keep);
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      keep(d);
+      if (!output.includes("Started HTTP")) return;
+      child.stdout.off("data", onData);
+      child.stdout.resume(); // the node logs every call: drained, not kept
+      child.off("exit", onExit);
+      resolve();
+    };
+    const onExit = (code: number | null) => reject(new Error(`hardhat node exited (${code}) before listening:\n${output}`));
+    child.stdout.on("data", onData);
+    child.once("exit", onExit);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let id = 0;
+  const provider = {
+    async request({ method, params = [] }: { method: string; params?: unknown[] }): Promise<unknown> {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }) });
+      const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
+      return body.result;
+    },
+  };
+  return {
+    url,
+    hre: { network: { provider }, artifacts: hre.artifacts } as unknown as HardhatRuntimeEnvironment,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function runSize(node: ChainNode, target: number): Promise<string> {
+  await node.hre.network.provider.request({ method: "hardhat_reset", params: [] });
+  const w = new Workload(node.hre, { tenants: 5, metersPerTenant: 4, reportersPerTenant: REPORTERS / 5 });
+  await w.deploy();
+  const genStart = Date.now();
+  const generated = await generate(w, target);
+  const head = await w.head();
+  console.log(`generated ${generated} records in ${head.number - w.deployBlock} blocks in ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
+
+  let ceil = { records: 0, seconds: Infinity };
+  for (let run = 0; run < CEILING_RUNS; run++) {
+    const c = await ceiling(node.url, w, head.number);
+    if (c.records !== generated) throw new Error(`RPC ceiling decoded ${c.records} records, expected ${generated}`);
+    if (c.seconds < ceil.seconds) ceil = c;
+  }
+  const rpcRate = ceil.records / ceil.seconds;
+  console.log(`rpc ceiling: ${ceil.records} records in ${ceil.seconds.toFixed(3)} s`);
+
+  const db = await createTestDatabase({ maxConnections: 4 });
   try {
-    const w = new Workload(hre, { tenants: 5, metersPerTenant: 4, reportersPerTenant: REPORTERS / 5 });
-    await w.deploy();
-    const genStart = Date.now();
-    const generated = await generate(w, target);
-    const head = await w.head();
-    console.log(`generated ${generated} records in ${head.number - w.deployBlock} blocks in ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
-
-    let ceil = { records: 0, seconds: Infinity };
-    for (let run = 0; run < CEILING_RUNS; run++) {
-      const c = await ceiling(server.url, w, head.number);
-      if (c.records !== generated) throw new Error(`RPC ceiling decoded ${c.records} records, expected ${generated}`);
-      if (c.seconds < ceil.seconds) ceil = c;
-    }
-    const rpcRate = ceil.records / ceil.seconds;
-    console.log(`rpc ceiling: ${ceil.records} records in ${ceil.seconds.toFixed(3)} s`);
-
-    const db = await createTestDatabase({ maxConnections: 4 });
-    try {
-      const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
-      const config = testConfig(w, server.url, {
-        MAX_BLOCK_RANGE: "5000",
-        REORG_WINDOW: "128",
-        POLL_INTERVAL_MS: "10",
-        FETCH_CONCURRENCY: process.env.FETCH_CONCURRENCY ?? "4",
-        LOG_LEVEL: "warn",
-      });
-      const started = process.hrtime.bigint();
-      const indexer = await startIndexer(config, {
-        db,
-        logger,
-        progress: createProgress(logger, { tty: false }),
-        ...(process.env.BENCH_COLD_BACKFILL_BLOCKS ? { coldBackfillBlocks: Number(process.env.BENCH_COLD_BACKFILL_BLOCKS) } : {}),
-      });
-      await waitForCheckpoint(db.pool, head, 600_000);
-      await waitForIndexesBuilt(db.pool, 600_000);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      await indexer.stop();
-      const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM usage_records");
-      const events = rows[0]!.n;
-      if (events !== generated) throw new Error(`indexer wrote ${events} records, expected ${generated}`);
-      const copy = await copyCeiling(db.pool);
-      if (copy.rows !== generated) throw new Error(`COPY ceiling wrote ${copy.rows} rows, expected ${generated}`);
-      const copyRate = copy.rows / copy.seconds;
-      console.log(`copy ceiling: ${copy.rows} rows in ${copy.seconds.toFixed(3)} s`);
-      const rate = events / seconds;
-      return `indexer events=${events} seconds=${seconds.toFixed(3)} events_per_s=${Math.round(rate)} rpc_ceiling_per_s=${Math.round(rpcRate)} copy_ceiling_per_s=${Math.round(copyRate)} ratio=${(rate / Math.min(rpcRate, copyRate)).toFixed(3)}`;
-    } finally {
-      await db.drop();
-    }
+    const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
+    const config = testConfig(w, node.url, {
+      MAX_BLOCK_RANGE: "5000",
+      REORG_WINDOW: "128",
+      POLL_INTERVAL_MS: "10",
+      FETCH_CONCURRENCY: process.env.FETCH_CONCURRENCY ?? "4",
+      LOG_LEVEL: "warn",
+    });
+    const started = process.hrtime.bigint();
+    const indexer = await startIndexer(config, {
+      db,
+      logger,
+      progress: createProgress(logger, { tty: false }),
+      ...(process.env.BENCH_COLD_BACKFILL_BLOCKS ? { coldBackfillBlocks: Number(process.env.BENCH_COLD_BACKFILL_BLOCKS) } : {}),
+    });
+    await waitForCheckpoint(db.pool, head, 600_000);
+    await waitForIndexesBuilt(db.pool, 600_000);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await indexer.stop();
+    const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM usage_records");
+    const events = rows[0]!.n;
+    if (events !== generated) throw new Error(`indexer wrote ${events} records, expected ${generated}`);
+    const copy = await copyCeiling(db.pool);
+    if (copy.rows !== generated) throw new Error(`COPY ceiling wrote ${copy.rows} rows, expected ${generated}`);
+    const copyRate = copy.rows / copy.seconds;
+    console.log(`copy ceiling: ${copy.rows} rows in ${copy.seconds.toFixed(3)} s`);
+    const rate = events / seconds;
+    return `indexer events=${events} seconds=${seconds.toFixed(3)} events_per_s=${Math.round(rate)} rpc_ceiling_per_s=${Math.round(rpcRate)} copy_ceiling_per_s=${Math.round(copyRate)} ratio=${(rate / Math.min(rpcRate, copyRate)).toFixed(3)}`;
   } finally {
-    await server.close();
+    await db.drop();
   }
 }
 
@@ -222,10 +290,15 @@ async function waitForIndexesBuilt(pool: pg.Pool, timeoutMs: number): Promise<vo
 
 async function main(): Promise<void> {
   const lines: string[] = [];
-  for (const size of SIZES) {
-    const line = await runSize(size);
-    lines.push(line);
-    console.log(line);
+  const node = await startChainNode();
+  try {
+    for (const size of SIZES) {
+      const line = await runSize(node, size);
+      lines.push(line);
+      console.log(line);
+    }
+  } finally {
+    await node.stop();
   }
   if (lines.length > 1) {
     console.log("summary:");
