@@ -47,8 +47,8 @@ export const USAGE_SQL = { HOURLY, BUCKETED, FOLDED };
 
 // The series' bucket starts as the DateTime scalar writes them, straight from PostgreSQL's text
 // (per row, pg's Date parsing and the scalar's formatting cost more than the rest of the row).
-// With the session in UTC (the server default) and the ISO date style, a bucket start arrives as
-// `2026-01-01 00:00:00+00` (whole seconds: date_trunc). Anything else (another offset, a fraction,
+// When the session's TimeZone is UTC (the server's setting; the API sets none) and DateStyle is
+// ISO (pg's default), a bucket start arrives as `2026-01-01 00:00:00+00` (whole seconds: date_trunc). Anything else (another offset, a fraction,
 // a year outside 1000..9999, BC, infinity) takes pg's own parser, as before, and the scalar
 // formats that Date as it always did: the output is the same either way.
 const TIMESTAMPTZ = 1184;
