@@ -54,7 +54,8 @@ export const USAGE_SQL = { HOURLY, BUCKETED, FOLDED };
 const TIMESTAMPTZ = 1184;
 const UTC_WHOLE_SECOND = /^[1-9]\d{3}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00$/;
 const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, "text") as (text: string) => unknown;
-const SERIES_TYPES: pg.CustomTypesConfig = {
+/** Exported for the test that holds the fast path to pg's parser and the scalar's format. */
+export const SERIES_TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === TIMESTAMPTZ && format !== "binary"
       ? (text: string) => (UTC_WHOLE_SECOND.test(text) ? new IsoTimestamp(`${text.slice(0, 10)}T${text.slice(11, 19)}.000Z`) : parseTimestamptz(text))
