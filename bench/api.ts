@@ -3,8 +3,8 @@
  * OIDC token, GraphQL, the one-round-trip tenant read) against the exact SQL the API runs, sent
  * the same way (the same statement with the tenant settings in one round trip, TenantDb.read),
  * both at concurrency 32, over >= 1,000,000 usage records across several tenants
- * (BENCH_RECORDS=10000000 for the 10M figure). The HTTP load comes from bench/api-load.ts, a
- * separate OS process. Last line:
+ * (BENCH_RECORDS=10000000 for the 10M figure). The HTTP load comes from bench/api-load.ts and the
+ * OpenID provider is bench/api-idp.ts, each a separate OS process. Last line:
  *   api rps=<int> p99_ms=<decimal> raw_rps=<int> ratio=<decimal>
  */
 import { spawn } from "node:child_process";
@@ -16,7 +16,6 @@ import { parseApiConfig } from "../api/config";
 import { usageSeries } from "../api/read/usage";
 import { toGlobalId } from "../api/resolvers/ids";
 import { createTenantDb } from "../api/tenancy/tenant-transaction";
-import { startLocalIdp } from "../stack/local-idp";
 import { createTestDatabase } from "../test/helpers/database";
 import { loadUsage } from "./fixtures/usage-load";
 
@@ -75,6 +74,44 @@ function runLoadGenerator(job: {
   });
 }
 
+/** Starts bench/api-idp.ts; it serves discovery and JWKS until `close`. */
+function startIdpProcess(job: { client: { clientId: string; clientSecret: string; tenant: string; roles: string[] }; audience: string }): Promise<{
+  issuer: string;
+  token: string;
+  close(): Promise<void>;
+}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "api-idp.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d.toString("utf8");
+      const newline = out.indexOf("\n");
+      if (newline < 0) return;
+      child.stdout.off("data", onData);
+      try {
+        const { issuer, token } = JSON.parse(out.slice(0, newline)) as { issuer: string; token: string };
+        resolve({
+          issuer,
+          token,
+          close: async () => {
+            child.stdin.end();
+            await exited;
+          },
+        });
+      } catch (err) {
+        child.kill();
+        reject(new Error("OpenID provider printed no result", { cause: err }));
+      }
+    };
+    child.stdout.on("data", onData);
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`OpenID provider exited with ${code}`)));
+    // stdin stays open: its end tells the provider to stop.
+    child.stdin.write(`${JSON.stringify(job)}\n`);
+  });
+}
+
 /**
  * The API's statement sent the API's way (TenantDb.read: settings + statement, one round trip),
  * CONNECTIONS callers in a loop for `seconds`, through a pool the size of the API's.
@@ -99,8 +136,8 @@ async function rawRps(url: string, tenantSlug: string, meterId: number, from: Da
 
 async function main(): Promise<void> {
   const db = await createTestDatabase({ maxConnections: POOL_SIZE });
-  const idp = await startLocalIdp({
-    clients: [{ clientId: "bench", clientSecret: "bench-secret", tenant: "tenant-1", roles: ["viewer"] }],
+  const idp = await startIdpProcess({
+    client: { clientId: "bench", clientSecret: "bench-secret", tenant: "tenant-1", roles: ["viewer"] },
     audience: AUDIENCE,
   });
   try {
@@ -117,7 +154,7 @@ async function main(): Promise<void> {
       STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
     });
     const api = await startApi(config, { db, logger: pino({ level: "silent" }) });
-    const token = await idp.getToken("bench", "bench-secret");
+    const { token } = idp;
     const to = new Date();
     const from = new Date(to.getTime() - 30 * 86_400_000);
     const body = JSON.stringify({

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import ipaddr from "ipaddr.js";
 
 type Address = ReturnType<typeof ipaddr.process>;
@@ -45,10 +46,24 @@ function parseAddress(value: string): Address | undefined {
  */
 export function createClientIp(trusted: readonly Cidr[]): (req: IncomingMessage) => string {
   const isTrusted = (a: Address) => trusted.some(([range, bits]) => a.kind() === range.kind() && a.match(range, bits));
+  // A connection's peer is judged once, not for every request it carries (keep-alive).
+  const peers = new WeakMap<Socket, { remote: string | undefined; peer: Address | undefined; text: string; proxy: boolean }>();
+  const peerOf = (socket: Socket) => {
+    const known = peers.get(socket);
+    if (known && known.remote === socket.remoteAddress) return known;
+    const peer = parseAddress(socket.remoteAddress ?? "");
+    const judged = {
+      remote: socket.remoteAddress,
+      peer,
+      text: peer ? peer.toString() : (socket.remoteAddress ?? "unknown"),
+      proxy: peer !== undefined && trusted.length > 0 && isTrusted(peer),
+    };
+    peers.set(socket, judged);
+    return judged;
+  };
   return (req) => {
-    const peer = parseAddress(req.socket.remoteAddress ?? "");
-    if (!peer) return req.socket.remoteAddress ?? "unknown";
-    if (trusted.length === 0 || !isTrusted(peer)) return peer.toString();
+    const { peer, text, proxy } = peerOf(req.socket);
+    if (!peer || !proxy) return text;
     const header = req.headers["x-forwarded-for"];
     // Several X-Forwarded-For lines are one list, in order (RFC 9110 §5.3).
     const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").filter((h) => h.trim() !== "");

@@ -43,8 +43,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const state = startRequest(req, res, clientIp(req));
     setSecurityHeaders(res);
-    // The host never matters: only the path routes.
-    const { pathname } = new URL(req.url ?? "/", "http://api.invalid");
+    // The host never matters: only the path routes. The GraphQL endpoint's own path is its
+    // pathname as it is (the common case, spared a URL parse per request).
+    const pathname = req.url === "/graphql" ? "/graphql" : new URL(req.url ?? "/", "http://api.invalid").pathname;
     const asset = deps.graphiql !== undefined && pathname.startsWith(GRAPHIQL_ASSETS_PATH);
     const app = deps.dashboard?.route(pathname);
     state.route = pathname === "/graphql" || isOpsRoute(pathname) ? pathname : asset ? GRAPHIQL_ASSETS_PATH : (app ?? "other");

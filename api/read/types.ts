@@ -11,7 +11,20 @@ export type Tx = pg.PoolClient;
  * reader (TenantDb.read), both confined to the tenant by row-level security.
  */
 export interface Reader {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /** `types`: the statement's own column parsers (pg's per-query CustomTypesConfig). */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string | { text: string; types?: pg.CustomTypesConfig },
+    values?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * A timestamp read as text that is already in the form the DateTime scalar writes
+ * (Date#toISOString, `2026-01-01T00:00:00.000Z`): the scalar sends `iso` as it is, instead of pg
+ * parsing the text into a Date only for the scalar to format it back, per row.
+ */
+export class IsoTimestamp {
+  constructor(readonly iso: string) {}
 }
 
 /** Columns of an on-chain reference, shared by the tables that record where a row came from. */

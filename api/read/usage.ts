@@ -1,4 +1,5 @@
-import { Where, type Reader } from "./types";
+import pg from "pg";
+import { IsoTimestamp, Where, type Reader } from "./types";
 
 export type Granularity = "HOUR" | "DAY" | "MONTH";
 
@@ -44,8 +45,26 @@ const FOLDED = `SELECT date_trunc($5, r.bucket_start AT TIME ZONE t.time_zone) A
 /** The dashboard query's SQL, exported for the benchmark's direct-pg baseline. */
 export const USAGE_SQL = { HOURLY, BUCKETED, FOLDED };
 
+// The series' bucket starts as the DateTime scalar writes them, straight from PostgreSQL's text
+// (per row, pg's Date parsing and the scalar's formatting cost more than the rest of the row).
+// When the session's TimeZone is UTC (the server's setting; the API sets none) and DateStyle is
+// ISO (pg's default), a bucket start arrives as `2026-01-01 00:00:00+00` (whole seconds: date_trunc). Anything else (another offset, a fraction,
+// a year outside 1000..9999, BC, infinity) takes pg's own parser, as before, and the scalar
+// formats that Date as it always did: the output is the same either way.
+const TIMESTAMPTZ = 1184;
+const UTC_WHOLE_SECOND = /^[1-9]\d{3}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00$/;
+const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, "text") as (text: string) => unknown;
+/** Exported for the test that holds the fast path to pg's parser and the scalar's format. */
+export const SERIES_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === TIMESTAMPTZ && format !== "binary"
+      ? (text: string) => (UTC_WHOLE_SECOND.test(text) ? new IsoTimestamp(`${text.slice(0, 10)}T${text.slice(11, 19)}.000Z`) : parseTimestamptz(text))
+      : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+};
+
 export interface UsagePointRow {
-  bucket_start: Date;
+  /** An IsoTimestamp in the common case, else the Date pg parses (see SERIES_TYPES). */
+  bucket_start: IsoTimestamp | Date;
   quantity: string;
   max: string;
   records: string;
@@ -60,8 +79,8 @@ export async function usageSeries(
   const { from, to, granularity } = range;
   const { rows } =
     granularity === "HOUR"
-      ? await c.query<UsagePointRow>(HOURLY, [tenantId, meterId, from, to])
-      : await c.query<UsagePointRow>(BUCKETED, [tenantId, meterId, from, to, granularity.toLowerCase()]);
+      ? await c.query<UsagePointRow>({ text: HOURLY, types: SERIES_TYPES }, [tenantId, meterId, from, to])
+      : await c.query<UsagePointRow>({ text: BUCKETED, types: SERIES_TYPES }, [tenantId, meterId, from, to, granularity.toLowerCase()]);
   return rows;
 }
 

@@ -1,5 +1,6 @@
 import { GraphQLScalarType, Kind } from "graphql";
 import { BadInputError } from "../errors";
+import { IsoTimestamp } from "../read/types";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -12,7 +13,7 @@ function parseDate(value: unknown): Date {
 
 export const DateTime = new GraphQLScalarType<Date, string>({
   name: "DateTime",
-  serialize: (v) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString()),
+  serialize: (v) => (v instanceof Date ? v.toISOString() : v instanceof IsoTimestamp ? v.iso : new Date(String(v)).toISOString()),
   parseValue: parseDate,
   parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
 });

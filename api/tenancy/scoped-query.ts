@@ -4,6 +4,8 @@ import pg from "pg";
 export interface Statement {
   text: string;
   values: readonly unknown[];
+  /** The statement's own column parsers; pg's defaults otherwise. */
+  types?: pg.CustomTypesConfig;
 }
 
 /** The slice of pg's protocol connection a query writes to (pg ships no declarations for it). */
@@ -39,7 +41,7 @@ export class ScopedQuery<R extends pg.QueryResultRow> extends pg.Query<R> {
     query: Statement,
   ) {
     // Extended mode even without values: the setup must run in the same exchange.
-    super({ text: query.text, values: [...query.values], queryMode: "extended" } as pg.QueryConfig);
+    super({ text: query.text, values: [...query.values], queryMode: "extended", ...(query.types ? { types: query.types } : {}) } as pg.QueryConfig);
   }
 
   prepare(connection: ProtocolWriter): void {

@@ -104,8 +104,8 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
         }
         const setup = { text: READ_SETUP, values: [options.role, tenantId ?? "", timeout] };
         const db: Reader = {
-          query: <R extends pg.QueryResultRow>(text: string, values: readonly unknown[] = []) =>
-            queryAfterSetup<R>(client, setup, { text, values }),
+          query: <R extends pg.QueryResultRow>(q: string | { text: string; types?: pg.CustomTypesConfig }, values: readonly unknown[] = []) =>
+            queryAfterSetup<R>(client, setup, typeof q === "string" ? { text: q, values } : { ...q, values }),
         };
         return await fn(db, tenantId);
       } finally {
