@@ -13,7 +13,8 @@
  * with ratio = events_per_s / min(rpc_ceiling_per_s, copy_ceiling_per_s). Each ceiling is the best of
  * three measurements (a ceiling is what the machine can do; the indexer gets one run). The indexer's time runs from
  * start until the checkpoint is at the head AND the secondary indexes a cold backfill deferred are
- * built. BENCH_COLD_BACKFILL_BLOCKS overrides the cold-backfill threshold (0: never defer).
+ * built. BENCH_COLD_BACKFILL_BLOCKS overrides the cold-backfill threshold (0: never defer);
+ * BENCH_STRAIGHT_COPY=0 writes through the staging table as without the loader role (A/B).
  */
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -255,6 +256,7 @@ async function runSize(node: ChainNode, target: number): Promise<string> {
       logger,
       progress: createProgress(logger, { tty: false }),
       ...(process.env.BENCH_COLD_BACKFILL_BLOCKS ? { coldBackfillBlocks: Number(process.env.BENCH_COLD_BACKFILL_BLOCKS) } : {}),
+      ...(process.env.BENCH_STRAIGHT_COPY === "0" ? { straightCopy: false } : {}),
     });
     await waitForCheckpoint(db.pool, head, 600_000);
     await waitForIndexesBuilt(db.pool, 600_000);

@@ -39,6 +39,8 @@ export interface IndexerDeps {
    * COLD_BACKFILL_BLOCKS.
    */
   coldBackfillBlocks?: number;
+  /** false: never COPY straight into usage_records, even with the loader role (benchmark A/B). */
+  straightCopy?: boolean;
 }
 
 /** Connections opened ahead of the first batch: the writer's, and one for the follower's reads. */
@@ -220,9 +222,10 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps): Pr
     // awaited: an unreachable database is reported by the retried steps below).
     void warmPool().catch((err: unknown) => logger.debug({ err: (err as Error).message }, "pool warm-up failed"));
     // Checked on every start: a DBA may create the role (migration 048) after the first deploy.
-    const findingLoader: Promise<UsageLoader | null> = deps.db.embedded
-      ? Promise.resolve(null)
-      : dbRetry("find the usage loader role", () => findUsageLoader(deps.db.pool));
+    const findingLoader: Promise<UsageLoader | null> =
+      deps.db.embedded || deps.straightCopy === false
+        ? Promise.resolve(null)
+        : dbRetry("find the usage loader role", () => findUsageLoader(deps.db.pool));
     findingLoader.catch(() => undefined); // awaited below; a failed chain check must not leave it unhandled
     const [chainId, code, minDelayR, maxDelayR] = await Promise.allSettled([
       rpc.chainId(),
