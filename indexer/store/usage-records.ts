@@ -225,6 +225,9 @@ export async function findUsageLoader(db: pg.Pool | pg.PoolClient): Promise<Usag
   return row?.usable ? { role: USAGE_LOADER_ROLE, restore: row.restore } : null;
 }
 
+/** Errors of the straight COPY that send the batch to the careful path (unique_violation, insufficient_privilege). */
+const STRAIGHT_FALLBACK_CODES = new Set(["23505", "42501"]);
+
 // The columns in the order copyStraightRows writes them: the record's own, then its log's.
 const COPY_COLUMNS = `tenant_id, meter_id, period_start, period_end, quantity, sequence, ref, record_index, is_duplicate,
   reporter, commitment, contract_id, chain_id, tx_hash, log_index, block_number, block_hash, block_time`;
@@ -311,7 +314,7 @@ function writtenFromBatch(reveals: readonly Reveal[], tenantIds: readonly string
  * savepoint, and this returns null: the caller takes the careful path, which probes both. So a
  * successful COPY wrote exactly what the careful path would have, and the rollup deltas and counts
  * follow from the batch itself. Also null when a tenant is not known (the careful path then fails
- * loudly on it).
+ * loudly on it), and when the loader may no longer insert (its grant revoked while running).
  */
 export async function copyUsageRecordsStraight(
   client: pg.PoolClient,
@@ -343,7 +346,9 @@ export async function copyUsageRecordsStraight(
     await client.query("SELECT set_config('role', $1, true)", [loader.restore]);
     await client.query("RELEASE SAVEPOINT usage_copy");
   } catch (err) {
-    if ((err as { code?: string }).code !== "23505") throw err;
+    // 23505: the batch is not the usual one. 42501: the loader lost its grant or membership after
+    // the indexer started (an operator revoked it); the careful path needs neither.
+    if (!STRAIGHT_FALLBACK_CODES.has((err as { code?: string }).code ?? "")) throw err;
     // Undoes the rows and the switch of role (a setting made inside a savepoint ends with it).
     await client.query("ROLLBACK TO SAVEPOINT usage_copy");
     return null;

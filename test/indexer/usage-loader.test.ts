@@ -125,6 +125,19 @@ describe("indexer: COPY straight into usage_records (meterline_usage_loader)", f
     ]);
   });
 
+  it("a loader whose grant was revoked while the indexer runs sends batches to the careful path, which writes them", async function () {
+    const { contract, slug, salt } = await fresh();
+    await db.pool.query(`REVOKE INSERT ON usage_records FROM ${USAGE_LOADER_ROLE}`);
+    try {
+      const batch = syntheticBatch({ slug, meters: 1, salt, reveals: [[rec(1n, seedHex(`g${run}`, 32)), rec(2n, seedHex(`h${run}`, 32))]] });
+      const result = await withTransaction(indexer.pool, (c) => writeBatch(c, contract, batch, { pruneBelow: 0n, copy: true, loader }));
+      expect(result.records).to.equal(2);
+      expect(await count(slug)).to.equal(2);
+    } finally {
+      await db.pool.query(`GRANT INSERT ON usage_records TO ${USAGE_LOADER_ROLE}`);
+    }
+  });
+
   it("a batch naming a tenant not registered yet is left to the careful path, which refuses it loudly", async function () {
     const { contract, slug, salt } = await fresh();
     const batch = syntheticBatch({ slug, meters: 1, salt, register: false, reveals: [[rec(1n, seedHex(`u${run}`, 32))]] });
