@@ -47,6 +47,26 @@ const ROLE_SETUP = `SELECT set_config('role', $1, true), set_config('statement_t
 const RESOLVE = "SELECT meterline_tenant_id($1)::text AS tenant_id";
 const MAX_CACHED_TENANTS = 10_000;
 
+/**
+ * One short transaction on a client of its own: `begin` opens it (BEGIN and the settings in one
+ * round trip where it can, which db/connection's withTransaction cannot), COMMIT after fn, and
+ * ROLLBACK on any failure, the setup's included.
+ */
+async function transaction<T>(pool: pg.Pool, begin: (client: pg.PoolClient) => Promise<void>, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await begin(client);
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 export function createTenantDb(pool: pg.Pool, options: { role: string; statementTimeoutMs: number }): TenantDb {
   const timeout = String(options.statementTimeoutMs);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.role) || !/^\d+$/.test(timeout)) throw new Error("invalid tenant transaction options");
@@ -66,28 +86,23 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
     async run(scope, fn) {
       // The client is held only for this transaction (the embedded database has one connection,
       // shared with the indexer).
-      const client = await pool.connect();
-      try {
-        const cached = cachedTenant(scope.tenant);
-        let tenantId: string | null;
-        if (cached !== undefined) {
-          await client.query(knownSetup(cached));
-          tenantId = cached;
-        } else {
+      let tenantId: string | null = null;
+      return transaction(
+        pool,
+        async (client) => {
+          const cached = cachedTenant(scope.tenant);
+          if (cached !== undefined) {
+            await client.query(knownSetup(cached));
+            tenantId = cached;
+            return;
+          }
           await client.query("BEGIN");
           const { rows } = await client.query<{ tenant_id: string }>(SETUP, [options.role, scope.tenant, timeout]);
           tenantId = rows[0]?.tenant_id || null;
           if (tenantId !== null) remember(scope.tenant, tenantId);
-        }
-        const result = await fn(client, tenantId);
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+        },
+        (client) => fn(client, tenantId),
+      );
     },
     async read(scope, fn) {
       const client = await pool.connect();
@@ -113,18 +128,13 @@ export function createTenantDb(pool: pg.Pool, options: { role: string; statement
       }
     },
     async runWithoutTenant(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query(`BEGIN; SELECT set_config('role', '${options.role}', true), set_config('statement_timeout', '${timeout}', true)`);
-        const result = await fn(client);
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      return transaction(
+        pool,
+        async (client) => {
+          await client.query(`BEGIN; SELECT set_config('role', '${options.role}', true), set_config('statement_timeout', '${timeout}', true)`);
+        },
+        fn,
+      );
     },
   };
 }
