@@ -13,6 +13,7 @@ import pg from "pg";
 import pino from "pino";
 import { startApi } from "../api";
 import { parseApiConfig } from "../api/config";
+import { benchApiEnv } from "./fixtures/api-env";
 import { usageSeries } from "../api/read/usage";
 import { toGlobalId } from "../api/resolvers/ids";
 import { createTenantDb } from "../api/tenancy/tenant-transaction";
@@ -142,17 +143,7 @@ async function main(): Promise<void> {
   });
   try {
     const tenantIds = await load(db.pool);
-    const config = parseApiConfig({
-      NODE_ENV: "production",
-      PORT: "0",
-      OIDC_ISSUER: idp.issuer,
-      OIDC_AUDIENCE: AUDIENCE,
-      RATE_LIMIT_TENANT_PER_S: "1000000",
-      RATE_LIMIT_TENANT_BURST: "1000000",
-      RATE_LIMIT_IP_PER_S: "1000000",
-      RATE_LIMIT_IP_BURST: "1000000",
-      STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
-    });
+    const config = parseApiConfig(benchApiEnv(idp.issuer, AUDIENCE, { STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }));
     const api = await startApi(config, { db, logger: pino({ level: "silent" }) });
     const { token } = idp;
     const to = new Date();

@@ -29,6 +29,7 @@ import pino from "pino";
 import type { Hex } from "viem";
 import { startApi } from "../api";
 import { parseApiConfig } from "../api/config";
+import { benchApiEnv } from "./fixtures/api-env";
 import { startIndexer } from "../indexer/index";
 import { createProgress } from "../indexer/progress";
 import { startLocalIdp } from "../stack/local-idp";
@@ -184,16 +185,7 @@ async function main(): Promise<void> {
     stopIndexer = () => indexer.stop();
   }
   const api = await startApi(
-    parseApiConfig({
-      NODE_ENV: "production",
-      PORT: "0",
-      OIDC_ISSUER: idp.issuer,
-      OIDC_AUDIENCE: AUDIENCE,
-      RATE_LIMIT_TENANT_PER_S: "1000000",
-      RATE_LIMIT_TENANT_BURST: "1000000",
-      RATE_LIMIT_IP_PER_S: "1000000",
-      RATE_LIMIT_IP_BURST: "1000000",
-    }),
+    parseApiConfig(benchApiEnv(idp.issuer, AUDIENCE)),
     { db: apiDb, logger },
   );
   const sse = new AbortController();
